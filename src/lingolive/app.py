@@ -1,0 +1,96 @@
+"""The FastAPI application: routes, and a lifespan that loads and warms engines once.
+
+Models load in a worker thread before the server reports ready (``/ready``), so the first
+caller never pays for loading, and the event loop stays free to answer ``/health``
+meanwhile. Offers that arrive before then get a ``busy`` error, not a stall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, WebSocket
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from lingolive.config import Settings
+from lingolive.context import AppContext
+from lingolive.engines.registry import load_engines, warm_engines
+from lingolive.pipeline.workers import Workers
+from lingolive.signaling.session import SignalingSession
+
+log = logging.getLogger(__name__)
+
+CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    state: dict[str, AppContext] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        t = time.monotonic()
+        engines = await asyncio.to_thread(load_engines, settings)
+        ctx = AppContext(settings=settings, engines=engines, workers=Workers.create())
+        state["ctx"] = ctx
+        app.state.ctx = ctx
+        log.info("engines loaded in %.1f s: %s", time.monotonic() - t, engines.sources)
+        pairs = engines.language_pairs()
+        source, target = settings.source_lang, settings.target_lang
+        if source != "auto" and (source, target) not in pairs:
+            log.warning("default pair %s->%s is not available; pairs: %s", source, target,
+                        engines.pairs_text())
+        else:
+            ctx.warm_seconds = await asyncio.to_thread(
+                warm_engines, engines, source, target, settings.tts_voice
+            )
+        ctx.ready = True
+        log.info("ready in %.1f s; language pairs: %s", time.monotonic() - t, engines.pairs_text())
+        try:
+            yield
+        finally:
+            ctx.ready = False
+            for session in list(ctx.sessions.values()):
+                await session.close()
+            ctx.workers.shutdown()
+            engines.close()
+
+    app = FastAPI(title="LingoLive", lifespan=lifespan)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        ctx = state.get("ctx")
+        ok = ctx is not None and ctx.ready
+        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+    @app.get("/api/languages")
+    async def languages() -> dict[str, object]:
+        ctx = state["ctx"]
+        return {
+            "pairs": ctx.engines.describe_pairs(),
+            "default_source": settings.source_lang,
+            "default_target": settings.target_lang,
+            "voices": ctx.engines.tts.voices(),
+        }
+
+    @app.websocket("/ws")
+    async def ws_endpoint(ws: WebSocket) -> None:
+        await SignalingSession(ws, state["ctx"]).run()
+
+    @app.get("/")
+    async def index() -> FileResponse:
+        return FileResponse(CLIENT_DIR / "index.html")
+
+    if CLIENT_DIR.is_dir():
+        app.mount("/client", StaticFiles(directory=CLIENT_DIR), name="client")
+    return app

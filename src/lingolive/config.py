@@ -1,0 +1,118 @@
+"""Every ``LL_*`` environment variable, in one pydantic-settings object.
+
+One object (not scattered ``os.environ`` reads) so that the README's configuration table,
+validation and defaults all come from the same place, and so tests can build a ``Settings``
+with overrides instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "lingolive"
+
+
+class Settings(BaseSettings):
+    """Server configuration; each field is read from ``LL_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="LL_", extra="ignore")
+
+    # --- serving -------------------------------------------------------------------------
+    host: str = Field("0.0.0.0", description="Interface `lingolive serve` binds to.")
+    port: int = Field(8000, description="Port `lingolive serve` listens on.")
+    log_level: str = Field("info", description="Python log level (debug, info, warning…).")
+    ice_servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="STUN/TURN URLs for the server's peer connections, comma-separated; "
+        "`turn:` URLs take `user:pass@host:port`. Empty: host candidates only (LAN).",
+    )
+    max_message_bytes: int = Field(
+        262_144, description="Largest signaling message accepted, in bytes."
+    )
+    max_sessions: int = Field(8, description="Concurrent sessions; more get `busy`.")
+
+    # --- languages -----------------------------------------------------------------------
+    source_lang: str = Field("en", description="Language spoken when the offer names none.")
+    target_lang: str = Field("es", description="Language heard when the offer names none.")
+    tts_voice: str | None = Field(
+        None,
+        description="Voice when the offer names none: a Piper voice name/path or an espeak-ng "
+        "voice; empty picks the best installed voice for the target language.",
+    )
+
+    # --- engines -------------------------------------------------------------------------
+    vad_engine: str = Field("silero", description="VAD engine: `silero`.")
+    stt_engine: str = Field("whisper", description="STT engine: `whisper` (faster-whisper).")
+    stt_model: str = Field(
+        "base",
+        description="Whisper model: `base` (bundled, multilingual), `tiny.en` (bundled, "
+        "English only), a local CTranslate2 folder, or any faster-whisper size/hub id "
+        "(needs internet once).",
+    )
+    stt_device: str = Field("cpu", description="`cpu` or `cuda`.")
+    stt_compute_type: str = Field("int8", description="CTranslate2 compute type.")
+    stt_threads: int = Field(2, description="CPU threads for one STT call.")
+    stt_beam_size: int = Field(1, description="Beam size for final transcripts.")
+    mt_engine: str = Field("apertium", description="MT engine: `apertium`.")
+    tts_engine: str = Field(
+        "auto",
+        description="TTS engine: `auto` (Piper where a Piper voice exists, espeak-ng "
+        "otherwise), `piper` or `espeak`.",
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Where assembled models are cached (default ~/.cache/lingolive).",
+    )
+
+    # --- segmentation and streaming ------------------------------------------------------
+    vad_threshold: float = Field(0.5, description="Speech probability that counts as voiced.")
+    vad_hangover_ms: int = Field(
+        400, description="Silence after speech before the utterance is ended."
+    )
+    min_speech_ms: int = Field(200, description="Shorter voiced bursts are ignored.")
+    partial_interval_ms: int = Field(
+        800, description="New voiced audio between two partial transcripts (0: no partials)."
+    )
+    max_utterance_s: float = Field(
+        15.0, description="An utterance is cut (and finalized) after this much audio."
+    )
+    pre_roll_ms: int = Field(
+        200, description="Audio kept before the first voiced frame so onsets are not clipped."
+    )
+
+    # --- back-pressure -------------------------------------------------------------------
+    max_pending_utterances: int = Field(
+        3,
+        description="Finished utterances waiting for STT; beyond it the newest is merged "
+        "into the last waiting one (nothing dropped).",
+    )
+    max_output_backlog_s: float = Field(
+        20.0,
+        description="Translated speech queued for playback; beyond it the oldest unplayed "
+        "utterance is dropped and counted.",
+    )
+
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("source_lang", "target_lang")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @field_validator("tts_voice", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value

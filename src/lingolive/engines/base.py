@@ -1,0 +1,142 @@
+"""The four small contracts every engine implements: VAD, STT, Translator, TTS.
+
+They are deliberately synchronous and blocking: real engines are C/ONNX/subprocess calls that
+block anyway, and the pipeline decides where they run (a worker thread, never the event loop).
+Keeping the contracts small is what lets a user swap an engine by name in configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Float32Array = npt.NDArray[np.float32]
+Int16Array = npt.NDArray[np.int16]
+
+#: Sample rate of every array that goes into VAD and STT engines.
+MODEL_RATE = 16_000
+
+
+class EngineError(RuntimeError):
+    """An engine failed in a way the pipeline reports to the client and survives."""
+
+
+class EngineUnavailable(EngineError):
+    """An engine (or one of its models) is not installed or cannot be loaded here."""
+
+
+# --- VAD ---------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class VADStream(Protocol):
+    """Per-audio-stream VAD state: recurrent models carry context from window to window."""
+
+    def probability(self, window: Float32Array) -> float:
+        """Speech probability of one window of ``VAD.window_samples`` samples at 16 kHz."""
+        ...
+
+
+class VAD(Protocol):
+    """Voice activity detector working on fixed windows of 16 kHz mono float32 audio."""
+
+    name: str
+    window_samples: int
+
+    def stream(self) -> VADStream:
+        """A fresh state for one audio stream (one speaker)."""
+        ...
+
+
+# --- STT ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """Result of one recognition pass."""
+
+    text: str
+    language: str
+    language_probability: float | None = None
+    no_speech_probability: float | None = None
+
+
+class STT(Protocol):
+    """Speech recognizer over a whole buffer of 16 kHz mono float32 audio."""
+
+    name: str
+
+    def languages(self) -> frozenset[str]:
+        """ISO 639-1 codes this engine can transcribe."""
+        ...
+
+    def transcribe(
+        self,
+        audio: Float32Array,
+        language: str | None,
+        *,
+        prompt: str | None = None,
+        partial: bool = False,
+    ) -> Transcript:
+        """Transcribe ``audio``; ``language=None`` means detect it.
+
+        ``partial=True`` marks a pass over a still-growing utterance: engines may trade
+        accuracy for speed there (the final pass is always done in full).
+        """
+        ...
+
+
+# --- MT ----------------------------------------------------------------------------------
+
+
+class Translator(Protocol):
+    """Text-to-text translation between ISO 639-1 languages."""
+
+    name: str
+
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        """Every (source, target) pair this engine can translate."""
+        ...
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        """Translate one phrase. Raises ``EngineError`` for an unsupported pair."""
+        ...
+
+    def close(self) -> None:
+        """Release processes and files."""
+        ...
+
+
+# --- TTS ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeechAudio:
+    """One piece of synthesized speech: mono int16 samples at ``sample_rate``."""
+
+    samples: Int16Array
+    sample_rate: int
+
+
+class TTS(Protocol):
+    """Text-to-speech that yields audio piece by piece, so playback starts early."""
+
+    name: str
+
+    def voices(self) -> dict[str, list[str]]:
+        """Installed voices per ISO 639-1 language, best first."""
+        ...
+
+    def synthesize(self, text: str, language: str, voice: str | None = None) -> Iterator[
+        SpeechAudio
+    ]:
+        """Speak ``text``; the first piece should come as soon as the engine has one."""
+        ...
+
+    def close(self) -> None:
+        """Release processes and files."""
+        ...

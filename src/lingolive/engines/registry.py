@@ -1,0 +1,156 @@
+"""Build the configured engines by name, and say which language pairs they serve together.
+
+Engines are chosen by name through ``Settings`` (``LL_STT_ENGINE=whisper`` …) so a user swaps
+one without touching code; adding an engine means adding one branch to a ``_build_*``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from lingolive.config import Settings
+from lingolive.engines.base import STT, TTS, VAD, EngineUnavailable, Translator
+from lingolive.languages import language_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engines:
+    """The loaded engines of one server process."""
+
+    vad: VAD
+    stt: STT
+    translator: Translator
+    tts: TTS
+    load_seconds: dict[str, float] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def language_pairs(self) -> list[tuple[str, str]]:
+        """(source, target) pairs that work end to end: heard, translated and spoken."""
+        heard = self.stt.languages()
+        spoken = set(self.tts.voices())
+        return sorted(
+            (s, t) for (s, t) in self.translator.pairs() if s in heard and t in spoken
+        )
+
+    def pairs_text(self) -> str:
+        return ", ".join(f"{s}->{t}" for s, t in self.language_pairs())
+
+    def describe_pairs(self) -> list[dict[str, str]]:
+        return [
+            {"source": s, "target": t, "source_name": language_name(s),
+             "target_name": language_name(t)}
+            for s, t in self.language_pairs()
+        ]
+
+    def close(self) -> None:
+        for engine in (self.translator, self.tts):
+            try:
+                engine.close()
+            except Exception:  # pragma: no cover - best effort at shutdown
+                log.exception("closing %s", engine.name)
+
+
+def build_vad(settings: Settings) -> VAD:
+    if settings.vad_engine == "silero":
+        from lingolive.engines.silero_vad import SileroVAD
+
+        return SileroVAD()
+    raise EngineUnavailable(f"unknown VAD engine {settings.vad_engine!r} (known: silero)")
+
+
+def build_stt(settings: Settings) -> tuple[STT, str]:
+    if settings.stt_engine == "whisper":
+        from lingolive.engines.whisper_models import resolve_model
+        from lingolive.engines.whisper_stt import WhisperSTT
+
+        folder, source = resolve_model(settings.stt_model, settings.cache_dir)
+        stt = WhisperSTT(
+            folder,
+            device=settings.stt_device,
+            compute_type=settings.stt_compute_type,
+            threads=settings.stt_threads,
+            beam_size=settings.stt_beam_size,
+            source=source,
+        )
+        return stt, f"whisper {settings.stt_model} ({source})"
+    raise EngineUnavailable(f"unknown STT engine {settings.stt_engine!r} (known: whisper)")
+
+
+def build_translator(settings: Settings) -> Translator:
+    if settings.mt_engine == "apertium":
+        from lingolive.engines.apertium_mt import ApertiumTranslator
+
+        return ApertiumTranslator()
+    raise EngineUnavailable(f"unknown MT engine {settings.mt_engine!r} (known: apertium)")
+
+
+def build_tts(settings: Settings) -> TTS:
+    from lingolive.engines.auto_tts import AutoTTS
+    from lingolive.engines.espeak_tts import EspeakTTS
+    from lingolive.engines.piper_tts import PiperTTS
+
+    voice_dirs = [settings.cache_dir / "voices"]
+    if settings.tts_engine == "piper":
+        return PiperTTS(voice_dirs)
+    if settings.tts_engine == "espeak":
+        return EspeakTTS()
+    if settings.tts_engine == "auto":
+        piper: PiperTTS | None
+        espeak: EspeakTTS | None
+        try:
+            piper = PiperTTS(voice_dirs)
+        except EngineUnavailable as exc:
+            log.warning("Piper unavailable: %s", exc)
+            piper = None
+        try:
+            espeak = EspeakTTS()
+        except EngineUnavailable as exc:
+            log.warning("espeak-ng unavailable: %s", exc)
+            espeak = None
+        return AutoTTS(piper, espeak)
+    raise EngineUnavailable(
+        f"unknown TTS engine {settings.tts_engine!r} (known: auto, piper, espeak)"
+    )
+
+
+def load_engines(settings: Settings) -> Engines:
+    """Load every configured engine (blocking: call it off the event loop)."""
+    timings: dict[str, float] = {}
+    t = time.monotonic()
+    vad = build_vad(settings)
+    timings["vad"] = time.monotonic() - t
+    t = time.monotonic()
+    stt, stt_source = build_stt(settings)
+    timings["stt"] = time.monotonic() - t
+    t = time.monotonic()
+    translator = build_translator(settings)
+    timings["mt"] = time.monotonic() - t
+    t = time.monotonic()
+    tts = build_tts(settings)
+    timings["tts"] = time.monotonic() - t
+    return Engines(
+        vad=vad,
+        stt=stt,
+        translator=translator,
+        tts=tts,
+        load_seconds=timings,
+        sources={"vad": vad.name, "stt": stt_source, "mt": translator.name, "tts": tts.name},
+    )
+
+
+def warm_engines(engines: Engines, source: str, target: str, voice: str | None = None) -> float:
+    """Run each engine once on the default pair so the first real phrase is not slow."""
+    import numpy as np
+
+    t = time.monotonic()
+    silence = np.zeros(16_000, dtype=np.float32)
+    engines.stt.transcribe(silence, source if source != "auto" else None)
+    if (source, target) in engines.translator.pairs():
+        engines.translator.translate("Hello.", source, target)
+    for _ in engines.tts.synthesize("Hola.", target, voice):
+        pass
+    return time.monotonic() - t

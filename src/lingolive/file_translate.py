@@ -1,0 +1,179 @@
+"""``lingolive translate``: the live pipeline run over a WAV file, for users and debugging.
+
+The file is fed to the same ``Segmenter`` and ``Cascade`` as a live session, in 20 ms chunks
+and as fast as the engines allow. Each utterance's translated speech is placed in the output
+no earlier than the moment its source phrase ended (like an interpreter following the
+speaker), so the output lines up with the input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from lingolive.config import Settings
+from lingolive.engines.base import MODEL_RATE, Float32Array, Int16Array
+from lingolive.engines.registry import Engines
+from lingolive.pipeline.cascade import OUT_RATE, Cascade, Languages
+from lingolive.pipeline.live import segmenter_config
+from lingolive.pipeline.segmenter import Segmenter, SpeechEnded
+from lingolive.pipeline.utterance import Stage
+from lingolive.pipeline.workers import Workers
+from lingolive.signaling.messages import ErrorMsg, ServerMessage
+
+CHUNK = 320  # 20 ms at 16 kHz
+
+
+def read_audio(path: Path) -> Float32Array:
+    """Any audio file av can decode → 16 kHz mono float32."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=MODEL_RATE)
+    parts: list[np.ndarray] = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
+        parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
+    if not parts:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(parts).astype(np.float32) / 32768.0
+
+
+def write_wav(path: Path, samples: Int16Array, rate: int) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(np.ascontiguousarray(samples, dtype=np.int16).tobytes())
+
+
+@dataclass
+class FileOutput:
+    """Collects each segment's translated speech (a ``SpeechOutput``)."""
+
+    audio: dict[int, list[Int16Array]] = field(default_factory=dict)
+
+    def open_segment(self, segment_id: int) -> None:
+        self.audio.setdefault(segment_id, [])
+
+    def push(self, segment_id: int, samples: Int16Array) -> None:
+        self.audio.setdefault(segment_id, []).append(samples)
+
+    def close_segment(self, segment_id: int) -> None:
+        pass
+
+
+@dataclass
+class Caption:
+    segment_id: int
+    start_s: float
+    end_s: float
+    source_lang: str = ""
+    text: str = ""
+    target_lang: str = ""
+    translation: str = ""
+    stt_ms: float | None = None
+    mt_ms: float | None = None
+    tts_first_audio_ms: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class FileResult:
+    captions: list[Caption]
+    audio: Int16Array
+    rate: int = OUT_RATE
+
+
+async def translate_file(
+    engines: Engines,
+    settings: Settings,
+    audio: Float32Array,
+    languages: Languages,
+    workers: Workers | None = None,
+) -> FileResult:
+    own_workers = workers is None
+    pools = workers or Workers.create()
+    output = FileOutput()
+    errors: dict[int, str] = {}
+
+    def emit(message: ServerMessage) -> None:
+        if isinstance(message, ErrorMsg) and message.segment_id is not None:
+            errors[message.segment_id] = message.message
+
+    cascade = Cascade(
+        engines, pools, languages, emit=emit, output=output,
+        max_pending=10_000, partials=False,
+    )
+    segmenter = Segmenter(engines.vad, segmenter_config(settings))
+    spans: dict[int, tuple[float, float]] = {}
+    cascade.start()
+    try:
+        for pos in range(0, len(audio), CHUNK):
+            chunk = audio[pos : pos + CHUNK]
+            # Arrival = position in the file, so segment times are audio seconds.
+            events = segmenter.feed(chunk, (pos + len(chunk)) / MODEL_RATE)
+            events += [] if pos + CHUNK < len(audio) else segmenter.flush(len(audio) / MODEL_RATE)
+            for event in events:
+                if isinstance(event, SpeechEnded):
+                    spans[event.segment_id] = (event.speech_start_at, event.speech_end_at)
+                cascade.on_event(event)
+            await asyncio.sleep(0)
+        await cascade.drain()
+    finally:
+        await cascade.close()
+        if own_workers:
+            pools.shutdown()
+
+    captions: list[Caption] = []
+    by_id = {u.segment_id: u for u in cascade.completed}
+    for seg_id, (start, end) in sorted(spans.items()):
+        cap = Caption(seg_id, start, end, error=errors.get(seg_id))
+        utt = by_id.get(seg_id)
+        if utt is not None:
+            cap.source_lang = utt.detected_lang or utt.source_lang or ""
+            cap.text = utt.text
+            cap.target_lang = utt.target_lang
+            cap.translation = utt.translation
+            cap.stt_ms = utt.marks.span_ms(Stage.STT_START, Stage.STT_END)
+            cap.mt_ms = utt.marks.span_ms(Stage.MT_START, Stage.MT_END)
+            cap.tts_first_audio_ms = utt.marks.span_ms(Stage.TTS_START, Stage.TTS_FIRST_AUDIO)
+        captions.append(cap)
+
+    # Lay the translations on a timeline: each starts when its phrase ended, or after the
+    # previous translation, whichever is later.
+    pieces: list[tuple[int, Int16Array]] = []
+    cursor = 0
+    for cap in captions:
+        chunks = output.audio.get(cap.segment_id)
+        if not chunks:
+            continue
+        speech = np.concatenate(chunks)
+        start = max(cursor, int(cap.end_s * OUT_RATE))
+        pieces.append((start, speech))
+        cursor = start + len(speech)
+    total = max(cursor, int(len(audio) / MODEL_RATE * OUT_RATE))
+    out = np.zeros(total, dtype=np.int16)
+    for start, speech in pieces:
+        out[start : start + len(speech)] = speech
+    return FileResult(captions=captions, audio=out)
+
+
+def format_caption(cap: Caption) -> str:
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:.0f}"
+
+    head = f"[{cap.segment_id}] {cap.start_s:6.2f}-{cap.end_s:6.2f}s"
+    lines = [f"{head} {cap.source_lang}: {cap.text}"]
+    lines.append(f"{' ' * len(head)} {cap.target_lang}: {cap.translation}")
+    lines.append(
+        f"{' ' * len(head)} stt {ms(cap.stt_ms)} ms, mt {ms(cap.mt_ms)} ms, "
+        f"tts first audio {ms(cap.tts_first_audio_ms)} ms"
+    )
+    if cap.error:
+        lines.append(f"{' ' * len(head)} error: {cap.error}")
+    return "\n".join(lines)
+

@@ -1,0 +1,115 @@
+"""One live translation: microphone chunks in → segmenter → cascade → outgoing track.
+
+This is the glue of a session's media path, and it only wires stages together:
+``feed`` (called by ``rtc.inbound.pump`` for every 20 ms of audio) puts the chunk on a
+bounded queue; one task hands batches of chunks to the VAD pool and forwards the resulting
+utterance events to the ``Cascade``, whose speech goes to a ``TranslatedAudioTrack``.
+
+Back-pressure: the audio queue holds ``AUDIO_QUEUE_S`` of audio. If the VAD thread cannot
+keep up (a starved machine), the oldest audio is dropped and counted: the newest speech
+matters most in a live conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from lingolive.config import Settings
+from lingolive.engines.base import Float32Array
+from lingolive.engines.registry import Engines
+from lingolive.pipeline.cascade import Cascade, Languages
+from lingolive.pipeline.segmenter import Segmenter, SegmenterConfig, SegmenterEvent
+from lingolive.pipeline.workers import Workers
+from lingolive.rtc.outbound import TranslatedAudioTrack
+from lingolive.signaling.messages import ServerMessage
+
+log = logging.getLogger(__name__)
+
+AUDIO_QUEUE_S = 2.0
+CHUNK_S = 0.02
+
+
+def segmenter_config(settings: Settings) -> SegmenterConfig:
+    return SegmenterConfig(
+        threshold=settings.vad_threshold,
+        hangover_ms=settings.vad_hangover_ms,
+        min_speech_ms=settings.min_speech_ms,
+        partial_interval_ms=settings.partial_interval_ms,
+        max_utterance_s=settings.max_utterance_s,
+        pre_roll_ms=settings.pre_roll_ms,
+    )
+
+
+class LiveTranslation:
+    """The media path of one session (one speaker, one listener: loopback)."""
+
+    def __init__(
+        self,
+        engines: Engines,
+        workers: Workers,
+        settings: Settings,
+        languages: Languages,
+        emit: Callable[[ServerMessage], None],
+    ) -> None:
+        self._workers = workers
+        self.track = TranslatedAudioTrack(
+            max_backlog_s=settings.max_output_backlog_s,
+            on_first_audio=lambda seg, t: self.cascade.audio_started(seg, t),
+            on_last_audio=lambda seg, t: self.cascade.audio_finished(seg, t),
+            on_dropped=lambda seg, t: self.cascade.audio_dropped(seg, t),
+        )
+        self.cascade = Cascade(
+            engines,
+            workers,
+            languages,
+            emit=emit,
+            output=self.track,
+            max_pending=settings.max_pending_utterances,
+            partials=settings.partial_interval_ms > 0,
+        )
+        self.segmenter = Segmenter(engines.vad, segmenter_config(settings))
+        self._queue: asyncio.Queue[tuple[Float32Array, float]] = asyncio.Queue(
+            maxsize=int(AUDIO_QUEUE_S / CHUNK_S)
+        )
+        self.dropped_audio_s = 0.0
+        self.received_audio_s = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.cascade.start()
+        if self._task is None:
+            self._task = asyncio.create_task(self._segment_loop(), name="live-segment")
+
+    def feed(self, chunk: Float32Array, arrival: float) -> None:
+        """Accept one chunk of 16 kHz mono audio; never blocks (drops the oldest if full)."""
+        self.received_audio_s += len(chunk) / 16_000
+        if self._queue.full():
+            old, _ = self._queue.get_nowait()
+            self.dropped_audio_s += len(old) / 16_000
+        self._queue.put_nowait((chunk, arrival))
+
+    async def _segment_loop(self) -> None:
+        segmenter = self.segmenter
+
+        def process(batch: list[tuple[Float32Array, float]]) -> list[SegmenterEvent]:
+            events: list[SegmenterEvent] = []
+            for chunk, arrival in batch:
+                events.extend(segmenter.feed(chunk, arrival))
+            return events
+
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            for event in await self._workers.vad.run(process, batch):
+                self.cascade.on_event(event)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.cascade.close()
+        self.track.stop()

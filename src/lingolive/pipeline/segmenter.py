@@ -1,0 +1,190 @@
+"""VAD windows → utterances: where a phrase starts, grows and ends.
+
+A plain synchronous state machine over 16 kHz mono audio, fed in whatever chunk sizes the
+transport delivers, so the live path and ``lingolive translate`` (a WAV file) share it.
+
+* Speech starts when the VAD probability reaches ``threshold``; it continues while it stays
+  above ``threshold - 0.15`` (hysteresis, as Silero's reference does, so a soft syllable
+  does not end a phrase).
+* A burst shorter than ``min_speech_ms`` of voiced audio is ignored (clicks, breaths).
+* The utterance ends after ``hangover_ms`` of silence; its audio runs from ``pre_roll_ms``
+  before the first voiced window to a short tail after the last one.
+* Every ``partial_interval_ms`` of new audio a ``SpeechProgress`` carries the audio so far,
+  for partial transcripts; after ``max_utterance_s`` the utterance is cut and a new one starts.
+
+Each event carries the arrival instant of the audio it refers to, so stage timings can be
+measured from when the speaker actually stopped, not from when the VAD noticed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from lingolive.engines.base import MODEL_RATE, VAD, Float32Array, VADStream
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    threshold: float = 0.5
+    hangover_ms: int = 400
+    min_speech_ms: int = 200
+    partial_interval_ms: int = 800
+    max_utterance_s: float = 15.0
+    pre_roll_ms: int = 200
+    tail_ms: int = 150
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    segment_id: int
+    at: float  # arrival of the first voiced audio
+
+
+@dataclass(frozen=True)
+class SpeechProgress:
+    segment_id: int
+    audio: Float32Array  # the utterance so far
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    segment_id: int
+    audio: Float32Array
+    speech_start_at: float
+    speech_end_at: float  # arrival of the last voiced audio
+    decided_at: float  # when the end was decided
+    forced: bool = False  # cut by max_utterance_s, not by silence
+
+
+SegmenterEvent = SpeechStarted | SpeechProgress | SpeechEnded
+
+
+class Segmenter:
+    """Turns a stream of audio chunks into utterance events; one instance per audio stream."""
+
+    def __init__(self, vad: VAD, config: SegmenterConfig, first_segment_id: int = 1) -> None:
+        self._vad: VADStream = vad.stream()
+        self._win = vad.window_samples
+        self._cfg = config
+        self._next_id = first_segment_id
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._pending_arrival = 0.0
+        win_ms = 1000.0 * self._win / MODEL_RATE
+        self._hangover_windows = max(1, round(config.hangover_ms / win_ms))
+        self._min_voiced_windows = max(1, round(config.min_speech_ms / win_ms))
+        self._pre_roll: deque[Float32Array] = deque(
+            maxlen=max(0, round(config.pre_roll_ms / win_ms))
+        )
+        self._tail_windows = round(config.tail_ms / win_ms)
+        self._max_windows = int(config.max_utterance_s * 1000 / win_ms)
+        self._partial_windows = (
+            max(1, round(config.partial_interval_ms / win_ms)) if config.partial_interval_ms else 0
+        )
+        self._reset_speech()
+
+    def _reset_speech(self) -> None:
+        self._active = False  # an utterance is open (maybe not yet confirmed)
+        self._confirmed = False  # enough voiced audio: SpeechStarted was emitted
+        self._windows: list[Float32Array] = []
+        self._voiced_count = 0
+        self._silence_run = 0
+        self._last_voiced_index = -1
+        self._start_at = 0.0
+        self._last_voiced_at = 0.0
+        self._since_partial = 0
+        self._segment_id = 0
+
+    @property
+    def in_speech(self) -> bool:
+        return self._confirmed
+
+    def feed(self, audio: Float32Array, arrival: float | None = None) -> list[SegmenterEvent]:
+        """Consume 16 kHz mono float32 audio that arrived at ``arrival`` (monotonic)."""
+        now = time.monotonic() if arrival is None else arrival
+        data = np.concatenate([self._pending, audio.astype(np.float32, copy=False)])
+        events: list[SegmenterEvent] = []
+        n = len(data) // self._win
+        for i in range(n):
+            window = data[i * self._win : (i + 1) * self._win]
+            events.extend(self._window(window, now))
+        self._pending = data[n * self._win :].copy()
+        return events
+
+    def flush(self, arrival: float | None = None) -> list[SegmenterEvent]:
+        """End of stream: close any open utterance as if silence followed."""
+        now = time.monotonic() if arrival is None else arrival
+        if self._active and self._confirmed:
+            return [self._end(now, forced=False)]
+        self._reset_speech()
+        return []
+
+    def _window(self, window: Float32Array, now: float) -> list[SegmenterEvent]:
+        prob = self._vad.probability(window)
+        threshold = self._cfg.threshold
+        voiced = prob >= (threshold - 0.15 if self._active else threshold)
+        events: list[SegmenterEvent] = []
+        if not self._active:
+            if voiced:
+                self._active = True
+                self._windows = list(self._pre_roll)
+                self._pre_roll.clear()
+                self._start_at = now
+            else:
+                self._pre_roll.append(window.copy())
+                return events
+        self._windows.append(window.copy())
+        if voiced:
+            self._voiced_count += 1
+            self._silence_run = 0
+            self._last_voiced_index = len(self._windows) - 1
+            self._last_voiced_at = now
+        else:
+            self._silence_run += 1
+
+        if not self._confirmed:
+            if self._voiced_count >= self._min_voiced_windows:
+                self._confirmed = True
+                self._segment_id = self._next_id
+                self._next_id += 1
+                events.append(SpeechStarted(self._segment_id, self._start_at))
+            elif self._silence_run >= self._hangover_windows:
+                # A click or breath: forget it, but keep its audio as pre-roll.
+                tail = self._windows[-self._pre_roll.maxlen :] if self._pre_roll.maxlen else []
+                self._reset_speech()
+                self._pre_roll.extend(tail)
+            return events
+
+        if self._silence_run >= self._hangover_windows:
+            events.append(self._end(now, forced=False))
+            return events
+        if len(self._windows) >= self._max_windows:
+            events.append(self._end(now, forced=True))
+            return events
+        self._since_partial += 1
+        if self._partial_windows and self._since_partial >= self._partial_windows:
+            self._since_partial = 0
+            events.append(SpeechProgress(self._segment_id, self._audio(len(self._windows))))
+        return events
+
+    def _audio(self, count: int) -> Float32Array:
+        return np.concatenate(self._windows[:count]) if count else np.zeros(0, np.float32)
+
+    def _end(self, now: float, *, forced: bool) -> SpeechEnded:
+        keep = min(len(self._windows), self._last_voiced_index + 1 + self._tail_windows)
+        event = SpeechEnded(
+            segment_id=self._segment_id,
+            audio=self._audio(keep),
+            speech_start_at=self._start_at,
+            speech_end_at=self._last_voiced_at,
+            decided_at=now,
+            forced=forced,
+        )
+        self._reset_speech()
+        if forced:
+            # Speech goes on: the next window opens a new utterance at once.
+            self._active = False
+        return event

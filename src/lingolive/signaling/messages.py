@@ -1,0 +1,134 @@
+"""Every message on the ``/ws`` signaling socket, as pydantic models.
+
+This module *is* the wire contract that ``docs/protocol.md`` documents: a field added here
+and not there is a bug. Client messages are parsed through one discriminated union so that an
+unknown ``type`` or a wrong field is rejected with a precise error before any code acts on it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+LangCode = Annotated[str, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}([-_][a-zA-Z]{2,4})?$")]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- client -> server ---------------------------------------------------------------------
+
+
+class Offer(_Message):
+    """Start a session: the browser's SDP offer plus what to translate from and to."""
+
+    type: Literal["offer"]
+    sdp: str = Field(min_length=1, max_length=200_000)
+    source_lang: LangCode | Literal["auto"] | None = None
+    target_lang: LangCode | None = None
+    voice: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class Candidate(_Message):
+    """A trickled ICE candidate from the browser (``null`` candidate: end of candidates)."""
+
+    type: Literal["candidate"]
+    candidate: Annotated[str, Field(max_length=2_000)] | None = None
+    sdpMid: Annotated[str, Field(max_length=64)] | None = None  # noqa: N815 - WebRTC's name
+    sdpMLineIndex: Annotated[int, Field(ge=0, le=64)] | None = None  # noqa: N815
+    usernameFragment: Annotated[str, Field(max_length=256)] | None = None  # noqa: N815
+
+
+class Bye(_Message):
+    """End the session; the server closes the peer connection and the socket."""
+
+    type: Literal["bye"]
+
+
+ClientMessage = Annotated[Offer | Candidate | Bye, Field(discriminator="type")]
+CLIENT_MESSAGE: TypeAdapter[Offer | Candidate | Bye] = TypeAdapter(ClientMessage)
+
+
+# --- server -> client ---------------------------------------------------------------------
+
+
+class Answer(_Message):
+    type: Literal["answer"] = "answer"
+    sdp: str
+    session_id: str
+
+
+class Ready(_Message):
+    """Sent after the answer: the languages and voice the session actually uses."""
+
+    type: Literal["ready"] = "ready"
+    session_id: str
+    source_lang: str
+    target_lang: str
+    voice: str | None
+
+
+class TranscriptMsg(_Message):
+    type: Literal["transcript"] = "transcript"
+    segment_id: int
+    lang: str
+    text: str
+    final: bool
+
+
+class TranslationMsg(_Message):
+    type: Literal["translation"] = "translation"
+    segment_id: int
+    lang: str
+    text: str
+
+
+class TimingMsg(_Message):
+    """Server-side stage timings of one utterance, in milliseconds.
+
+    ``speech_end_ms``: from the end of speech (arrival of the last voiced audio) to the VAD's
+    end-of-utterance decision. ``stt_ms``, ``mt_ms``: durations of the final recognition and
+    of the translation. ``tts_first_audio_ms``: from the start of synthesis to its first
+    audio. ``first_audio_out_ms``: from the end of speech to the first translated frame sent
+    on the outgoing track; the server's share of end-to-end latency. ``stages``: every
+    recorded boundary as milliseconds after the end of speech (negative: before it).
+    """
+
+    type: Literal["timing"] = "timing"
+    segment_id: int
+    speech_end_ms: float | None
+    stt_ms: float | None
+    mt_ms: float | None
+    tts_first_audio_ms: float | None
+    first_audio_out_ms: float | None
+    audio_ms: float | None = None
+    stages: dict[str, float] = Field(default_factory=dict)
+
+
+class ErrorMsg(_Message):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    segment_id: int | None = None
+
+
+ServerMessage = Answer | Ready | TranscriptMsg | TranslationMsg | TimingMsg | ErrorMsg
+
+
+class ErrorCode:
+    """Every ``code`` an ``error`` message can carry (documented in docs/protocol.md)."""
+
+    BAD_JSON = "bad_json"
+    BAD_MESSAGE = "bad_message"
+    UNKNOWN_TYPE = "unknown_type"
+    TOO_LARGE = "message_too_large"
+    BAD_SDP = "bad_sdp"
+    UNSUPPORTED_PAIR = "unsupported_language_pair"
+    UNKNOWN_VOICE = "unknown_voice"
+    NO_SESSION = "no_session"
+    ALREADY_STARTED = "already_started"
+    BUSY = "busy"
+    ENGINE = "engine_error"
+    INTERNAL = "internal_error"

@@ -1,0 +1,292 @@
+"""One signaling WebSocket: parse client messages, run one loopback session, report events.
+
+Every inbound message is size-checked, JSON-decoded and validated against
+``signaling.messages`` before anything acts on it; whatever is wrong gets an ``error``
+message with a precise ``code`` and the socket stays usable. The session owns its peer
+connection and media path and releases all of it when the socket closes, whichever side
+closes it, so nothing outlives the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+
+from aiortc import RTCPeerConnection
+from aiortc.mediastreams import MediaStreamTrack
+from fastapi import WebSocket
+from pydantic import ValidationError
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from lingolive.context import AppContext
+from lingolive.engines.base import EngineError
+from lingolive.pipeline.cascade import Languages
+from lingolive.pipeline.live import LiveTranslation
+from lingolive.rtc import inbound
+from lingolive.rtc.peer import BadSDP, add_candidate, apply_offer, create_peer, make_answer
+from lingolive.signaling.messages import (
+    CLIENT_MESSAGE,
+    Answer,
+    Bye,
+    Candidate,
+    ErrorCode,
+    ErrorMsg,
+    Offer,
+    Ready,
+    ServerMessage,
+)
+
+log = logging.getLogger(__name__)
+
+SEND_QUEUE = 1000
+
+
+class SessionError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class SignalingSession:
+    """The server side of one ``/ws`` connection."""
+
+    def __init__(self, ws: WebSocket, ctx: AppContext) -> None:
+        self.ws = ws
+        self.ctx = ctx
+        self.id = uuid.uuid4().hex[:12]
+        self.pc: RTCPeerConnection | None = None
+        self.live: LiveTranslation | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[ServerMessage | None] = asyncio.Queue(SEND_QUEUE)
+        self._sender: asyncio.Task[None] | None = None
+        self._closing = False
+        self.log = logging.LoggerAdapter(log, {"session": self.id})
+
+    # -- outgoing ---------------------------------------------------------------------------
+
+    def emit(self, message: ServerMessage) -> None:
+        """Queue a message for the client (callable from any code on the loop)."""
+        if self._closing:
+            return
+        try:
+            self._outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.log.warning("client is not reading its socket; closing session")
+            asyncio.get_running_loop().create_task(self.close())
+
+    async def _send_loop(self) -> None:
+        while True:
+            message = await self._outbox.get()
+            if message is None:
+                return
+            try:
+                await self.ws.send_text(message.model_dump_json())
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                return
+
+    def error(self, code: str, message: str) -> None:
+        self.emit(ErrorMsg(code=code, message=message))
+
+    # -- incoming ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self.ws.accept()
+        self._sender = asyncio.create_task(self._send_loop(), name=f"ws-send-{self.id}")
+        try:
+            while not self._closing:
+                event = await self.ws.receive()
+                if event["type"] == "websocket.disconnect":
+                    break
+                raw = event.get("text")
+                if raw is None and event.get("bytes") is not None:
+                    raw_bytes: bytes = event["bytes"]
+                    if len(raw_bytes) > self.ctx.settings.max_message_bytes:
+                        self.error(ErrorCode.TOO_LARGE, self._too_large(len(raw_bytes)))
+                        continue
+                    try:
+                        raw = raw_bytes.decode("utf-8")
+                    except UnicodeDecodeError:
+                        self.error(ErrorCode.BAD_JSON, "binary message is not UTF-8 JSON")
+                        continue
+                if raw is None:
+                    continue
+                await self._handle_text(raw)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self.close()
+
+    def _too_large(self, size: int) -> str:
+        return f"message of {size} bytes exceeds the limit of {self.ctx.settings.max_message_bytes}"
+
+    async def _handle_text(self, raw: str) -> None:
+        size = len(raw.encode("utf-8", errors="replace"))
+        if size > self.ctx.settings.max_message_bytes:
+            self.error(ErrorCode.TOO_LARGE, self._too_large(size))
+            return
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            self.error(ErrorCode.BAD_JSON, f"not valid JSON: {exc}")
+            return
+        if not isinstance(data, dict):
+            self.error(ErrorCode.BAD_MESSAGE, "a message must be a JSON object with a 'type'")
+            return
+        kind = data.get("type")
+        if kind not in ("offer", "candidate", "bye"):
+            self.error(
+                ErrorCode.UNKNOWN_TYPE,
+                f"unknown message type {kind!r}; expected offer, candidate or bye",
+            )
+            return
+        try:
+            message = CLIENT_MESSAGE.validate_python(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'][1:]) or 'message'}: {err['msg']}"
+                for err in exc.errors()[:5]
+            )
+            self.error(ErrorCode.BAD_MESSAGE, f"invalid {kind} message: {problems}")
+            return
+        try:
+            if isinstance(message, Offer):
+                await self._on_offer(message)
+            elif isinstance(message, Candidate):
+                await self._on_candidate(message)
+            elif isinstance(message, Bye):
+                self._closing = True
+        except SessionError as exc:
+            self.error(exc.code, exc.message)
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    def _languages(self, offer: Offer) -> Languages:
+        settings = self.ctx.settings
+        engines = self.ctx.engines
+        source = offer.source_lang or settings.source_lang
+        target = offer.target_lang or settings.target_lang
+        voice = offer.voice if offer.voice is not None else settings.tts_voice
+        pairs = engines.language_pairs()
+        if source == "auto":
+            if not any(t == target for _, t in pairs):
+                raise SessionError(
+                    ErrorCode.UNSUPPORTED_PAIR,
+                    f"nothing can be translated into {target!r}; supported pairs: "
+                    f"{engines.pairs_text()}",
+                )
+        elif (source, target) not in pairs:
+            raise SessionError(
+                ErrorCode.UNSUPPORTED_PAIR,
+                f"language pair {source}->{target} is not supported here; supported pairs: "
+                f"{engines.pairs_text()}",
+            )
+        if voice is not None:
+            try:
+                engine_for = getattr(engines.tts, "engine_for", None)
+                if engine_for is not None:
+                    engine_for(target, voice)
+            except EngineError as exc:
+                raise SessionError(ErrorCode.UNKNOWN_VOICE, str(exc)) from exc
+        return Languages(source=None if source == "auto" else source, target=target, voice=voice)
+
+    async def _on_offer(self, offer: Offer) -> None:
+        if self.pc is not None:
+            raise SessionError(ErrorCode.ALREADY_STARTED, "this socket already has a session")
+        if not self.ctx.ready:
+            raise SessionError(ErrorCode.BUSY, "the server is still loading its models")
+        if not self.ctx.has_capacity():
+            raise SessionError(
+                ErrorCode.BUSY,
+                f"the server is at its limit of {self.ctx.settings.max_sessions} sessions",
+            )
+        languages = self._languages(offer)
+        live = LiveTranslation(
+            self.ctx.engines, self.ctx.workers, self.ctx.settings, languages, self.emit
+        )
+        pc = create_peer(self.ctx.settings.ice_servers)
+        self.pc, self.live = pc, live
+        self.ctx.sessions[self.id] = self
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio" and self._pump is None:
+                self._pump = asyncio.create_task(inbound.pump(track, live.feed))
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            self.log.info("peer connection %s", pc.connectionState)
+            if pc.connectionState in ("failed", "closed"):
+                await self.close()
+
+        try:
+            await apply_offer(pc, offer.sdp)
+        except BadSDP as exc:
+            await self._release_media()
+            raise SessionError(ErrorCode.BAD_SDP, f"could not apply the offer: {exc}") from exc
+        pc.addTrack(live.track)
+        try:
+            sdp = await make_answer(pc)
+        except Exception as exc:
+            await self._release_media()
+            raise SessionError(ErrorCode.BAD_SDP, f"could not answer the offer: {exc}") from exc
+        live.start()
+        self.emit(Answer(sdp=sdp, session_id=self.id))
+        self.emit(
+            Ready(
+                session_id=self.id,
+                source_lang=languages.source or "auto",
+                target_lang=languages.target,
+                voice=languages.voice,
+            )
+        )
+        self.log.info(
+            "session started: %s -> %s", languages.source or "auto", languages.target
+        )
+
+    async def _on_candidate(self, message: Candidate) -> None:
+        if self.pc is None:
+            raise SessionError(ErrorCode.NO_SESSION, "send an offer before ICE candidates")
+        try:
+            await add_candidate(
+                self.pc, message.candidate, message.sdpMid, message.sdpMLineIndex
+            )
+        except Exception as exc:
+            raise SessionError(ErrorCode.BAD_MESSAGE, f"bad ICE candidate: {exc}") from exc
+
+    # -- teardown ---------------------------------------------------------------------------
+
+    async def _release_media(self) -> None:
+        self.ctx.sessions.pop(self.id, None)
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
+        live, self.live = self.live, None
+        if live is not None:
+            await live.close()
+        pc, self.pc = self.pc, None
+        if pc is not None:
+            await pc.close()
+
+    async def close(self) -> None:
+        """Release everything; safe to call more than once, from any path."""
+        if self._closing and self.pc is None and self._sender is None:
+            return
+        self._closing = True
+        await self._release_media()
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            with contextlib.suppress(asyncio.QueueFull):
+                self._outbox.put_nowait(None)
+            try:
+                await asyncio.wait_for(sender, timeout=2)
+            except (TimeoutError, asyncio.CancelledError):
+                sender.cancel()
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+        self.log.info("session closed")
