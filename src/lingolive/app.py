@@ -22,6 +22,7 @@ from lingolive.config import Settings
 from lingolive.context import AppContext
 from lingolive.engines.registry import load_engines, warm_engines
 from lingolive.pipeline.workers import Workers
+from lingolive.rtc.peer import browser_ice_server
 from lingolive.signaling.session import SignalingSession
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/languages")
     async def languages() -> dict[str, object]:
+        """The language pairs this server can serve end to end, and its voices."""
         ctx = state["ctx"]
         return {
             "pairs": ctx.engines.describe_pairs(),
@@ -82,6 +84,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "default_target": settings.target_lang,
             "voices": ctx.engines.tts.voices(),
         }
+
+    @app.get("/api/config")
+    async def client_config() -> dict[str, object]:
+        """Everything the page needs to start: languages plus the ICE servers to use."""
+        info = await languages()
+        info["ice_servers"] = [browser_ice_server(url) for url in settings.ice_servers]
+        return info
 
     @app.websocket("/ws")
     async def ws_endpoint(ws: WebSocket) -> None:

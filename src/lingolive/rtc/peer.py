@@ -36,6 +36,17 @@ def ice_server(url: str) -> RTCIceServer:
     return RTCIceServer(urls=url)
 
 
+def browser_ice_server(url: str) -> dict[str, str]:
+    """The same server in the shape the browser's RTCPeerConnection takes."""
+    server = ice_server(url)
+    out = {"urls": str(server.urls)}
+    if server.username:
+        out["username"] = server.username
+    if server.credential:
+        out["credential"] = str(server.credential)
+    return out
+
+
 def create_peer(ice_urls: list[str]) -> RTCPeerConnection:
     config = RTCConfiguration(iceServers=[ice_server(u) for u in ice_urls]) if ice_urls else None
     return RTCPeerConnection(configuration=config)

@@ -1,0 +1,208 @@
+"""A Python client for the LingoLive protocol, built on aiortc.
+
+It plays an audio file as its microphone, records the translated track with the arrival
+time of every frame, and collects every signaling event. The test suite and the latency
+benchmark use it as a real WebRTC peer; it is also the simplest way to script the server.
+
+``PacedFileTrack`` is our own microphone stand-in: it sends the file in 20 ms frames paced to
+the wall clock and then silence forever (a real microphone never stops), and it remembers
+when it sent its first sample, so a benchmark knows the wall-clock instant at which any
+point of the file (e.g. the end of a phrase) left the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import websockets
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from lingolive.engines.base import Int16Array
+
+RATE = 48_000
+FRAME = 960
+
+
+def load_pcm48(path: Path) -> Int16Array:
+    """Any audio file → 48 kHz mono int16."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+    parts: list[np.ndarray] = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
+        parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
+    return np.concatenate(parts).astype(np.int16)
+
+
+class PacedFileTrack(MediaStreamTrack):
+    """Sends a file as a live microphone would: paced, then silence."""
+
+    kind = "audio"
+
+    def __init__(self, samples: Int16Array, *, loop: bool = False) -> None:
+        super().__init__()
+        self._samples = samples
+        self._loop = loop
+        self._pts = 0
+        self.started_at: float | None = None  # monotonic instant of sample 0
+
+    @property
+    def duration_s(self) -> float:
+        return len(self._samples) / RATE
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        if self.started_at is None:
+            self.started_at = now
+        target = self.started_at + self._pts / RATE
+        if target > now:
+            await asyncio.sleep(target - now)
+        pos = self._pts
+        if self._loop:
+            pos %= len(self._samples)
+        chunk = self._samples[pos : pos + FRAME]
+        if len(chunk) < FRAME:
+            chunk = np.concatenate([chunk, np.zeros(FRAME - len(chunk), np.int16)])
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, RATE)
+        self._pts += FRAME
+        return frame
+
+
+@dataclass
+class Received:
+    """The translated audio as it arrived: one entry per 20 ms frame."""
+
+    arrivals: list[float] = field(default_factory=list)
+    frames: list[Int16Array] = field(default_factory=list)
+
+    def audio(self) -> Int16Array:
+        return np.concatenate(self.frames) if self.frames else np.zeros(0, np.int16)
+
+    def voiced(self, level: float = 300.0) -> list[tuple[float, bool]]:
+        """(arrival, frame is not silent) per frame."""
+        out = []
+        for t, f in zip(self.arrivals, self.frames, strict=True):
+            rms = float(np.sqrt(np.mean(f.astype(np.float32) ** 2))) if f.size else 0.0
+            out.append((t, rms > level))
+        return out
+
+    def first_voiced_after(self, instant: float, level: float = 300.0) -> float | None:
+        for t, loud in self.voiced(level):
+            if t >= instant and loud:
+                return t
+        return None
+
+
+@dataclass
+class LoopbackClient:
+    """One session against a LingoLive server."""
+
+    url: str  # ws://host:port/ws
+    events: list[dict[str, Any]] = field(default_factory=list)
+    received: Received = field(default_factory=Received)
+    pc: RTCPeerConnection | None = None
+    ws: Any = None
+    session_id: str | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _event_added: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def connect(
+        self,
+        track: MediaStreamTrack,
+        *,
+        source_lang: str | None = None,
+        target_lang: str | None = None,
+        voice: str | None = None,
+        timeout: float = 20.0,
+    ) -> dict[str, Any]:
+        """Offer ``track`` as the microphone; returns the server's answer message."""
+        self.ws = await websockets.connect(self.url, max_size=2**22)
+        self.pc = RTCPeerConnection()
+        self.pc.addTrack(track)
+
+        @self.pc.on("track")
+        def on_track(remote: MediaStreamTrack) -> None:
+            self._tasks.append(asyncio.create_task(self._record(remote)))
+
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer: dict[str, Any] = {"type": "offer", "sdp": self.pc.localDescription.sdp}
+        if source_lang:
+            offer["source_lang"] = source_lang
+        if target_lang:
+            offer["target_lang"] = target_lang
+        if voice:
+            offer["voice"] = voice
+        await self.ws.send(json.dumps(offer))
+        self._tasks.append(asyncio.create_task(self._read_events()))
+        answer = await self.wait_for(lambda e: e["type"] in ("answer", "error"), timeout)
+        if answer["type"] == "error":
+            raise RuntimeError(f"server refused the offer: {answer}")
+        self.session_id = answer["session_id"]
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        return answer
+
+    async def _read_events(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in self.ws:
+                event = json.loads(raw)
+                event["_at"] = time.monotonic()
+                self.events.append(event)
+                self._event_added.set()
+
+    async def _record(self, remote: MediaStreamTrack) -> None:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await remote.recv()
+                now = time.monotonic()
+                for out in resampler.resample(frame):
+                    self.received.arrivals.append(now)
+                    self.received.frames.append(out.to_ndarray().reshape(-1).copy())
+
+    async def wait_for(self, predicate: Any, timeout: float) -> dict[str, Any]:
+        """The first event (already received or future) matching ``predicate``."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for event in self.events[seen:]:
+                if predicate(event):
+                    return event
+            seen = len(self.events)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no matching event within {timeout} s; got {self.events}")
+            self._event_added.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event_added.wait(), left)
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+    async def close(self, *, bye: bool = True) -> None:
+        if self.ws is not None:
+            if bye:
+                with contextlib.suppress(Exception):
+                    await self.ws.send(json.dumps({"type": "bye"}))
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+        if self.pc is not None:
+            await self.pc.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
