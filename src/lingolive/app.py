@@ -74,6 +74,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ok = ctx is not None and ctx.ready
         return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
+    @app.get("/api/status")
+    async def status() -> dict[str, object]:
+        """Live sessions and engine readiness (operators; tests use it to check teardown)."""
+        ctx = state.get("ctx")
+        if ctx is None:
+            return {"ready": False, "sessions": 0}
+        return {
+            "ready": ctx.ready,
+            "sessions": len(ctx.sessions),
+            "max_sessions": settings.max_sessions,
+            "engines": ctx.engines.sources,
+            "warm_seconds": round(ctx.warm_seconds, 2),
+        }
+
     @app.get("/api/languages")
     async def languages() -> dict[str, object]:
         """The language pairs this server can serve end to end, and its voices."""

@@ -1,0 +1,84 @@
+"""The whole product over real WebRTC: an aiortc peer speaks a WAV, hears Spanish back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import jiwer
+import numpy as np
+from aiortc.contrib.media import MediaPlayer
+
+from conftest import DATA, Server
+from lingolive.client import LoopbackClient
+
+
+async def wait_sessions(server: Server, count: int, timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as http:
+        while True:
+            n = int((await http.get(f"{server.url}/api/status")).json()["sessions"])
+            if n == count or time.monotonic() > deadline:
+                return n
+            await asyncio.sleep(0.2)
+
+
+async def test_loopback_english_to_spanish(server: Server, manifest: list[dict[str, Any]]) -> None:
+    entry = next(e for e in manifest if e["file"] == "en_piper_01.wav")
+    player = MediaPlayer(str(DATA / entry["file"]))
+    client = LoopbackClient(server.ws_url)
+    try:
+        await client.connect(player.audio, source_lang="en", target_lang="es")
+        final = await client.wait_for(lambda e: e["type"] == "transcript" and e["final"], 30)
+        translation = await client.wait_for(lambda e: e["type"] == "translation", 15)
+        timing = await client.wait_for(lambda e: e["type"] == "timing", 15)
+        # Let the translated speech play out (it is paced: ~4 s of Spanish).
+        await asyncio.sleep(6)
+    finally:
+        await client.close()
+
+    assert final["lang"] == "en" and final["segment_id"] == translation["segment_id"]
+    # A 3 s phrase: partial transcripts of the same segment came before its final.
+    transcripts = [e for e in client.of_type("transcript") if e["segment_id"] == final["segment_id"]]
+    assert [e["final"] for e in transcripts][-1] is True
+    assert len(transcripts) >= 2 and not transcripts[0]["final"], transcripts
+    error = jiwer.wer(entry["text"].lower(), final["text"].lower().replace(".", ","))
+    assert error <= 0.2, final["text"]
+    assert translation["lang"] == "es"
+    assert "mesa" in translation["text"] and "personas" in translation["text"]
+    for key in ("speech_end_ms", "stt_ms", "mt_ms", "tts_first_audio_ms", "first_audio_out_ms"):
+        assert isinstance(timing[key], float), (key, timing)
+    assert 0 < timing["first_audio_out_ms"] < 5000
+
+    # The translated audio really arrived, and it arrived paced, not in a burst.
+    voiced = [t for t, loud in client.received.voiced() if loud]
+    assert len(voiced) * 0.02 >= 1.5, f"only {len(voiced) * 0.02:.2f} s of non-silent audio"
+    spread = voiced[-1] - voiced[0]
+    assert spread >= 0.7 * len(voiced) * 0.02, (spread, len(voiced))
+    arrivals = np.array(client.received.arrivals)
+    per_second = [np.sum((arrivals >= t) & (arrivals < t + 1.0)) for t in arrivals[::25]]
+    assert max(per_second) <= 75, f"burst: {max(per_second)} frames in one second"
+
+    # Teardown: the server forgets the session.
+    assert await wait_sessions(server, 0) == 0
+
+
+async def test_human_recording_and_abrupt_close(server: Server) -> None:
+    """A real human voice, six short phrases; the client vanishes without a bye."""
+    client = LoopbackClient(server.ws_url)
+    player = MediaPlayer(str(DATA / "human" / "beckett.wav"))
+    try:
+        await client.connect(player.audio, source_lang="en", target_lang="es")
+        await client.wait_for(lambda e: e["type"] == "timing", 30)
+        await asyncio.sleep(9)
+    finally:
+        await client.close(bye=False)  # abrupt close: no bye
+    finals = [e for e in client.of_type("transcript") if e["final"]]
+    assert finals, client.events
+    text = " ".join(e["text"] for e in finals).lower()
+    for word in ("tried", "failed", "matter", "again", "better"):
+        assert word in text, text
+    assert all(e["lang"] == "es" for e in client.of_type("translation"))
+    assert await wait_sessions(server, 0) == 0
