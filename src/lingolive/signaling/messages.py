@@ -130,5 +130,6 @@ class ErrorCode:
     NO_SESSION = "no_session"
     ALREADY_STARTED = "already_started"
     BUSY = "busy"
+    CONNECTION_FAILED = "connection_failed"
     ENGINE = "engine_error"
     INTERNAL = "internal_error"

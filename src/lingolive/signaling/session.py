@@ -219,6 +219,10 @@ class SignalingSession:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             self.log.info("peer connection %s", pc.connectionState)
+            if self.pc is not pc:  # a peer we already released (e.g. after a bad offer)
+                return
+            if pc.connectionState == "failed":
+                self.error(ErrorCode.CONNECTION_FAILED, "the media connection failed (ICE)")
             if pc.connectionState in ("failed", "closed"):
                 await self.close()
 

@@ -1,0 +1,133 @@
+"""Every bad input gets a precise `error`; nothing crashes the server or other sessions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from aiortc import RTCPeerConnection
+
+from conftest import Server
+from lingolive.client import LoopbackClient, PacedFileTrack
+from lingolive.signaling.messages import ErrorCode
+
+
+async def real_offer_sdp() -> str:
+    pc = RTCPeerConnection()
+    pc.addTransceiver("audio", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = str(pc.localDescription.sdp)
+    await pc.close()
+    return sdp
+
+
+async def ask(ws: Any, payload: str | bytes) -> dict[str, Any]:
+    await ws.send(payload)
+    reply: dict[str, Any] = json.loads(await ws.recv())
+    return reply
+
+
+@pytest.fixture
+async def ws(server: Server):  # type: ignore[no-untyped-def]
+    async with websockets.connect(server.ws_url, max_size=2**24) as sock:
+        yield sock
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "hint"),
+    [
+        ("{not json", ErrorCode.BAD_JSON, "not valid JSON"),
+        ("[1, 2, 3]", ErrorCode.BAD_MESSAGE, "JSON object"),
+        ('"offer"', ErrorCode.BAD_MESSAGE, "JSON object"),
+        ('{"type": "hello"}', ErrorCode.UNKNOWN_TYPE, "'hello'"),
+        ('{"no_type": 1}', ErrorCode.UNKNOWN_TYPE, "None"),
+        ('{"type": "offer"}', ErrorCode.BAD_MESSAGE, "sdp"),
+        ('{"type": "offer", "sdp": 5}', ErrorCode.BAD_MESSAGE, "sdp"),
+        ('{"type": "offer", "sdp": "v=0", "extra": 1}', ErrorCode.BAD_MESSAGE, "extra"),
+        ('{"type": "offer", "sdp": "v=0", "source_lang": "english!"}', ErrorCode.BAD_MESSAGE,
+         "source_lang"),
+        ('{"type": "candidate", "candidate": "candidate:1 1 udp 1 1.2.3.4 5 typ host"}',
+         ErrorCode.NO_SESSION, "offer"),
+        ("{\"type\": \"bye\", \"x\": \"\\ud800\"}", ErrorCode.BAD_MESSAGE, "bye"),
+    ],
+)
+async def test_bad_messages(ws: Any, payload: str, code: str, hint: str) -> None:
+    reply = await ask(ws, payload)
+    assert reply["type"] == "error" and reply["code"] == code, reply
+    assert hint in reply["message"], reply
+
+
+@pytest.mark.parametrize(
+    "sdp",
+    [
+        "garbage",
+        "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
+        "v=0\r\nm=audio x y z\r\n",
+    ],
+)
+async def test_bad_sdp(ws: Any, sdp: str) -> None:
+    reply = await ask(ws, json.dumps({"type": "offer", "sdp": sdp}))
+    assert reply["code"] == ErrorCode.BAD_SDP, reply
+
+
+async def test_unsupported_pair_lists_pairs(ws: Any) -> None:
+    sdp = await real_offer_sdp()
+    reply = await ask(ws, json.dumps(
+        {"type": "offer", "sdp": sdp, "source_lang": "en", "target_lang": "de"}))
+    assert reply["code"] == ErrorCode.UNSUPPORTED_PAIR, reply
+    assert "en->de" in reply["message"] and "en->es" in reply["message"], reply
+
+
+async def test_unknown_voice(ws: Any) -> None:
+    sdp = await real_offer_sdp()
+    reply = await ask(ws, json.dumps({"type": "offer", "sdp": sdp, "voice": "no-such-voice"}))
+    assert reply["code"] == ErrorCode.UNKNOWN_VOICE, reply
+
+
+async def test_oversized_message(ws: Any) -> None:
+    reply = await ask(ws, json.dumps({"type": "offer", "sdp": "x" * 300_000}))
+    assert reply["code"] == ErrorCode.TOO_LARGE, reply
+    reply = await ask(ws, b"{" * 300_000)
+    assert reply["code"] == ErrorCode.TOO_LARGE, reply
+
+
+async def test_socket_survives_errors_then_works(ws: Any) -> None:
+    for payload in ["{", '{"type": "nope"}', json.dumps({"type": "offer", "sdp": "garbage"})]:
+        assert (await ask(ws, payload))["type"] == "error"
+    # A live offering peer (ICE with a closed one fails at once, which ends the session).
+    pc = RTCPeerConnection()
+    pc.addTransceiver("audio", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    reply = await ask(ws, json.dumps({"type": "offer", "sdp": pc.localDescription.sdp}))
+    assert reply["type"] == "answer" and reply["session_id"], reply
+    ready = json.loads(await ws.recv())
+    assert ready == {"type": "ready", "session_id": reply["session_id"], "source_lang": "en",
+                     "target_lang": "es", "voice": None}
+    again = await ask(ws, json.dumps({"type": "offer", "sdp": await real_offer_sdp()}))
+    assert again["code"] == ErrorCode.ALREADY_STARTED, again
+    bad = await ask(ws, json.dumps({"type": "candidate", "candidate": "candidate:garbage"}))
+    assert bad["code"] == ErrorCode.BAD_MESSAGE, bad
+    await pc.close()
+
+
+async def test_far_oversized_message_closes_only_that_socket(server: Server) -> None:
+    """Beyond 4x the limit uvicorn closes the socket (1009); everyone else carries on."""
+    other = LoopbackClient(server.ws_url)
+    import numpy as np
+
+    await other.connect(PacedFileTrack(np.zeros(48_000, np.int16)))
+    try:
+        async with websockets.connect(server.ws_url, max_size=2**24) as sock:
+            await sock.send("x" * 2_000_000)
+            with pytest.raises(websockets.ConnectionClosed):
+                await sock.recv()
+        assert httpx.get(f"{server.url}/ready").status_code == 200
+        assert other.pc is not None and other.pc.connectionState in ("connecting", "connected")
+        async with websockets.connect(server.ws_url) as sock:
+            reply = await ask(sock, '{"type": "hello"}')
+            assert reply["code"] == ErrorCode.UNKNOWN_TYPE
+    finally:
+        await other.close()
