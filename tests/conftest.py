@@ -77,7 +77,10 @@ def start_server(tmp: Path, **env: str) -> Server:
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lingolive", "serve"],
-            env=full_env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT,
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90

@@ -41,7 +41,8 @@ async def test_loopback_english_to_spanish(server: Server, manifest: list[dict[s
 
     assert final["lang"] == "en" and final["segment_id"] == translation["segment_id"]
     # A 3 s phrase: partial transcripts of the same segment came before its final.
-    transcripts = [e for e in client.of_type("transcript") if e["segment_id"] == final["segment_id"]]
+    seg = final["segment_id"]
+    transcripts = [e for e in client.of_type("transcript") if e["segment_id"] == seg]
     assert [e["final"] for e in transcripts][-1] is True
     assert len(transcripts) >= 2 and not transcripts[0]["final"], transcripts
     error = jiwer.wer(entry["text"].lower(), final["text"].lower().replace(".", ","))

@@ -13,10 +13,15 @@ from lingolive.engines.base import MODEL_RATE, EngineError
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.cascade import resampled
 
-_NORM = jiwer.Compose([
-    jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip(),
-    jiwer.ReduceToListOfListOfWords(),
-])
+_NORM = jiwer.Compose(
+    [
+        jiwer.ToLowerCase(),
+        jiwer.RemovePunctuation(),
+        jiwer.RemoveMultipleSpaces(),
+        jiwer.Strip(),
+        jiwer.ReduceToListOfListOfWords(),
+    ]
+)
 NUMBERS = {"10": "ten", "2": "two", "8": "ocho"}
 
 
@@ -24,8 +29,14 @@ def wer(refs: list[str], hyps: list[str]) -> float:
     def norm(text: str) -> str:
         return " ".join(NUMBERS.get(w, w) for w in text.replace("'s", " is").split())
 
-    return float(jiwer.wer([norm(r) for r in refs], [norm(h) for h in hyps],
-                           reference_transform=_NORM, hypothesis_transform=_NORM))
+    return float(
+        jiwer.wer(
+            [norm(r) for r in refs],
+            [norm(h) for h in hyps],
+            reference_transform=_NORM,
+            hypothesis_transform=_NORM,
+        )
+    )
 
 
 def speech(entry: dict[str, Any]) -> np.ndarray:
@@ -77,16 +88,21 @@ def test_stt_rejects_bad_audio(engines: Engines) -> None:
 @pytest.mark.parametrize(
     ("source", "target", "text", "expected"),
     [
-        ("en", "es", "Good morning, I would like to book a table for two people tonight.",
-         "Buenos días, me gustaría reservar una mesa para dos personas esta noche."),
+        (
+            "en",
+            "es",
+            "Good morning, I would like to book a table for two people tonight.",
+            "Buenos días, me gustaría reservar una mesa para dos personas esta noche.",
+        ),
         ("es", "en", "Muchas gracias, hasta luego.", "Thank you very much, see you later."),
         ("ca", "en", "Bon dia, com estàs?", "Good morning, how you are?"),
         ("es", "fr", "Buenos días.", "Bonjour."),
         ("es", "pt", "Necesito un médico.", "Preciso um médico."),
     ],
 )
-def test_mt_known_sentences(engines: Engines, source: str, target: str, text: str,
-                            expected: str) -> None:
+def test_mt_known_sentences(
+    engines: Engines, source: str, target: str, text: str, expected: str
+) -> None:
     """Apertium's real output for known sentences, rough edges included (a regression net)."""
     assert engines.translator.translate(text, source, target) == expected
 
@@ -121,6 +137,12 @@ def test_tts_is_understood_by_stt(engines: Engines, lang: str, text: str) -> Non
 
 def test_language_pairs_cover_defaults(engines: Engines) -> None:
     pairs = engines.language_pairs()
-    for pair in [("en", "es"), ("es", "en"), ("fr", "es"), ("es", "fr"), ("en", "ca"),
-                 ("ca", "en")]:
+    for pair in [
+        ("en", "es"),
+        ("es", "en"),
+        ("fr", "es"),
+        ("es", "fr"),
+        ("en", "ca"),
+        ("ca", "en"),
+    ]:
         assert pair in pairs

@@ -47,11 +47,17 @@ async def ws(server: Server):  # type: ignore[no-untyped-def]
         ('{"type": "offer"}', ErrorCode.BAD_MESSAGE, "sdp"),
         ('{"type": "offer", "sdp": 5}', ErrorCode.BAD_MESSAGE, "sdp"),
         ('{"type": "offer", "sdp": "v=0", "extra": 1}', ErrorCode.BAD_MESSAGE, "extra"),
-        ('{"type": "offer", "sdp": "v=0", "source_lang": "english!"}', ErrorCode.BAD_MESSAGE,
-         "source_lang"),
-        ('{"type": "candidate", "candidate": "candidate:1 1 udp 1 1.2.3.4 5 typ host"}',
-         ErrorCode.NO_SESSION, "offer"),
-        ("{\"type\": \"bye\", \"x\": \"\\ud800\"}", ErrorCode.BAD_MESSAGE, "bye"),
+        (
+            '{"type": "offer", "sdp": "v=0", "source_lang": "english!"}',
+            ErrorCode.BAD_MESSAGE,
+            "source_lang",
+        ),
+        (
+            '{"type": "candidate", "candidate": "candidate:1 1 udp 1 1.2.3.4 5 typ host"}',
+            ErrorCode.NO_SESSION,
+            "offer",
+        ),
+        ('{"type": "bye", "x": "\\ud800"}', ErrorCode.BAD_MESSAGE, "bye"),
     ],
 )
 async def test_bad_messages(ws: Any, payload: str, code: str, hint: str) -> None:
@@ -75,8 +81,9 @@ async def test_bad_sdp(ws: Any, sdp: str) -> None:
 
 async def test_unsupported_pair_lists_pairs(ws: Any) -> None:
     sdp = await real_offer_sdp()
-    reply = await ask(ws, json.dumps(
-        {"type": "offer", "sdp": sdp, "source_lang": "en", "target_lang": "de"}))
+    reply = await ask(
+        ws, json.dumps({"type": "offer", "sdp": sdp, "source_lang": "en", "target_lang": "de"})
+    )
     assert reply["code"] == ErrorCode.UNSUPPORTED_PAIR, reply
     assert "en->de" in reply["message"] and "en->es" in reply["message"], reply
 
@@ -104,8 +111,13 @@ async def test_socket_survives_errors_then_works(ws: Any) -> None:
     reply = await ask(ws, json.dumps({"type": "offer", "sdp": pc.localDescription.sdp}))
     assert reply["type"] == "answer" and reply["session_id"], reply
     ready = json.loads(await ws.recv())
-    assert ready == {"type": "ready", "session_id": reply["session_id"], "source_lang": "en",
-                     "target_lang": "es", "voice": None}
+    assert ready == {
+        "type": "ready",
+        "session_id": reply["session_id"],
+        "source_lang": "en",
+        "target_lang": "es",
+        "voice": None,
+    }
     again = await ask(ws, json.dumps({"type": "offer", "sdp": await real_offer_sdp()}))
     assert again["code"] == ErrorCode.ALREADY_STARTED, again
     bad = await ask(ws, json.dumps({"type": "candidate", "candidate": "candidate:garbage"}))
@@ -124,7 +136,8 @@ async def test_far_oversized_message_closes_only_that_socket(server: Server) -> 
             await sock.send("x" * 2_000_000)
             with pytest.raises(websockets.ConnectionClosed):
                 await sock.recv()
-        assert httpx.get(f"{server.url}/ready").status_code == 200
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{server.url}/ready")).status_code == 200
         assert other.pc is not None and other.pc.connectionState in ("connecting", "connected")
         async with websockets.connect(server.ws_url) as sock:
             reply = await ask(sock, '{"type": "hello"}')

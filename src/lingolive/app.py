@@ -45,8 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pairs = engines.language_pairs()
         source, target = settings.source_lang, settings.target_lang
         if source != "auto" and (source, target) not in pairs:
-            log.warning("default pair %s->%s is not available; pairs: %s", source, target,
-                        engines.pairs_text())
+            log.warning(
+                "default pair %s->%s is not available; pairs: %s",
+                source,
+                target,
+                engines.pairs_text(),
+            )
         else:
             ctx.warm_seconds = await asyncio.to_thread(
                 warm_engines, engines, source, target, settings.tts_voice

@@ -69,7 +69,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
         print(f"engines loaded in {time.monotonic() - t:.1f} s", file=sys.stderr)
         audio = read_audio(Path(args.input))
         languages = Languages(
-            source=None if source == "auto" else source, target=target,
+            source=None if source == "auto" else source,
+            target=target,
             voice=args.voice or settings.tts_voice,
         )
         t = time.monotonic()

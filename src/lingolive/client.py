@@ -52,7 +52,7 @@ class PacedFileTrack(MediaStreamTrack):
     def __init__(self, samples: Int16Array, *, loop: bool = False) -> None:
         super().__init__()
         self._samples = samples
-        self._loop = loop
+        self._looping = loop
         self._pts = 0
         self.started_at: float | None = None  # monotonic instant of sample 0
 
@@ -70,7 +70,7 @@ class PacedFileTrack(MediaStreamTrack):
         if target > now:
             await asyncio.sleep(target - now)
         pos = self._pts
-        if self._loop:
+        if self._looping:
             pos %= len(self._samples)
         chunk = self._samples[pos : pos + FRAME]
         if len(chunk) < FRAME:
@@ -170,9 +170,12 @@ class LoopbackClient:
             while True:
                 frame = await remote.recv()
                 now = time.monotonic()
+                if not isinstance(frame, av.AudioFrame):
+                    continue
                 for out in resampler.resample(frame):
                     self.received.arrivals.append(now)
-                    self.received.frames.append(out.to_ndarray().reshape(-1).copy())
+                    pcm = out.to_ndarray().reshape(-1).astype(np.int16)
+                    self.received.frames.append(pcm)
 
     async def wait_for(self, predicate: Any, timeout: float) -> dict[str, Any]:
         """The first event (already received or future) matching ``predicate``."""

@@ -105,8 +105,13 @@ async def translate_file(
             errors[message.segment_id] = message.message
 
     cascade = Cascade(
-        engines, pools, languages, emit=emit, output=output,
-        max_pending=10_000, partials=False,
+        engines,
+        pools,
+        languages,
+        emit=emit,
+        output=output,
+        max_pending=10_000,
+        partials=False,
     )
     segmenter = Segmenter(engines.vad, segmenter_config(settings))
     spans: dict[int, tuple[float, float]] = {}
@@ -176,4 +181,3 @@ def format_caption(cap: Caption) -> str:
     if cap.error:
         lines.append(f"{' ' * len(head)} error: {cap.error}")
     return "\n".join(lines)
-

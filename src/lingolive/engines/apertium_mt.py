@@ -9,6 +9,7 @@ Debian package adds its pair without code changes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -113,10 +114,8 @@ class _ModePipeline:
 
     def close(self) -> None:
         if self._proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, 15)
-            except ProcessLookupError:
-                pass
         try:
             self._proc.wait(timeout=2)
         except subprocess.TimeoutExpired:

@@ -35,9 +35,10 @@ class AutoTTS:
     def engine_for(self, language: str, voice: str | None) -> PiperTTS | EspeakTTS:
         if self.piper is not None and self.piper.has_voice(language, voice):
             return self.piper
-        if self.espeak is not None:
-            if voice is None or any(voice in v for v in self.espeak.voices().values()):
-                return self.espeak
+        if self.espeak is not None and (
+            voice is None or any(voice in v for v in self.espeak.voices().values())
+        ):
+            return self.espeak
         raise EngineError(f"no voice {voice or ''} for language {language!r}".replace("  ", " "))
 
     def synthesize(

@@ -131,9 +131,9 @@ class TTS(Protocol):
         """Installed voices per ISO 639-1 language, best first."""
         ...
 
-    def synthesize(self, text: str, language: str, voice: str | None = None) -> Iterator[
-        SpeechAudio
-    ]:
+    def synthesize(
+        self, text: str, language: str, voice: str | None = None
+    ) -> Iterator[SpeechAudio]:
         """Speak ``text``; the first piece should come as soon as the engine has one."""
         ...
 

@@ -32,17 +32,19 @@ class Engines:
         """(source, target) pairs that work end to end: heard, translated and spoken."""
         heard = self.stt.languages()
         spoken = set(self.tts.voices())
-        return sorted(
-            (s, t) for (s, t) in self.translator.pairs() if s in heard and t in spoken
-        )
+        return sorted((s, t) for (s, t) in self.translator.pairs() if s in heard and t in spoken)
 
     def pairs_text(self) -> str:
         return ", ".join(f"{s}->{t}" for s, t in self.language_pairs())
 
     def describe_pairs(self) -> list[dict[str, str]]:
         return [
-            {"source": s, "target": t, "source_name": language_name(s),
-             "target_name": language_name(t)}
+            {
+                "source": s,
+                "target": t,
+                "source_name": language_name(s),
+                "target_name": language_name(t),
+            }
             for s, t in self.language_pairs()
         ]
 

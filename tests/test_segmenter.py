@@ -1,0 +1,85 @@
+"""The segmenter on real speech: one utterance per phrase, at the right times."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from conftest import audio
+from lingolive.engines.base import MODEL_RATE
+from lingolive.engines.registry import Engines
+from lingolive.pipeline.segmenter import (
+    Segmenter,
+    SegmenterConfig,
+    SegmenterEvent,
+    SpeechEnded,
+    SpeechProgress,
+    SpeechStarted,
+)
+
+
+def run(
+    engines: Engines, data: np.ndarray, config: SegmenterConfig, chunk: int = 320
+) -> list[SegmenterEvent]:
+    seg = Segmenter(engines.vad, config)
+    events: list[SegmenterEvent] = []
+    for pos in range(0, len(data), chunk):
+        piece = data[pos : pos + chunk]
+        events += seg.feed(piece, (pos + len(piece)) / MODEL_RATE)
+    events += seg.flush(len(data) / MODEL_RATE)
+    return events
+
+
+def test_dialogue_splits_into_its_phrases(engines: Engines, manifest: list[dict[str, Any]]) -> None:
+    entry = next(e for e in manifest if e["file"] == "en_piper_dialogue.wav")
+    events = run(engines, audio(entry["file"]), SegmenterConfig(hangover_ms=400))
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    assert len(ended) == len(entry["speech"]) == 8
+    for event, (start, end) in zip(ended, entry["speech"], strict=True):
+        assert abs(event.speech_start_at - start) < 0.15, (event.speech_start_at, start)
+        assert abs(event.speech_end_at - end) < 0.15, (event.speech_end_at, end)
+        # Decided one hangover after the end of speech (window granularity: 32 ms).
+        assert 0.35 <= event.decided_at - event.speech_end_at <= 0.5
+        assert not event.forced
+    assert [e.segment_id for e in ended] == list(range(1, 9))
+
+
+def test_events_are_ordered_with_progress(engines: Engines) -> None:
+    events = run(engines, audio("en_piper_01.wav"), SegmenterConfig(partial_interval_ms=500))
+    kinds = [type(e) for e in events]
+    assert kinds[0] is SpeechStarted and kinds[-1] is SpeechEnded
+    progress = [e for e in events if isinstance(e, SpeechProgress)]
+    assert len(progress) >= 4  # a 3 s phrase, every 0.5 s
+    lengths = [len(p.audio) for p in progress]
+    assert lengths == sorted(lengths)
+    end = events[-1]
+    assert isinstance(end, SpeechEnded)
+    # Pre-roll keeps the onset: audio starts before the first voiced window.
+    assert len(end.audio) / MODEL_RATE > 3.0
+
+
+def test_chunk_size_does_not_matter(engines: Engines) -> None:
+    data = audio("en_piper_02.wav")
+    a = [e for e in run(engines, data, SegmenterConfig(), chunk=320) if isinstance(e, SpeechEnded)]
+    b = [e for e in run(engines, data, SegmenterConfig(), chunk=4410) if isinstance(e, SpeechEnded)]
+    assert len(a) == len(b) == 1
+    assert np.array_equal(a[0].audio, b[0].audio)
+
+
+def test_silence_and_clicks_make_no_utterance(engines: Engines) -> None:
+    rng = np.random.default_rng(0)
+    data = (rng.normal(0, 0.002, 3 * MODEL_RATE)).astype(np.float32)
+    data[MODEL_RATE : MODEL_RATE + 80] = 0.9  # a 5 ms click
+    assert run(engines, data, SegmenterConfig()) == []
+
+
+def test_long_speech_is_cut(engines: Engines, manifest: list[dict[str, Any]]) -> None:
+    data = audio("human/beckett.wav")
+    ended = [
+        e
+        for e in run(engines, data, SegmenterConfig(max_utterance_s=2.0, hangover_ms=2000))
+        if isinstance(e, SpeechEnded)
+    ]
+    assert any(e.forced for e in ended)
+    assert all(len(e.audio) / MODEL_RATE <= 2.05 for e in ended)
