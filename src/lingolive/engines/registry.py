@@ -155,4 +155,9 @@ def warm_engines(engines: Engines, source: str, target: str, voice: str | None =
         engines.translator.translate("Hello.", source, target)
     for _ in engines.tts.synthesize("Hola.", target, voice):
         pass
+    # Every loaded-on-demand voice (Piper) too: a reply in English must not pay for loading.
+    for lang in engines.tts.voices():
+        if lang != target and any(t == lang for _, t in engines.language_pairs()):
+            for _ in engines.tts.synthesize("Ready.", lang):
+                pass
     return time.monotonic() - t

@@ -135,8 +135,11 @@ class Cascade:
         if isinstance(event, SpeechStarted):
             self._current = event.segment_id
         elif isinstance(event, SpeechProgress):
+            # A partial is optional work: skip it when STT is busy, a final waits, or the
+            # phrase may be ending (the final would then wait behind the partial).
             if (
                 self._partials
+                and event.trailing_silence_ms < 100
                 and self._partial_task is None
                 and self._workers.stt.pending == 0
                 and not self._finals

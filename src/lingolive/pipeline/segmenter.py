@@ -48,6 +48,7 @@ class SpeechStarted:
 class SpeechProgress:
     segment_id: int
     audio: Float32Array  # the utterance so far
+    trailing_silence_ms: float = 0.0  # silence at its end: the phrase may be ending
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,13 @@ class Segmenter:
         self._since_partial += 1
         if self._partial_windows and self._since_partial >= self._partial_windows:
             self._since_partial = 0
-            events.append(SpeechProgress(self._segment_id, self._audio(len(self._windows))))
+            events.append(
+                SpeechProgress(
+                    self._segment_id,
+                    self._audio(len(self._windows)),
+                    trailing_silence_ms=self._silence_run * self._win * 1000 / MODEL_RATE,
+                )
+            )
         return events
 
     def _audio(self, count: int) -> Float32Array:

@@ -161,6 +161,9 @@ class SignalingSession:
                 self._closing = True
         except SessionError as exc:
             self.error(exc.code, exc.message)
+        except Exception:  # a bug must not take the socket (or the server) down
+            self.log.exception("handling a %s message", kind)
+            self.error(ErrorCode.INTERNAL, f"internal error while handling {kind!r}")
 
     # -- handlers ---------------------------------------------------------------------------
 

@@ -1,0 +1,369 @@
+"""End-to-end latency of LingoLive, measured at a real WebRTC client, beside a naive cascade.
+
+For every file of the chosen sets, an aiortc client sends the audio as a paced microphone to a
+real server process and records the translated track. Latency of an utterance is:
+
+    first non-silent translated audio received at the client
+    − the instant the client sent the end of that utterance's speech
+
+(speech ends come from the shared manifest, exact by construction). The server's own stage
+timings (``timing`` events), its CPU time and peak RSS are reported beside it.
+
+The naive baseline runs the same engines one after another on each whole utterance once it
+has ended: end-of-speech hangover + faster-whisper's standard ``transcribe()`` (30 s window)
++ translation + complete synthesis before any audio is sent. Printed with the ratio.
+
+Usage:
+    .venv/bin/python bench/latency.py                 # single sentences + dialogues, both ways
+    .venv/bin/python bench/latency.py --sets en_piper --repeat 2
+    .venv/bin/python bench/latency.py --json out.json
+Environment variables (LL_*) are passed to the server, so configurations can be compared:
+    LL_VAD_HANGOVER_MS=300 .venv/bin/python bench/latency.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+sys.path.insert(0, str(ROOT / "src"))
+
+from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48  # noqa: E402
+from lingolive.config import Settings  # noqa: E402
+
+SETS = {
+    "en_piper": ("en", "es", [f"en_piper_0{i}.wav" for i in range(1, 9)]),
+    "es_espeak": ("es", "en", [f"es_espeak_0{i}.wav" for i in range(1, 9)]),
+    "en_piper_dialogue": ("en", "es", ["en_piper_dialogue.wav"]),
+    "es_espeak_dialogue": ("es", "en", ["es_espeak_dialogue.wav"]),
+    "human": ("en", "es", ["human/beckett.wav"]),
+}
+DEFAULT_SETS = ["en_piper", "es_espeak", "en_piper_dialogue", "es_espeak_dialogue"]
+
+
+@dataclass
+class Sample:
+    file: str
+    index: int
+    speech_end_s: float
+    latency_ms: float | None  # end of speech sent -> first translated audio received
+    last_audio_ms: float | None  # end of speech sent -> last translated audio received
+    server: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+    translation: str = ""
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return float(np.percentile(np.array(values), q))
+
+
+def speech_spans(entry: dict[str, Any]) -> list[tuple[float, float]]:
+    return [(float(a), float(b)) for a, b in entry["speech"]]
+
+
+def onsets_and_ends(client: LoopbackClient, level: float = 300.0) -> list[tuple[float, float]]:
+    """Voiced runs of received audio: (start, end) arrival instants, gaps < 0.3 s joined."""
+    runs: list[tuple[float, float]] = []
+    for t, loud in client.received.voiced(level):
+        if not loud:
+            continue
+        if runs and t - runs[-1][1] < 0.3:
+            runs[-1] = (runs[-1][0], t)
+        else:
+            runs.append((t, t))
+    return runs
+
+
+async def run_file(url: str, entry: dict[str, Any], source: str, target: str) -> list[Sample]:
+    pcm = load_pcm48(DATA / entry["file"])
+    track = PacedFileTrack(pcm)
+    client = LoopbackClient(url)
+    spans = speech_spans(entry)
+    try:
+        await client.connect(track, source_lang=source, target_lang=target)
+        # Wait for the file to play, then for the last translation to finish arriving.
+        while track.started_at is None:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(track.duration_s + 0.5)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            timings = client.of_type("timing")
+            finals = [e for e in client.of_type("transcript") if e["final"]]
+            if len(timings) >= len(spans) and len(finals) >= len(spans):
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(4.0)  # let the last translated phrase play out
+    finally:
+        await client.close()
+    assert track.started_at is not None
+    runs = onsets_and_ends(client)
+    timings = {e["segment_id"]: e for e in client.of_type("timing")}
+    finals = {e["segment_id"]: e for e in client.of_type("transcript") if e["final"]}
+    translations = {e["segment_id"]: e for e in client.of_type("translation")}
+    samples = []
+    for i, (_, end_s) in enumerate(spans):
+        sent_end = track.started_at + end_s
+        next_end = track.started_at + spans[i + 1][1] if i + 1 < len(spans) else None
+        run = next(
+            (r for r in runs if r[0] >= sent_end and (next_end is None or r[0] < next_end)), None
+        )
+        seg_id = sorted(finals)[i] if i < len(finals) else None
+        samples.append(
+            Sample(
+                file=entry["file"],
+                index=i,
+                speech_end_s=end_s,
+                latency_ms=None if run is None else (run[0] - sent_end) * 1000,
+                last_audio_ms=None if run is None else (run[1] - sent_end) * 1000 + 20,
+                server={
+                    k: v
+                    for k, v in timings.get(seg_id, {}).items()
+                    if k.endswith("_ms") and not k.startswith("_")
+                },
+                text=finals.get(seg_id, {}).get("text", "") if seg_id else "",
+                translation=translations.get(seg_id, {}).get("text", "") if seg_id else "",
+            )
+        )
+    return samples
+
+
+class ServerProcess:
+    def __init__(self, env: dict[str, str]) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(ROOT / "bench" / f".server-{self.port}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lingolive", "serve"],
+            env={**os.environ, **env, "LL_HOST": "127.0.0.1", "LL_PORT": str(self.port)},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        self.ps = psutil.Process(self.proc.pid)
+        self.peak_rss = 0
+        self._stop = threading.Event()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited")
+            time.sleep(0.3)
+        raise RuntimeError("server not ready")
+
+    def sample_rss(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                self.peak_rss = max(self.peak_rss, self.ps.memory_info().rss)
+            except psutil.Error:
+                return
+
+    def cpu_seconds(self) -> float:
+        t = self.ps.cpu_times()
+        return float(t.user + t.system)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+        self.log.close()
+
+
+def naive_baseline(entries: list[tuple[dict[str, Any], str, str]], hangover_ms: int) -> list[float]:
+    """Batch cascade on each whole utterance: hangover + STT(30 s) + MT + full TTS."""
+    from faster_whisper import WhisperModel
+
+    from lingolive.engines.registry import load_engines
+    from lingolive.engines.whisper_models import resolve_model
+    from lingolive.file_translate import read_audio
+
+    settings = Settings()
+    engines = load_engines(settings)
+    folder, _ = resolve_model(settings.stt_model, settings.cache_dir)
+    model = WhisperModel(
+        str(folder),
+        device="cpu",
+        compute_type=settings.stt_compute_type,
+        cpu_threads=settings.stt_threads,
+    )
+    out = []
+    try:
+        model.transcribe(np.zeros(16000, np.float32), language="en")  # warm
+        for entry, source, target in entries:
+            audio = read_audio(DATA / entry["file"])
+            for start, end in speech_spans(entry):
+                chunk = audio[int(max(0, start - 0.2) * 16000) : int((end + 0.15) * 16000)]
+                t = time.perf_counter()
+                segments, _ = model.transcribe(
+                    chunk,
+                    language=source,
+                    beam_size=1,
+                    without_timestamps=True,
+                    vad_filter=False,
+                    condition_on_previous_text=False,
+                )
+                text = " ".join(s.text.strip() for s in segments)
+                translation = engines.translator.translate(text, source, target)
+                for _ in engines.tts.synthesize(translation, target):
+                    pass
+                out.append(hangover_ms + (time.perf_counter() - t) * 1000)
+    finally:
+        engines.close()
+    return out
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    manifest = {e["file"]: e for e in json.loads((DATA / "manifest.json").read_text())}
+    for e in json.loads((DATA / "human" / "manifest.json").read_text()):
+        manifest["human/" + e["file"]] = e
+    manifest["human/beckett.wav"].setdefault("speech", [])
+    jobs: list[tuple[dict[str, Any], str, str]] = []
+    for name in args.sets:
+        source, target, files = SETS[name]
+        for f in files:
+            if manifest[f].get("speech"):
+                jobs.append((manifest[f], source, target))
+
+    server = ServerProcess({})
+    settings = Settings()
+    try:
+        server.wait_ready()
+        sampler = threading.Thread(target=server.sample_rss, daemon=True)
+        sampler.start()
+        cpu0, wall0 = server.cpu_seconds(), time.monotonic()
+        samples: list[Sample] = []
+        ws_url = server.url.replace("http", "ws") + "/ws"
+        for _ in range(args.repeat):
+            for entry, source, target in jobs:
+                got = await run_file(ws_url, entry, source, target)
+                samples.extend(got)
+                for s in got:
+                    print(
+                        f"{s.file:24} #{s.index}  e2e {fmt(s.latency_ms):>7} ms  "
+                        f"last {fmt(s.last_audio_ms):>7} ms  server "
+                        f"{fmt(s.server.get('first_audio_out_ms')):>6} ms "
+                        f"(vad {fmt(s.server.get('speech_end_ms'))}, "
+                        f"stt {fmt(s.server.get('stt_ms'))}, mt {fmt(s.server.get('mt_ms'))}, "
+                        f"tts {fmt(s.server.get('tts_first_audio_ms'))})  {s.text[:40]!r}",
+                        flush=True,
+                    )
+        cpu = server.cpu_seconds() - cpu0
+        wall = time.monotonic() - wall0
+    finally:
+        server.stop()
+
+    baseline = naive_baseline(jobs, settings.vad_hangover_ms) if not args.no_baseline else []
+    lat = [s.latency_ms for s in samples if s.latency_ms is not None]
+    last = [s.last_audio_ms for s in samples if s.last_audio_ms is not None]
+    result: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python "
+        f"{platform.python_version()}",
+        "config": {
+            k: v
+            for k, v in Settings().model_dump().items()
+            if k
+            in (
+                "stt_model",
+                "vad_hangover_ms",
+                "partial_interval_ms",
+                "min_speech_ms",
+                "tts_engine",
+            )
+        },
+        "sets": args.sets,
+        "utterances": len(samples),
+        "missed": len(samples) - len(lat),
+        "e2e_p50_ms": pct(lat, 50),
+        "e2e_p95_ms": pct(lat, 95),
+        "last_audio_p50_ms": pct(last, 50),
+        "server_first_audio_out_p50_ms": pct(
+            [
+                s.server["first_audio_out_ms"]
+                for s in samples
+                if s.server.get("first_audio_out_ms") is not None
+            ],
+            50,
+        ),
+        "stt_p50_ms": pct([s.server["stt_ms"] for s in samples if s.server.get("stt_ms")], 50),
+        "server_cpu_percent": round(100 * cpu / wall, 1),
+        "server_peak_rss_mib": round(server.peak_rss / 2**20),
+        "baseline_p50_ms": pct(baseline, 50),
+        "baseline_p95_ms": pct(baseline, 95),
+        "samples": [asdict(s) for s in samples],
+    }
+    if baseline and lat:
+        result["baseline_over_live_p50"] = round(
+            statistics.median(baseline) / statistics.median(lat), 2
+        )
+    return result
+
+
+def fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sets", nargs="+", default=DEFAULT_SETS, choices=sorted(SETS))
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--json", type=Path, help="write the full result here")
+    args = parser.parse_args()
+    result = asyncio.run(main_async(args))
+    print()
+    print(f"machine: {result['machine']}")
+    print(f"config:  {result['config']}")
+    print(f"utterances: {result['utterances']} (no translated audio for {result['missed']})")
+    print(
+        f"live:     e2e p50 {fmt(result['e2e_p50_ms'])} ms, p95 {fmt(result['e2e_p95_ms'])} ms; "
+        f"last audio p50 {fmt(result['last_audio_p50_ms'])} ms; "
+        f"server first-audio-out p50 {fmt(result['server_first_audio_out_p50_ms'])} ms; "
+        f"STT p50 {fmt(result['stt_p50_ms'])} ms"
+    )
+    print(
+        f"server:   CPU {result['server_cpu_percent']}% of one core, "
+        f"peak RSS {result['server_peak_rss_mib']} MiB"
+    )
+    if result.get("baseline_p50_ms") is not None:
+        print(
+            f"baseline: p50 {fmt(result['baseline_p50_ms'])} ms, "
+            f"p95 {fmt(result['baseline_p95_ms'])} ms (naive batch cascade, same engines)"
+        )
+        print(f"ratio:    baseline / live p50 = {result.get('baseline_over_live_p50')}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

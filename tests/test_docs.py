@@ -1,0 +1,45 @@
+"""The docs tell the truth about the code: every setting, message and error code is there."""
+
+from __future__ import annotations
+
+import re
+import typing
+
+from conftest import ROOT
+from lingolive.config import Settings
+from lingolive.signaling import messages
+
+README = (ROOT / "README.md").read_text()
+PROTOCOL = (ROOT / "docs" / "protocol.md").read_text()
+
+
+def test_readme_lists_every_setting_with_its_default() -> None:
+    for name, field in Settings.model_fields.items():
+        row = re.search(rf"^\| `LL_{name.upper()}` \| ([^|]*) \|", README, re.M)
+        assert row, f"LL_{name.upper()} missing from the README table"
+        default = field.default
+        if isinstance(default, (int, float, str)) and not isinstance(default, bool):
+            assert f"`{default}`" in row.group(1), (name, row.group(1))
+    documented = set(re.findall(r"^\| `LL_([A-Z_]+)`", README, re.M))
+    assert documented == {n.upper() for n in Settings.model_fields}
+
+
+def test_protocol_documents_every_message_and_error_code() -> None:
+    for model in typing.get_args(messages.ServerMessage):
+        kind = model.model_fields["type"].default
+        assert f"### `{kind}`" in PROTOCOL, kind
+    for kind in ("offer", "candidate", "bye"):
+        assert f"### `{kind}`" in PROTOCOL, kind
+    codes = [v for k, v in vars(messages.ErrorCode).items() if k.isupper()]
+    for code in codes:
+        assert f"| `{code}` |" in PROTOCOL, code
+    for field in messages.TimingMsg.model_fields:
+        if field != "type":
+            assert f"`{field}`" in PROTOCOL, field
+
+
+def test_readme_quick_start_is_what_ci_runs() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    test_command = "./scripts/setup.sh --dev && .venv/bin/python -m pytest"
+    assert test_command in README and test_command in ci
+    assert "./scripts/setup.sh && .venv/bin/lingolive serve --port 8000" in README
