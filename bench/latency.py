@@ -101,7 +101,7 @@ async def run_file(url: str, entry: dict[str, Any], source: str, target: str) ->
     try:
         await client.connect(track, source_lang=source, target_lang=target)
         # Wait for the file to play, then for the last translation to finish arriving.
-        while track.started_at is None:
+        while track.started_at is None:  # noqa: ASYNC110 - polled from aiortc's sender
             await asyncio.sleep(0.01)
         await asyncio.sleep(track.duration_s + 0.5)
         deadline = time.monotonic() + 30
