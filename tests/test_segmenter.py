@@ -14,7 +14,9 @@ from lingolive.pipeline.segmenter import (
     SegmenterConfig,
     SegmenterEvent,
     SpeechEnded,
+    SpeechPaused,
     SpeechProgress,
+    SpeechResumed,
     SpeechStarted,
 )
 
@@ -33,16 +35,52 @@ def run(
 
 def test_dialogue_splits_into_its_phrases(engines: Engines, manifest: list[dict[str, Any]]) -> None:
     entry = next(e for e in manifest if e["file"] == "en_piper_dialogue.wav")
-    events = run(engines, audio(entry["file"]), SegmenterConfig(hangover_ms=400))
+    events = run(
+        engines, audio(entry["file"]), SegmenterConfig(hangover_ms=200, undo_window_ms=400)
+    )
     ended = [e for e in events if isinstance(e, SpeechEnded)]
     assert len(ended) == len(entry["speech"]) == 8
     for event, (start, end) in zip(ended, entry["speech"], strict=True):
         assert abs(event.speech_start_at - start) < 0.15, (event.speech_start_at, start)
         assert abs(event.speech_end_at - end) < 0.15, (event.speech_end_at, end)
-        # Decided one hangover after the end of speech (window granularity: 32 ms).
-        assert 0.35 <= event.decided_at - event.speech_end_at <= 0.5
+        # Ended one undo window after the end of speech (window granularity: 32 ms).
+        assert 0.35 <= event.decided_at - event.speech_end_at <= 0.45
         assert not event.forced
-    assert [e.segment_id for e in ended] == list(range(1, 9))
+    assert [e.utterance_id for e in ended] == list(range(1, 9))
+    # Each phrase paused (hangover) before it ended (undo window), with the same audio; some
+    # also paused inside (after a comma) and resumed.
+    for end in ended:
+        pauses = [
+            e for e in events if isinstance(e, SpeechPaused) and e.utterance_id == end.utterance_id
+        ]
+        assert pauses, end.utterance_id
+        assert 0.15 <= pauses[-1].decided_at - pauses[-1].speech_end_at <= 0.25
+        assert np.array_equal(pauses[-1].audio, end.audio)
+    resumed = [e for e in events if isinstance(e, SpeechResumed)]
+    assert len([e for e in events if isinstance(e, SpeechPaused)]) == 8 + len(resumed)
+
+
+def test_pause_shorter_than_undo_window_is_undone(engines: Engines) -> None:
+    """Two phrases 0.4 s apart: paused, resumed, one utterance; 0.8 s apart: two."""
+    first = audio("en_piper_02.wav")[int(0.9 * MODEL_RATE) : int(2.49 * MODEL_RATE)]
+    second = audio("en_piper_03.wav")[int(0.97 * MODEL_RATE) : int(3.2 * MODEL_RATE)]
+    config = SegmenterConfig(hangover_ms=200, undo_window_ms=600)
+    for gap_s, utterances in ((0.4, 1), (0.8, 2)):
+        gap = np.zeros(int(gap_s * MODEL_RATE), np.float32)
+        tail = np.zeros(MODEL_RATE, np.float32)
+        events = run(engines, np.concatenate([first, gap, second, tail]), config)
+        kinds = [type(e).__name__ for e in events if not isinstance(e, SpeechProgress)]
+        ended = [e for e in events if isinstance(e, SpeechEnded)]
+        assert len(ended) == utterances, kinds
+        if utterances == 1:
+            assert kinds == [
+                "SpeechStarted",
+                "SpeechPaused",
+                "SpeechResumed",
+                "SpeechPaused",
+                "SpeechEnded",
+            ], kinds
+            assert len(ended[0].audio) > len(first) + len(second)
 
 
 def test_events_are_ordered_with_progress(engines: Engines) -> None:

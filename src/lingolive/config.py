@@ -73,7 +73,21 @@ class Settings(BaseSettings):
     # --- segmentation and streaming ------------------------------------------------------
     vad_threshold: float = Field(0.5, description="Speech probability that counts as voiced.")
     vad_hangover_ms: int = Field(
-        400, description="Silence after speech before the utterance is ended."
+        200,
+        description="Silence after speech before the first end decision: recognition of "
+        "the phrase starts, and a phrase whose text ends a sentence is spoken at once.",
+    )
+    undo_window_ms: int = Field(
+        600,
+        description="Silence after which a phrase ends for good. Speech resuming before it "
+        "continues the same phrase (unless it was already committed at a sentence end).",
+    )
+    early_commit: bool = Field(
+        True, description="Commit a phrase at the first end decision when its text ends a sentence."
+    )
+    sentence_commit: bool = Field(
+        True,
+        description="Translate finished, confirmed sentences while the speaker goes on.",
     )
     min_speech_ms: int = Field(200, description="Shorter voiced bursts are ignored.")
     partial_interval_ms: int = Field(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import wave
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import av
@@ -20,8 +20,8 @@ from lingolive.config import Settings
 from lingolive.engines.base import MODEL_RATE, Float32Array, Int16Array
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.cascade import OUT_RATE, Cascade, Languages
-from lingolive.pipeline.live import segmenter_config
-from lingolive.pipeline.segmenter import Segmenter, SpeechEnded
+from lingolive.pipeline.live import recognizer_config, segmenter_config
+from lingolive.pipeline.segmenter import Segmenter
 from lingolive.pipeline.utterance import Stage
 from lingolive.pipeline.workers import Workers
 from lingolive.signaling.messages import ErrorMsg, ServerMessage
@@ -104,17 +104,10 @@ async def translate_file(
         if isinstance(message, ErrorMsg) and message.segment_id is not None:
             errors[message.segment_id] = message.message
 
-    cascade = Cascade(
-        engines,
-        pools,
-        languages,
-        emit=emit,
-        output=output,
-        max_pending=10_000,
-        partials=False,
-    )
+    # No partials (nobody watches captions grow) and no limit on waiting phrases.
+    config = replace(recognizer_config(settings, partials=False), max_pending=10_000)
+    cascade = Cascade(engines, pools, languages, emit=emit, output=output, config=config)
     segmenter = Segmenter(engines.vad, segmenter_config(settings))
-    spans: dict[int, tuple[float, float]] = {}
     cascade.start()
     try:
         for pos in range(0, len(audio), CHUNK):
@@ -123,8 +116,6 @@ async def translate_file(
             events = segmenter.feed(chunk, (pos + len(chunk)) / MODEL_RATE)
             events += [] if pos + CHUNK < len(audio) else segmenter.flush(len(audio) / MODEL_RATE)
             for event in events:
-                if isinstance(event, SpeechEnded):
-                    spans[event.segment_id] = (event.speech_start_at, event.speech_end_at)
                 cascade.on_event(event)
             await asyncio.sleep(0)
         await cascade.drain()
@@ -133,20 +124,25 @@ async def translate_file(
         if own_workers:
             pools.shutdown()
 
+    # Speech marks are audio seconds here (arrival = position in the file).
     captions: list[Caption] = []
-    by_id = {u.segment_id: u for u in cascade.completed}
-    for seg_id, (start, end) in sorted(spans.items()):
-        cap = Caption(seg_id, start, end, error=errors.get(seg_id))
-        utt = by_id.get(seg_id)
-        if utt is not None:
-            cap.source_lang = utt.detected_lang or utt.source_lang or ""
-            cap.text = utt.text
-            cap.target_lang = utt.target_lang
-            cap.translation = utt.translation
-            cap.stt_ms = utt.marks.span_ms(Stage.STT_START, Stage.STT_END)
-            cap.mt_ms = utt.marks.span_ms(Stage.MT_START, Stage.MT_END)
-            cap.tts_first_audio_ms = utt.marks.span_ms(Stage.TTS_START, Stage.TTS_FIRST_AUDIO)
+    for utt in sorted(cascade.completed, key=lambda u: u.segment_id):
+        cap = Caption(
+            utt.segment_id,
+            utt.marks.at.get(Stage.SPEECH_START, 0.0),
+            utt.marks.at.get(Stage.SPEECH_END, 0.0),
+            source_lang=utt.detected_lang or utt.source_lang or "",
+            text=utt.text,
+            target_lang=utt.target_lang,
+            translation=utt.translation,
+            stt_ms=utt.marks.span_ms(Stage.STT_START, Stage.STT_END),
+            mt_ms=utt.marks.span_ms(Stage.MT_START, Stage.MT_END),
+            tts_first_audio_ms=utt.marks.span_ms(Stage.TTS_START, Stage.TTS_FIRST_AUDIO),
+            error=errors.pop(utt.segment_id, None),
+        )
         captions.append(cap)
+    for seg_id, message in sorted(errors.items()):  # phrases that failed before MT
+        captions.append(Caption(seg_id, 0.0, 0.0, error=message))
 
     # Lay the translations on a timeline: each starts when its phrase ended, or after the
     # previous translation, whichever is later.

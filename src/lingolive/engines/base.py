@@ -56,6 +56,15 @@ class VAD(Protocol):
 
 
 @dataclass(frozen=True)
+class TimedText:
+    """A piece of a transcript with its place in the audio (seconds from its start)."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
 class Transcript:
     """Result of one recognition pass."""
 
@@ -63,6 +72,9 @@ class Transcript:
     language: str
     language_probability: float | None = None
     no_speech_probability: float | None = None
+    #: The text cut where the engine saw boundaries (Whisper: its timestamped segments).
+    #: Streaming uses them to commit finished sentences and trim its audio buffer.
+    segments: tuple[TimedText, ...] = ()
 
 
 class STT(Protocol):
@@ -80,12 +92,25 @@ class STT(Protocol):
         language: str | None,
         *,
         prompt: str | None = None,
+        prefix: str | None = None,
         partial: bool = False,
     ) -> Transcript:
         """Transcribe ``audio``; ``language=None`` means detect it.
 
-        ``partial=True`` marks a pass over a still-growing utterance: engines may trade
-        accuracy for speed there (the final pass is always done in full).
+        ``prompt``: text said just before this audio (context, not repeated in the output).
+        ``prefix``: text the transcript must start with (already confirmed words); the
+        result's ``text`` includes it. ``partial=True`` marks a pass over a still-growing
+        utterance: engines may trade accuracy for speed there.
+        """
+        ...
+
+    def detect_language(
+        self, audio: Float32Array, candidates: frozenset[str] | None = None
+    ) -> tuple[str, float]:
+        """(ISO 639-1 code, probability) of the language spoken in ``audio``.
+
+        ``candidates`` limits the answer to languages the caller can use (e.g. those with
+        a translation into the listener's language).
         """
         ...
 

@@ -16,18 +16,41 @@ and call the CTranslate2 model directly. ``window="full"`` keeps the standard 30
 from __future__ import annotations
 
 import math
+import re
 import threading
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from lingolive.engines.base import MODEL_RATE, EngineError, Float32Array, Transcript
+from lingolive.engines.base import MODEL_RATE, EngineError, Float32Array, TimedText, Transcript
 
 HOP = 160  # samples per mel frame at 16 kHz
 FULL_FRAMES = 3000  # Whisper's 30 s window
 #: Tokens per second of audio that any real speech stays under; caps runaway repetition.
 MAX_TOKENS_PER_S = 8
+
+
+_SENTENCE = re.compile(r"[^.?!…。？！]+[.?!…。？！]*")
+
+
+def collapse_repeats(text: str) -> str:
+    """Drop Whisper's loops: a sentence repeated back to back, and a trailing fragment that
+    restarts the sentence before it ("Fail better. Fail better. Fail" -> "Fail better.").
+
+    Real speech almost never repeats a whole sentence verbatim within one short phrase; a
+    decoder conditioned on a prompt, on a trimmed window, sometimes does.
+    """
+    sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    kept: list[str] = []
+    for sentence in sentences:
+        key = re.sub(r"[^\w ]", "", sentence.lower()).strip()
+        if kept:
+            last = re.sub(r"[^\w ]", "", kept[-1].lower()).strip()
+            if key == last or (key and last.startswith(key) and sentence is sentences[-1]):
+                continue
+        kept.append(sentence)
+    return " ".join(kept)
 
 
 class WhisperSTT:
@@ -105,31 +128,59 @@ class WhisperSTT:
             self._suppress[language] = list(get_suppressed_tokens(tok, (-1,)) or [])
         return tok
 
-    def _detect(self, encoded: object) -> tuple[str, float]:
-        results = self._model.model.detect_language(encoded)[0]
+    def _detect(
+        self, encoded: object, candidates: frozenset[str] | None = None
+    ) -> tuple[str, float]:
+        results = self._model.model.detect_language(encoded)[0]  # best first
+        for token, prob in results:
+            code = str(token)[2:-2]
+            if candidates is None or code in candidates:
+                return code, float(prob)
         token, prob = results[0]
-        return token[2:-2], float(prob)
+        return str(token)[2:-2], float(prob)
 
     @staticmethod
-    def _text(tok: object, ids: list[int], duration: float) -> str:
-        """Text of the segments that start inside the audio (timestamps are 20 ms steps)."""
+    def _segments(tok: object, ids: list[int], duration: float) -> list[TimedText]:
+        """Timestamped segments that start inside the audio (timestamps are 20 ms steps).
+
+        Segments starting in the padding after the audio are Whisper filling the window, and
+        are dropped; an unclosed last segment ends at the end of the audio.
+        """
         ts_begin: int = tok.timestamp_begin  # type: ignore[attr-defined]
-        kept: list[int] = []
-        segment: list[int] = []
-        start = 0.0
+        out: list[TimedText] = []
+        tokens: list[int] = []
+        start: float | None = None
+
+        def close(end: float) -> None:
+            text = str(tok.decode(tokens)).strip()  # type: ignore[attr-defined]
+            if text and (start or 0.0) < duration - 0.1:
+                out.append(TimedText(start or 0.0, min(end, duration), text))
+
         for token in ids:
             if token >= ts_begin:
                 stamp = (token - ts_begin) * 0.02
-                if segment:
-                    kept.extend(segment)
-                    segment = []
-                else:
+                if tokens:
+                    close(stamp)
+                    tokens, start = [], None
+                elif start is None:
                     start = stamp
                 continue
-            if start < duration - 0.1:
-                segment.append(token)
-        kept.extend(segment)
-        return str(tok.decode(kept)).strip()  # type: ignore[attr-defined]
+            tokens.append(token)
+        if tokens:
+            close(duration)
+        return out
+
+    def detect_language(
+        self, audio: Float32Array, candidates: frozenset[str] | None = None
+    ) -> tuple[str, float]:
+        import ctranslate2
+
+        if not self._multilingual:
+            return "en", 1.0
+        features = ctranslate2.StorageView.from_array(self._features(audio)[None])
+        with self._lock:
+            encoded = self._model.model.encode(features, to_cpu=False)
+            return self._detect(encoded, candidates)
 
     # -- contract -------------------------------------------------------------------------
 
@@ -139,6 +190,7 @@ class WhisperSTT:
         language: str | None,
         *,
         prompt: str | None = None,
+        prefix: str | None = None,
         partial: bool = False,
     ) -> Transcript:
         import ctranslate2
@@ -164,6 +216,9 @@ class WhisperSTT:
             # to repeat the phrase to fill the window; with them it closes the segment at the
             # end of speech and stops, and segments past the audio can be dropped.
             tokens += list(tok.sot_sequence)
+            if prefix and prefix.strip():
+                # Forced start: the confirmed words, from the first timestamp.
+                tokens += [tok.timestamp_begin, *tok.encode(" " + prefix.strip())]
             result = self._model.model.generate(
                 encoded,
                 [tokens],
@@ -175,10 +230,15 @@ class WhisperSTT:
                 suppress_tokens=self._suppress[language],
                 max_initial_timestamp_index=50,
             )[0]
-        text = self._text(tok, result.sequences_ids[0], duration)
+        ids = result.sequences_ids[0]
+        if prefix and prefix.strip() and (not ids or ids[0] < tok.timestamp_begin):
+            # CTranslate2 returns the forced prefix with the output; keep one form of it.
+            ids = [tok.timestamp_begin, *ids]
+        segments = self._segments(tok, ids, duration)
         return Transcript(
-            text=text,
+            text=collapse_repeats(" ".join(s.text for s in segments)),
             language=language,
             language_probability=lang_prob,
             no_speech_probability=float(result.no_speech_prob),
+            segments=tuple(segments),
         )

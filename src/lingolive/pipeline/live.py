@@ -20,6 +20,7 @@ from lingolive.config import Settings
 from lingolive.engines.base import Float32Array
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.cascade import Cascade, Languages
+from lingolive.pipeline.recognizer import RecognizerConfig
 from lingolive.pipeline.segmenter import Segmenter, SegmenterConfig, SegmenterEvent
 from lingolive.pipeline.workers import Workers
 from lingolive.rtc.outbound import TranslatedAudioTrack
@@ -35,10 +36,20 @@ def segmenter_config(settings: Settings) -> SegmenterConfig:
     return SegmenterConfig(
         threshold=settings.vad_threshold,
         hangover_ms=settings.vad_hangover_ms,
+        undo_window_ms=settings.undo_window_ms,
         min_speech_ms=settings.min_speech_ms,
         partial_interval_ms=settings.partial_interval_ms,
         max_utterance_s=settings.max_utterance_s,
         pre_roll_ms=settings.pre_roll_ms,
+    )
+
+
+def recognizer_config(settings: Settings, *, partials: bool = True) -> RecognizerConfig:
+    return RecognizerConfig(
+        partials=partials and settings.partial_interval_ms > 0,
+        early_commit=settings.early_commit,
+        sentence_commit=settings.sentence_commit,
+        max_pending=settings.max_pending_utterances,
     )
 
 
@@ -66,8 +77,7 @@ class LiveTranslation:
             languages,
             emit=emit,
             output=self.track,
-            max_pending=settings.max_pending_utterances,
-            partials=settings.partial_interval_ms > 0,
+            config=recognizer_config(settings),
         )
         self.segmenter = Segmenter(engines.vad, segmenter_config(settings))
         self._queue: asyncio.Queue[tuple[Float32Array, float]] = asyncio.Queue(

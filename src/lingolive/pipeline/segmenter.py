@@ -7,8 +7,11 @@ transport delivers, so the live path and ``lingolive translate`` (a WAV file) sh
   above ``threshold - 0.15`` (hysteresis, as Silero's reference does, so a soft syllable
   does not end a phrase).
 * A burst shorter than ``min_speech_ms`` of voiced audio is ignored (clicks, breaths).
-* The utterance ends after ``hangover_ms`` of silence; its audio runs from ``pre_roll_ms``
-  before the first voiced window to a short tail after the last one.
+* After ``hangover_ms`` of silence the utterance *pauses* (``SpeechPaused``): the first,
+  early decision, on which recognition of the phrase can start. If voice comes back within
+  ``undo_window_ms`` the pause is undone (``SpeechResumed``) and the utterance goes on;
+  otherwise it *ends* (``SpeechEnded``). Its audio runs from ``pre_roll_ms`` before the
+  first voiced window to a short tail after the last one.
 * Every ``partial_interval_ms`` of new audio a ``SpeechProgress`` carries the audio so far,
   for partial transcripts; after ``max_utterance_s`` the utterance is cut and a new one starts.
 
@@ -30,7 +33,8 @@ from lingolive.engines.base import MODEL_RATE, VAD, Float32Array, VADStream
 @dataclass(frozen=True)
 class SegmenterConfig:
     threshold: float = 0.5
-    hangover_ms: int = 400
+    hangover_ms: int = 400  # silence that pauses the utterance (first end decision)
+    undo_window_ms: int = 400  # silence that ends it for good (>= hangover_ms)
     min_speech_ms: int = 200
     partial_interval_ms: int = 800
     max_utterance_s: float = 15.0
@@ -40,20 +44,39 @@ class SegmenterConfig:
 
 @dataclass(frozen=True)
 class SpeechStarted:
-    segment_id: int
+    utterance_id: int
     at: float  # arrival of the first voiced audio
+    audio_t0: float  # arrival instant of the utterance's sample 0 (pre-roll included)
 
 
 @dataclass(frozen=True)
 class SpeechProgress:
-    segment_id: int
+    utterance_id: int
     audio: Float32Array  # the utterance so far
     trailing_silence_ms: float = 0.0  # silence at its end: the phrase may be ending
 
 
 @dataclass(frozen=True)
+class SpeechPaused:
+    """Silence reached the hangover: the first decision that the phrase may be over."""
+
+    utterance_id: int
+    audio: Float32Array  # up to the last voiced window plus a short tail
+    speech_end_at: float  # arrival of the last voiced audio
+    decided_at: float
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    """Voice came back after a pause, within the undo window: the same utterance goes on."""
+
+    utterance_id: int
+    at: float
+
+
+@dataclass(frozen=True)
 class SpeechEnded:
-    segment_id: int
+    utterance_id: int
     audio: Float32Array
     speech_start_at: float
     speech_end_at: float  # arrival of the last voiced audio
@@ -61,21 +84,22 @@ class SpeechEnded:
     forced: bool = False  # cut by max_utterance_s, not by silence
 
 
-SegmenterEvent = SpeechStarted | SpeechProgress | SpeechEnded
+SegmenterEvent = SpeechStarted | SpeechProgress | SpeechPaused | SpeechResumed | SpeechEnded
 
 
 class Segmenter:
     """Turns a stream of audio chunks into utterance events; one instance per audio stream."""
 
-    def __init__(self, vad: VAD, config: SegmenterConfig, first_segment_id: int = 1) -> None:
+    def __init__(self, vad: VAD, config: SegmenterConfig, first_utterance_id: int = 1) -> None:
         self._vad: VADStream = vad.stream()
         self._win = vad.window_samples
         self._cfg = config
-        self._next_id = first_segment_id
+        self._next_id = first_utterance_id
         self._pending = np.zeros(0, dtype=np.float32)
-        self._pending_arrival = 0.0
         win_ms = 1000.0 * self._win / MODEL_RATE
+        self._win_s = self._win / MODEL_RATE
         self._hangover_windows = max(1, round(config.hangover_ms / win_ms))
+        self._end_windows = max(self._hangover_windows, round(config.undo_window_ms / win_ms))
         self._min_voiced_windows = max(1, round(config.min_speech_ms / win_ms))
         self._pre_roll: deque[Float32Array] = deque(
             maxlen=max(0, round(config.pre_roll_ms / win_ms))
@@ -90,6 +114,7 @@ class Segmenter:
     def _reset_speech(self) -> None:
         self._active = False  # an utterance is open (maybe not yet confirmed)
         self._confirmed = False  # enough voiced audio: SpeechStarted was emitted
+        self._paused = False  # SpeechPaused was emitted and voice has not come back
         self._windows: list[Float32Array] = []
         self._voiced_count = 0
         self._silence_run = 0
@@ -97,21 +122,23 @@ class Segmenter:
         self._start_at = 0.0
         self._last_voiced_at = 0.0
         self._since_partial = 0
-        self._segment_id = 0
+        self._utterance_id = 0
 
     @property
     def in_speech(self) -> bool:
         return self._confirmed
 
     def feed(self, audio: Float32Array, arrival: float | None = None) -> list[SegmenterEvent]:
-        """Consume 16 kHz mono float32 audio that arrived at ``arrival`` (monotonic)."""
+        """Consume 16 kHz mono float32 audio whose last sample arrived at ``arrival``."""
         now = time.monotonic() if arrival is None else arrival
         data = np.concatenate([self._pending, audio.astype(np.float32, copy=False)])
         events: list[SegmenterEvent] = []
         n = len(data) // self._win
+        # Arrival of each window's last sample, assuming the chunk arrived in real time.
+        end_of_data = now - (len(data) - n * self._win) / MODEL_RATE
         for i in range(n):
             window = data[i * self._win : (i + 1) * self._win]
-            events.extend(self._window(window, now))
+            events.extend(self._window(window, end_of_data - (n - 1 - i) * self._win_s))
         self._pending = data[n * self._win :].copy()
         return events
 
@@ -143,15 +170,19 @@ class Segmenter:
             self._silence_run = 0
             self._last_voiced_index = len(self._windows) - 1
             self._last_voiced_at = now
+            if self._paused:
+                self._paused = False
+                events.append(SpeechResumed(self._utterance_id, now))
         else:
             self._silence_run += 1
 
         if not self._confirmed:
             if self._voiced_count >= self._min_voiced_windows:
                 self._confirmed = True
-                self._segment_id = self._next_id
+                self._utterance_id = self._next_id
                 self._next_id += 1
-                events.append(SpeechStarted(self._segment_id, self._start_at))
+                audio_t0 = self._start_at - len(self._windows) * self._win_s
+                events.append(SpeechStarted(self._utterance_id, self._start_at, audio_t0))
             elif self._silence_run >= self._hangover_windows:
                 # A click or breath: forget it, but keep its audio as pre-roll.
                 tail = self._windows[-self._pre_roll.maxlen :] if self._pre_roll.maxlen else []
@@ -159,9 +190,14 @@ class Segmenter:
                 self._pre_roll.extend(tail)
             return events
 
-        if self._silence_run >= self._hangover_windows:
+        if self._silence_run >= self._end_windows:
             events.append(self._end(now, forced=False))
             return events
+        if self._silence_run == self._hangover_windows and not self._paused:
+            self._paused = True
+            events.append(
+                SpeechPaused(self._utterance_id, self._speech_audio(), self._last_voiced_at, now)
+            )
         if len(self._windows) >= self._max_windows:
             events.append(self._end(now, forced=True))
             return events
@@ -170,9 +206,9 @@ class Segmenter:
             self._since_partial = 0
             events.append(
                 SpeechProgress(
-                    self._segment_id,
+                    self._utterance_id,
                     self._audio(len(self._windows)),
-                    trailing_silence_ms=self._silence_run * self._win * 1000 / MODEL_RATE,
+                    trailing_silence_ms=self._silence_run * self._win_s * 1000,
                 )
             )
         return events
@@ -180,18 +216,19 @@ class Segmenter:
     def _audio(self, count: int) -> Float32Array:
         return np.concatenate(self._windows[:count]) if count else np.zeros(0, np.float32)
 
-    def _end(self, now: float, *, forced: bool) -> SpeechEnded:
+    def _speech_audio(self) -> Float32Array:
+        """The utterance up to its last voiced window plus a short tail."""
         keep = min(len(self._windows), self._last_voiced_index + 1 + self._tail_windows)
+        return self._audio(keep)
+
+    def _end(self, now: float, *, forced: bool) -> SpeechEnded:
         event = SpeechEnded(
-            segment_id=self._segment_id,
-            audio=self._audio(keep),
+            utterance_id=self._utterance_id,
+            audio=self._audio(len(self._windows)) if forced else self._speech_audio(),
             speech_start_at=self._start_at,
             speech_end_at=self._last_voiced_at,
             decided_at=now,
             forced=forced,
         )
         self._reset_speech()
-        if forced:
-            # Speech goes on: the next window opens a new utterance at once.
-            self._active = False
         return event

@@ -73,11 +73,15 @@ class Ready(_Message):
 
 
 class TranscriptMsg(_Message):
+    """What the speaker said; partials (``final: false``) replace each other."""
+
     type: Literal["transcript"] = "transcript"
     segment_id: int
     lang: str
     text: str
     final: bool
+    #: The start of ``text`` that will not change any more (words two passes agreed on).
+    stable: str = ""
 
 
 class TranslationMsg(_Message):

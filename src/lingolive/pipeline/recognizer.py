@@ -1,0 +1,444 @@
+"""Streaming recognition: segmenter events in, partial captions and committed phrases out.
+
+One recognizer per speaker; it processes that speaker's events in order, one STT pass at a
+time, from a job queue:
+
+* **Partials** (``SpeechProgress``): the growing utterance is transcribed when the STT pool
+  is idle; LocalAgreement confirms the words two passes agree on (``stable`` in the
+  caption). When a finished sentence is confirmed and the speaker goes on, it is committed
+  as its own segment at once and the audio buffer is trimmed at its end (Whisper's segment
+  timestamp), so long utterances are spoken sentence by sentence while the speaker talks.
+* **Pause** (``SpeechPaused``, after the short hangover): the final pass starts right away,
+  forced to begin with the confirmed words, so only the tail is new. If its text ends a
+  sentence, the segment is committed immediately (early end of speech). If not, it is held.
+* **Resume** (``SpeechResumed`` within the undo window): the held result is discarded and
+  the same segment goes on, so a pause inside a sentence does not split it.
+* **End** (``SpeechEnded``, after the undo window): the held result is committed (or the
+  remaining audio transcribed); the last words are never dropped.
+
+Back-pressure: when ``max_pending`` ended utterances already wait in the queue, speculative
+work (partials, pause passes) is skipped and a new utterance is merged into the last waiting
+one (one longer STT call; no words lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lingolive.engines.base import MODEL_RATE, STT, Float32Array, Transcript
+from lingolive.pipeline.agreement import LocalAgreement, ends_sentence, words
+from lingolive.pipeline.segmenter import (
+    SegmenterEvent,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechProgress,
+    SpeechResumed,
+    SpeechStarted,
+)
+from lingolive.pipeline.utterance import Stage, Utterance
+from lingolive.pipeline.workers import StagePool
+from lingolive.signaling.messages import ErrorCode, ErrorMsg, ServerMessage, TranscriptMsg
+
+log = logging.getLogger(__name__)
+
+#: Audio Whisper's language detection looks at ("the first second").
+DETECT_SAMPLES = MODEL_RATE
+#: Audio left after a commit that is only the VAD tail, not speech worth a pass.
+MIN_REST_SAMPLES = int(0.25 * MODEL_RATE)
+#: Acoustic context kept before a segment: at most this many words and seconds.
+CONTEXT_WORDS = 12
+CONTEXT_SAMPLES = 8 * MODEL_RATE
+
+
+@dataclass
+class _Segment:
+    """The segment being recognized inside the current utterance."""
+
+    offset: int  # first sample of the utterance audio that belongs to this segment
+    start_at: float
+    agreement: LocalAgreement = field(default_factory=LocalAgreement)
+    shown: bool = False  # a partial caption was sent for it
+    segment_id: int = 0  # protocol id, given when the segment first shows (0: none yet)
+
+
+@dataclass
+class _Utterance:
+    utterance_id: int
+    audio_t0: float
+    lang: str | None
+    segment: _Segment
+    # Acoustic context: passes start at context_offset, forced to begin with context_text
+    # (committed words spoken since then), so a short phrase after a pause is heard with
+    # the words before it instead of alone.
+    context_offset: int = 0
+    context_text: str = ""
+    held: tuple[int, str, Transcript, float, float, SpeechPaused] | None = None
+
+
+@dataclass(frozen=True)
+class RecognizerConfig:
+    partials: bool = True
+    early_commit: bool = True  # commit at the pause when the text ends a sentence
+    sentence_commit: bool = True  # commit finished sentences while the speaker goes on
+    max_pending: int = 3
+
+
+class StreamingRecognizer:
+    """Recognition of one speaker's speech, off the event loop, in order."""
+
+    def __init__(
+        self,
+        stt: STT,
+        pool: StagePool,
+        source_lang: str | None,
+        target_lang: str,
+        *,
+        candidates: frozenset[str] | None = None,
+        emit: Callable[[ServerMessage], None],
+        commit: Callable[[Utterance], None],
+        config: RecognizerConfig,
+    ) -> None:
+        self._stt = stt
+        self._pool = pool
+        self._source = source_lang
+        self._target = target_lang
+        self._candidates = candidates  # languages auto-detection may answer
+        self._emit = emit
+        self._commit = commit
+        self._cfg = config
+        self._jobs: deque[SegmenterEvent] = deque()
+        self._wake = asyncio.Event()
+        self._utt: _Utterance | None = None
+        self._next_segment = 1
+        self._said = ""  # recent committed text of the session (prompt context)
+        self._merging: set[int] = set()
+        self._closed = False
+        self.merged_utterances = 0
+        self.passes = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # -- input ------------------------------------------------------------------------------
+
+    def _queued_ends(self) -> int:
+        return sum(isinstance(j, SpeechEnded) for j in self._jobs)
+
+    def on_event(self, event: SegmenterEvent) -> None:
+        """Queue one segmenter event (event loop; never blocks)."""
+        if self._closed:
+            return
+        behind = self._queued_ends() >= self._cfg.max_pending
+        if isinstance(event, SpeechStarted) and behind:
+            self._merging.add(event.utterance_id)
+            return
+        if event.utterance_id in self._merging:
+            if isinstance(event, SpeechEnded):
+                self._merging.discard(event.utterance_id)
+                self._merge_into_last_end(event)
+            return
+        if behind and isinstance(event, SpeechProgress | SpeechPaused):
+            return  # speculation off while behind
+        if isinstance(event, SpeechProgress):
+            # Only the newest partial matters.
+            self._jobs = deque(j for j in self._jobs if not isinstance(j, SpeechProgress))
+        self._jobs.append(event)
+        self._idle.clear()
+        self._wake.set()
+
+    def _merge_into_last_end(self, event: SpeechEnded) -> None:
+        for i in range(len(self._jobs) - 1, -1, -1):
+            job = self._jobs[i]
+            if isinstance(job, SpeechEnded):
+                gap = np.zeros(int(0.2 * MODEL_RATE), dtype=np.float32)
+                self._jobs[i] = SpeechEnded(
+                    utterance_id=job.utterance_id,
+                    audio=np.concatenate([job.audio, gap, event.audio]),
+                    speech_start_at=job.speech_start_at,
+                    speech_end_at=event.speech_end_at,
+                    decided_at=event.decided_at,
+                    forced=event.forced,
+                )
+                self.merged_utterances += 1
+                log.warning(
+                    "STT behind: merged utterance %d into %d", event.utterance_id, job.utterance_id
+                )
+                return
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            while not self._jobs:
+                self._wake.clear()
+                await self._wake.wait()
+            job = self._jobs.popleft()
+            try:
+                await self._handle(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("recognition failed: %s", exc)
+                seg = self._id(self._utt.segment) if self._utt else None
+                self._emit(
+                    ErrorMsg(
+                        code=ErrorCode.ENGINE,
+                        message=f"speech recognition failed: {exc}",
+                        segment_id=seg,
+                    )
+                )
+                if isinstance(job, SpeechEnded):
+                    self._utt = None
+            finally:
+                if not self._jobs:
+                    self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Until every queued event has been handled."""
+        await self._idle.wait()
+
+    async def _handle(self, job: SegmenterEvent) -> None:
+        if isinstance(job, SpeechStarted):
+            self._utt = _Utterance(
+                utterance_id=job.utterance_id,
+                audio_t0=job.audio_t0,
+                lang=self._source,
+                segment=self._new_segment(0, job.at),
+            )
+            return
+        utt = self._utt
+        if utt is None or utt.utterance_id != job.utterance_id:
+            return
+        if isinstance(job, SpeechProgress):
+            await self._partial(utt, job)
+        elif isinstance(job, SpeechPaused):
+            await self._pause(utt, job)
+        elif isinstance(job, SpeechResumed):
+            utt.held = None  # the phrase goes on: undo the pause decision
+        elif isinstance(job, SpeechEnded):
+            await self._end(utt, job)
+            self._utt = None
+
+    def _remember(self, text: str) -> None:
+        self._said = f"{self._said} {text}".strip()[-400:]
+
+    def _new_segment(self, offset: int, start_at: float) -> _Segment:
+        return _Segment(offset=offset, start_at=start_at)
+
+    def _id(self, seg: _Segment) -> int:
+        """The segment's protocol id, numbered when it first shows (no gaps for silence)."""
+        if not seg.segment_id:
+            seg.segment_id = self._next_segment
+            self._next_segment += 1
+        return seg.segment_id
+
+    # -- passes ---------------------------------------------------------------------------
+
+    async def _language(self, utt: _Utterance, audio: Float32Array) -> str | None:
+        if utt.lang is None:
+            lang, _ = await self._pool.run(
+                self._stt.detect_language, audio[:DETECT_SAMPLES], self._candidates
+            )
+            utt.lang = lang
+        return utt.lang
+
+    async def _pass(
+        self, utt: _Utterance, audio: Float32Array, *, confirmed: str, partial: bool
+    ) -> tuple[str, Transcript, float, float]:
+        """One STT pass over the segment (with its acoustic context).
+
+        Returns the segment's own text (context words removed), the raw result and the
+        pass's start and end instants.
+        """
+        context = utt.context_text
+        # Whisper's prompt: what was said before the acoustic context, across utterances.
+        before = self._said[: len(self._said) - len(context)].strip()
+        clip = audio[utt.context_offset :]
+        lang = await self._language(utt, clip)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        result = await self._pool.run(
+            functools.partial(
+                self._stt.transcribe,
+                clip,
+                lang,
+                prompt=before[-200:] or None,
+                prefix=f"{context} {confirmed}".strip() or None,
+                partial=partial,
+            )
+        )
+        self.passes += 1
+        own = " ".join(words(result.text)[len(words(context)) :])
+        return own, result, start, loop.time()
+
+    async def _partial(self, utt: _Utterance, job: SpeechProgress) -> None:
+        if not self._cfg.partials or job.trailing_silence_ms >= 100 or self._jobs:
+            return  # optional work: skip it when the phrase may be ending or more is waiting
+        if self._pool.pending:
+            return  # another speaker's recognition runs: do not queue behind it
+        seg = utt.segment
+        if utt.lang is None and len(job.audio) < DETECT_SAMPLES:
+            return  # detect the language on a full first second
+        text, result, t0, t1 = await self._pass(utt, job.audio, confirmed="", partial=True)
+        if utt.held is not None or utt is not self._utt or seg is not utt.segment:
+            return
+        confirmed = seg.agreement.update(text)
+        if self._cfg.sentence_commit and self._commit_sentence(utt, result, t0, t1):
+            return
+        if text:
+            seg.shown = True
+            self._emit(
+                TranscriptMsg(
+                    segment_id=self._id(seg),
+                    lang=result.language,
+                    text=text,
+                    final=False,
+                    stable=" ".join(confirmed),
+                )
+            )
+
+    def _commit_sentence(self, utt: _Utterance, result: Transcript, t0: float, t1: float) -> bool:
+        """Commit the first finished, confirmed sentence while the speaker goes on."""
+        seg = utt.segment
+        if utt.context_text or len(result.segments) < 2:
+            return False  # with context, Whisper's first segment is not this segment's
+        first = result.segments[0]
+        count = len(words(first.text))
+        confirmed = seg.agreement.confirmed
+        if count == 0 or count >= len(confirmed) or not ends_sentence(confirmed[count - 1]):
+            return False
+        text = " ".join(confirmed[:count])
+        cut = seg.offset + int(first.end * MODEL_RATE)
+        end_at = utt.audio_t0 + cut / MODEL_RATE
+        phrase = self._phrase(utt, text, result.language, t0, t1, end_at)
+        phrase.marks.mark(Stage.SPEECH_START, seg.start_at)
+        seg.agreement.drop(count)
+        rest = seg.agreement
+        self._remember(text)
+        utt.segment = self._new_segment(cut, end_at)
+        utt.segment.agreement = rest
+        # Long speech: the buffer is trimmed at the sentence end (whisper_streaming).
+        utt.context_offset, utt.context_text = cut, ""
+        self._finish(seg, phrase)
+        return True
+
+    async def _pause(self, utt: _Utterance, job: SpeechPaused) -> None:
+        seg = utt.segment
+        if len(job.audio) - seg.offset < MIN_REST_SAMPLES:
+            return
+        text, result, t0, t1 = await self._pass(
+            utt, job.audio, confirmed=seg.agreement.text, partial=False
+        )
+        if utt is not self._utt or any(isinstance(j, SpeechResumed) for j in self._jobs):
+            return  # the speaker went on while we listened: the pause is void
+        if self._cfg.early_commit and ends_sentence(text):
+            self._commit_final(
+                utt, text, result, t0, t1, job.speech_end_at, job.decided_at, cut=len(job.audio)
+            )
+        else:
+            utt.held = (len(job.audio), text, result, t0, t1, job)
+
+    async def _end(self, utt: _Utterance, job: SpeechEnded) -> None:
+        seg = utt.segment
+        held = utt.held
+        if held is not None and held[0] == len(job.audio):
+            _, text, result, t0, t1, pause = held
+            self._commit_final(
+                utt,
+                text,
+                result,
+                t0,
+                t1,
+                pause.speech_end_at,
+                pause.decided_at,
+                cut=len(job.audio),
+            )
+            return
+        if len(job.audio) - seg.offset < MIN_REST_SAMPLES:
+            if seg.shown:  # close the caption the client is showing
+                self._emit(
+                    TranscriptMsg(
+                        segment_id=self._id(seg),
+                        lang=utt.lang or "",
+                        text=seg.agreement.text,
+                        final=True,
+                        stable=seg.agreement.text,
+                    )
+                )
+            return
+        text, result, t0, t1 = await self._pass(
+            utt, job.audio, confirmed=seg.agreement.text, partial=False
+        )
+        self._commit_final(
+            utt, text, result, t0, t1, job.speech_end_at, job.decided_at, cut=len(job.audio)
+        )
+
+    # -- commits --------------------------------------------------------------------------
+
+    def _phrase(
+        self, utt: _Utterance, text: str, lang: str, t0: float, t1: float, end_at: float
+    ) -> Utterance:
+        phrase = Utterance(
+            segment_id=self._id(utt.segment) if text or utt.segment.shown else 0,
+            audio=np.zeros(0, np.float32),
+            source_lang=utt.lang,
+            target_lang=self._target,
+        )
+        phrase.text = text
+        phrase.detected_lang = lang
+        phrase.marks.mark(Stage.SPEECH_END, end_at)
+        phrase.marks.mark(Stage.STT_START, t0)
+        phrase.marks.mark(Stage.STT_END, t1)
+        return phrase
+
+    def _commit_final(
+        self,
+        utt: _Utterance,
+        text: str,
+        result: Transcript,
+        t0: float,
+        t1: float,
+        speech_end_at: float,
+        decided_at: float,
+        *,
+        cut: int,
+    ) -> None:
+        seg = utt.segment
+        phrase = self._phrase(utt, text, result.language, t0, t1, speech_end_at)
+        phrase.marks.mark(Stage.SPEECH_START, seg.start_at)
+        phrase.marks.mark(Stage.VAD_END, decided_at)
+        self._remember(text)
+        utt.held = None
+        # Speech that follows (after a pause commit) is a new segment of the same utterance,
+        # heard with this one as acoustic context while that context stays short.
+        utt.segment = self._new_segment(cut, decided_at)
+        utt.context_text = f"{utt.context_text} {text}".strip()
+        if len(words(utt.context_text)) > CONTEXT_WORDS or cut - utt.context_offset > (
+            CONTEXT_SAMPLES
+        ):
+            utt.context_offset, utt.context_text = cut, ""
+        self._finish(seg, phrase)
+
+    def _finish(self, seg: _Segment, phrase: Utterance) -> None:
+        if phrase.text or seg.shown:
+            self._emit(
+                TranscriptMsg(
+                    segment_id=phrase.segment_id,
+                    lang=phrase.detected_lang or "",
+                    text=phrase.text,
+                    final=True,
+                    stable=phrase.text,
+                )
+            )
+        if phrase.text:
+            self._commit(phrase)
+
+    def close(self) -> None:
+        self._closed = True
+        self._jobs.clear()

@@ -1,0 +1,187 @@
+"""Committed phrases in, translated speech out: MT, then TTS streamed piece by piece.
+
+One speaker per session, processing phrases in order (speech must come out in the order it
+was said). Each synthesized piece is resampled to 48 kHz in the TTS thread and handed to the
+``SpeechOutput`` (the outgoing track) as soon as it exists. The ``timing`` event is sent
+when the track reports that the phrase's first frame went out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+import av
+import numpy as np
+
+from lingolive.engines.base import EngineError, Int16Array, SpeechAudio
+from lingolive.engines.registry import Engines
+from lingolive.pipeline.utterance import Stage, Utterance
+from lingolive.pipeline.workers import Workers
+from lingolive.signaling.messages import ErrorCode, ErrorMsg, ServerMessage, TranslationMsg
+
+log = logging.getLogger(__name__)
+
+OUT_RATE = 48_000
+
+
+class SpeechOutput(Protocol):
+    """Where synthesized speech goes (the outgoing track, or a file)."""
+
+    def open_segment(self, segment_id: int) -> None: ...
+
+    def push(self, segment_id: int, samples: Int16Array) -> None: ...
+
+    def close_segment(self, segment_id: int) -> None: ...
+
+
+def resampled(pieces: Iterator[SpeechAudio], rate: int = OUT_RATE) -> Iterator[Int16Array]:
+    """TTS pieces at the voice's rate → mono int16 at ``rate`` (runs in the TTS thread)."""
+    resampler: av.AudioResampler | None = None
+    for piece in pieces:
+        if resampler is None:
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        frame = av.AudioFrame.from_ndarray(
+            piece.samples.reshape(1, -1).astype(np.int16), format="s16", layout="mono"
+        )
+        frame.sample_rate = piece.sample_rate
+        out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+        if out:
+            yield np.concatenate(out)
+    if resampler is not None:
+        tail = [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+        if tail:
+            yield np.concatenate(tail)
+
+
+class Speaker:
+    """Translates and voices committed phrases, in order."""
+
+    def __init__(
+        self,
+        engines: Engines,
+        workers: Workers,
+        voice: str | None,
+        *,
+        emit: Callable[[ServerMessage], None],
+        output: SpeechOutput,
+    ) -> None:
+        self._engines = engines
+        self._workers = workers
+        self._voice = voice
+        self._emit = emit
+        self._output = output
+        self._queue: asyncio.Queue[Utterance | None] = asyncio.Queue()
+        self._awaiting_audio: dict[int, Utterance] = {}
+        self.completed: list[Utterance] = []  # the last phrases, for file mode and tests
+
+    def say(self, phrase: Utterance) -> None:
+        self._queue.put_nowait(phrase)
+
+    def finish(self) -> None:
+        """No more phrases: ``run`` returns once the queued ones are spoken."""
+        self._queue.put_nowait(None)
+
+    @property
+    def waiting(self) -> int:
+        return self._queue.qsize()
+
+    async def run(self) -> None:
+        while True:
+            phrase = await self._queue.get()
+            if phrase is None:
+                return
+            await self._speak(phrase)
+
+    # -- notifications from the outgoing track (event loop) ----------------------------------
+
+    def audio_started(self, segment_id: int, when: float) -> None:
+        phrase = self._awaiting_audio.get(segment_id)
+        if phrase is not None:
+            phrase.marks.mark(Stage.FIRST_AUDIO_OUT, when)
+            self._emit(phrase.timing())
+
+    def audio_finished(self, segment_id: int, when: float) -> None:
+        phrase = self._awaiting_audio.pop(segment_id, None)
+        if phrase is not None:
+            phrase.marks.mark(Stage.LAST_AUDIO_OUT, when)
+
+    def audio_dropped(self, segment_id: int, when: float) -> None:
+        if self._awaiting_audio.pop(segment_id, None) is not None:
+            self._emit(
+                ErrorMsg(
+                    code=ErrorCode.ENGINE,
+                    message="translated speech dropped: playback fell too far behind",
+                    segment_id=segment_id,
+                )
+            )
+
+    # -- stages -------------------------------------------------------------------------------
+
+    async def _speak(self, phrase: Utterance) -> None:
+        source = phrase.detected_lang or phrase.source_lang or ""
+        target = phrase.target_lang
+        phrase.marks.mark(Stage.MT_START)
+        try:
+            if source == target:
+                phrase.translation = phrase.text
+            else:
+                if (source, target) not in self._engines.translator.pairs():
+                    raise EngineError(
+                        f"no translation from {source!r} to {target!r} "
+                        f"(supported: {self._engines.pairs_text()})"
+                    )
+                phrase.translation = await self._workers.mt.run(
+                    self._engines.translator.translate, phrase.text, source, target
+                )
+        except Exception as exc:
+            phrase.marks.mark(Stage.MT_END)
+            self._fail(phrase, "translation", exc)
+            return
+        phrase.marks.mark(Stage.MT_END)
+        self._emit(
+            TranslationMsg(segment_id=phrase.segment_id, lang=target, text=phrase.translation)
+        )
+        if not phrase.translation.strip():
+            self._emit(phrase.timing())
+            return
+
+        tts = self._engines.tts
+        voice = self._voice
+        text = phrase.translation
+        phrase.marks.mark(Stage.TTS_START)
+        self._awaiting_audio[phrase.segment_id] = phrase
+        self._output.open_segment(phrase.segment_id)
+        try:
+            async for samples in self._workers.tts.iterate(
+                lambda: resampled(tts.synthesize(text, target, voice))
+            ):
+                if Stage.TTS_FIRST_AUDIO not in phrase.marks.at:
+                    phrase.marks.mark(Stage.TTS_FIRST_AUDIO)
+                phrase.audio_out_s += len(samples) / OUT_RATE
+                self._output.push(phrase.segment_id, samples)
+        except Exception as exc:
+            self._fail(phrase, "speech synthesis", exc)
+        finally:
+            phrase.marks.mark(Stage.TTS_END)
+            self._output.close_segment(phrase.segment_id)
+            self.completed.append(phrase)
+            del self.completed[:-200]
+        if Stage.TTS_FIRST_AUDIO not in phrase.marks.at:
+            self._awaiting_audio.pop(phrase.segment_id, None)
+            self._emit(phrase.timing())
+
+    def _fail(self, phrase: Utterance, stage: str, exc: BaseException) -> None:
+        log.warning("segment %d: %s failed: %s", phrase.segment_id, stage, exc)
+        self._emit(
+            ErrorMsg(
+                code=ErrorCode.ENGINE,
+                message=f"{stage} failed: {exc}",
+                segment_id=phrase.segment_id,
+            )
+        )
+
+    def close(self) -> None:
+        self._awaiting_audio.clear()
