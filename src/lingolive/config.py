@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         description="STUN/TURN URLs for the server's peer connections, comma-separated; "
         "`turn:` URLs take `user:pass@host:port`. Empty: host candidates only (LAN).",
     )
+    rtc_audio_prefetch: int = Field(
+        1,
+        description="Frames the server's WebRTC receive buffer holds before decoding "
+        "(aiortc's default is 4, i.e. 80 ms; the server does not play audio, so 1 suffices).",
+    )
     max_message_bytes: int = Field(
         262_144, description="Largest signaling message accepted, in bytes."
     )

@@ -151,8 +151,9 @@ def warm_engines(engines: Engines, source: str, target: str, voice: str | None =
     t = time.monotonic()
     silence = np.zeros(16_000, dtype=np.float32)
     engines.stt.transcribe(silence, source if source != "auto" else None)
-    if (source, target) in engines.translator.pairs():
-        engines.translator.translate("Hello.", source, target)
+    # Every pair: each is a warm Apertium process, and a caller may pick any of them.
+    for pair_source, pair_target in engines.language_pairs():
+        engines.translator.translate("Hello.", pair_source, pair_target)
     for _ in engines.tts.synthesize("Hola.", target, voice):
         pass
     # Every loaded-on-demand voice (Piper) too: a reply in English must not pay for loading.

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import av
 import numpy as np
 
-from lingolive.engines.base import EngineError, Int16Array, SpeechAudio
+from lingolive.engines.base import TTS, EngineError, Int16Array, SpeechAudio
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.utterance import Stage, Utterance
 from lingolive.pipeline.workers import Workers
@@ -54,6 +55,29 @@ def resampled(pieces: Iterator[SpeechAudio], rate: int = OUT_RATE) -> Iterator[I
         tail = [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
         if tail:
             yield np.concatenate(tail)
+
+
+_CLAUSE_END = re.compile(r"(?<=[,;:.?!])\s+")
+
+
+def first_clause_apart(text: str, min_words: int = 2) -> list[str]:
+    """Split off the first clause of a longer phrase so its audio comes sooner.
+
+    Engines synthesize a whole sentence before yielding it; a first clause of a few words is
+    ready in a fraction of the time. Only the first cut is made: the rest is synthesized in
+    one piece, keeping its intonation.
+    """
+    parts = _CLAUSE_END.split(text.strip(), maxsplit=1)
+    if len(parts) == 2 and len(parts[0].split()) >= min_words and len(parts[1].split()) >= 2:
+        return parts
+    return [text]
+
+
+def synthesize_phrase(
+    tts: TTS, text: str, language: str, voice: str | None
+) -> Iterator[SpeechAudio]:
+    for part in first_clause_apart(text):
+        yield from tts.synthesize(part, language, voice)
 
 
 class Speaker:
@@ -156,7 +180,7 @@ class Speaker:
         self._output.open_segment(phrase.segment_id)
         try:
             async for samples in self._workers.tts.iterate(
-                lambda: resampled(tts.synthesize(text, target, voice))
+                lambda: resampled(synthesize_phrase(tts, text, target, voice))
             ):
                 if Stage.TTS_FIRST_AUDIO not in phrase.marks.at:
                     phrase.marks.mark(Stage.TTS_FIRST_AUDIO)

@@ -26,7 +26,14 @@ from lingolive.engines.base import EngineError
 from lingolive.pipeline.cascade import Languages
 from lingolive.pipeline.live import LiveTranslation
 from lingolive.rtc import inbound
-from lingolive.rtc.peer import BadSDP, add_candidate, apply_offer, create_peer, make_answer
+from lingolive.rtc.peer import (
+    BadSDP,
+    add_candidate,
+    apply_offer,
+    create_peer,
+    make_answer,
+    shorten_audio_jitter_buffers,
+)
 from lingolive.signaling.messages import (
     CLIENT_MESSAGE,
     Answer,
@@ -234,6 +241,7 @@ class SignalingSession:
         except BadSDP as exc:
             await self._release_media()
             raise SessionError(ErrorCode.BAD_SDP, f"could not apply the offer: {exc}") from exc
+        shorten_audio_jitter_buffers(pc, self.ctx.settings.rtc_audio_prefetch)
         pc.addTrack(live.track)
         try:
             sdp = await make_answer(pc)
