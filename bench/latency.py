@@ -33,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -45,115 +45,24 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 sys.path.insert(0, str(ROOT / "src"))
 
-from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48  # noqa: E402
 from lingolive.config import Settings  # noqa: E402
+from lingolive.evaluation import Sample, pct, speak_file  # noqa: E402
 
 SETS = {
     "en_piper": ("en", "es", [f"en_piper_0{i}.wav" for i in range(1, 9)]),
     "es_espeak": ("es", "en", [f"es_espeak_0{i}.wav" for i in range(1, 9)]),
     "en_piper_dialogue": ("en", "es", ["en_piper_dialogue.wav"]),
     "es_espeak_dialogue": ("es", "en", ["es_espeak_dialogue.wav"]),
-    "human": ("en", "es", ["human/beckett.wav"]),
 }
 DEFAULT_SETS = ["en_piper", "es_espeak", "en_piper_dialogue", "es_espeak_dialogue"]
 
 
-@dataclass
-class Sample:
-    file: str
-    index: int
-    speech_end_s: float
-    latency_ms: float | None  # end of speech sent -> first translated audio received
-    queued: bool  # the previous translation was still playing when this speech ended
-    last_audio_ms: float | None  # end of speech sent -> last translated audio received
-    server: dict[str, Any] = field(default_factory=dict)
-    text: str = ""
-    translation: str = ""
-
-
-def pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    return float(np.percentile(np.array(values), q))
-
-
-def speech_spans(entry: dict[str, Any]) -> list[tuple[float, float]]:
-    return [(float(a), float(b)) for a, b in entry["speech"]]
-
-
-def onsets_and_ends(client: LoopbackClient, level: float = 300.0) -> list[tuple[float, float]]:
-    """Voiced runs of received audio: (start, end) arrival instants, gaps < 0.3 s joined."""
-    runs: list[tuple[float, float]] = []
-    for t, loud in client.received.voiced(level):
-        if not loud:
-            continue
-        if runs and t - runs[-1][1] < 0.3:
-            runs[-1] = (runs[-1][0], t)
-        else:
-            runs.append((t, t))
-    return runs
-
-
 async def run_file(url: str, entry: dict[str, Any], source: str, target: str) -> list[Sample]:
-    pcm = load_pcm48(DATA / entry["file"])
-    track = PacedFileTrack(pcm)
-    client = LoopbackClient(url)
-    spans = speech_spans(entry)
-    try:
-        await client.connect(track, source_lang=source, target_lang=target)
-        # Wait for the file to play, then for the last translation to finish arriving.
-        while track.started_at is None:  # noqa: ASYNC110 - polled from aiortc's sender
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(track.duration_s + 0.5)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            timings = client.of_type("timing")
-            finals = [e for e in client.of_type("transcript") if e["final"]]
-            if len(timings) >= len(spans) and len(finals) >= len(spans):
-                break
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(4.0)  # let the last translated phrase play out
-    finally:
-        await client.close()
-    assert track.started_at is not None
-    runs = onsets_and_ends(client)
-    timings = {e["segment_id"]: e for e in client.of_type("timing")}
-    finals = {e["segment_id"]: e for e in client.of_type("transcript") if e["final"]}
-    translations = {e["segment_id"]: e for e in client.of_type("translation")}
-    samples = []
-    for i, (_, end_s) in enumerate(spans):
-        sent_end = track.started_at + end_s
-        next_end = track.started_at + spans[i + 1][1] if i + 1 < len(spans) else None
-        # Translated speech still playing when this phrase ended: its audio queues behind and
-        # cannot be told apart at the client; it is reported as queued, not measured.
-        queued = any(r[0] < sent_end < r[1] for r in runs)
-        run = (
-            None
-            if queued
-            else next(
-                (r for r in runs if r[0] >= sent_end and (next_end is None or r[0] < next_end)),
-                None,
-            )
-        )
-        seg_id = sorted(finals)[i] if i < len(finals) else None
-        samples.append(
-            Sample(
-                file=entry["file"],
-                index=i,
-                speech_end_s=end_s,
-                latency_ms=None if run is None else (run[0] - sent_end) * 1000,
-                queued=queued,
-                last_audio_ms=None if run is None else (run[1] - sent_end) * 1000 + 20,
-                server={
-                    k: v
-                    for k, v in timings.get(seg_id, {}).items()
-                    if k.endswith("_ms") and not k.startswith("_")
-                },
-                text=finals.get(seg_id, {}).get("text", "") if seg_id else "",
-                translation=translations.get(seg_id, {}).get("text", "") if seg_id else "",
-            )
-        )
-    return samples
+    spans = [(float(a), float(b)) for a, b in entry["speech"]]
+    run = await speak_file(url, DATA / entry["file"], spans, source, target)
+    for sample in run.samples:
+        sample.file = entry["file"]
+    return run.samples
 
 
 class ServerProcess:
@@ -207,8 +116,17 @@ class ServerProcess:
         self.log.close()
 
 
-def naive_baseline(entries: list[tuple[dict[str, Any], str, str]], hangover_ms: int) -> list[float]:
-    """Batch cascade on each whole utterance: hangover + STT(30 s) + MT + full TTS."""
+#: The end-of-speech silence a plain cascade waits for (LingoLive's v1 default).
+NAIVE_HANGOVER_MS = 400
+
+
+def naive_baseline(
+    entries: list[tuple[dict[str, Any], str, str]], hangover_ms: int = NAIVE_HANGOVER_MS
+) -> list[dict[str, Any]]:
+    """Batch cascade on each whole utterance: hangover + STT(30 s) + MT + full TTS.
+
+    Returns one record per phrase: latency_ms, text, translation.
+    """
     from faster_whisper import WhisperModel
 
     from lingolive.engines.registry import load_engines
@@ -229,7 +147,7 @@ def naive_baseline(entries: list[tuple[dict[str, Any], str, str]], hangover_ms: 
         model.transcribe(np.zeros(16000, np.float32), language="en")  # warm
         for entry, source, target in entries:
             audio = read_audio(DATA / entry["file"])
-            for start, end in speech_spans(entry):
+            for start, end in entry["speech"]:
                 chunk = audio[int(max(0, start - 0.2) * 16000) : int((end + 0.15) * 16000)]
                 t = time.perf_counter()
                 segments, _ = model.transcribe(
@@ -244,26 +162,35 @@ def naive_baseline(entries: list[tuple[dict[str, Any], str, str]], hangover_ms: 
                 translation = engines.translator.translate(text, source, target)
                 for _ in engines.tts.synthesize(translation, target):
                     pass
-                out.append(hangover_ms + (time.perf_counter() - t) * 1000)
+                out.append(
+                    {
+                        "file": entry["file"],
+                        "latency_ms": hangover_ms + (time.perf_counter() - t) * 1000,
+                        "text": text,
+                        "translation": translation,
+                    }
+                )
     finally:
         engines.close()
     return out
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+def load_jobs(sets: list[str]) -> list[tuple[dict[str, Any], str, str]]:
     manifest = {e["file"]: e for e in json.loads((DATA / "manifest.json").read_text())}
-    for e in json.loads((DATA / "human" / "manifest.json").read_text()):
-        manifest["human/" + e["file"]] = e
-    manifest["human/beckett.wav"].setdefault("speech", [])
     jobs: list[tuple[dict[str, Any], str, str]] = []
-    for name in args.sets:
+    for name in sets:
         source, target, files = SETS[name]
         for f in files:
-            if manifest[f].get("speech"):
+            if manifest.get(f, {}).get("speech"):
                 jobs.append((manifest[f], source, target))
+    return jobs
 
-    server = ServerProcess({})
-    settings = Settings()
+
+async def measure(
+    jobs: list[tuple[dict[str, Any], str, str]], env: dict[str, str], repeat: int = 1
+) -> dict[str, Any]:
+    """Run ``jobs`` through a fresh server started with ``env``; samples and server load."""
+    server = ServerProcess(env)
     try:
         server.wait_ready()
         sampler = threading.Thread(target=server.sample_rss, daemon=True)
@@ -271,7 +198,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         cpu0, wall0 = server.cpu_seconds(), time.monotonic()
         samples: list[Sample] = []
         ws_url = server.url.replace("http", "ws") + "/ws"
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             for entry, source, target in jobs:
                 got = await run_file(ws_url, entry, source, target)
                 samples.extend(got)
@@ -290,48 +217,67 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         wall = time.monotonic() - wall0
     finally:
         server.stop()
+    return {
+        "samples": samples,
+        "cpu_percent": round(100 * cpu / wall, 1),
+        "peak_rss_mib": round(server.peak_rss / 2**20),
+    }
 
-    baseline = naive_baseline(jobs, settings.vad_hangover_ms) if not args.no_baseline else []
+
+def latency_stats(samples: list[Sample]) -> dict[str, Any]:
     lat = [s.latency_ms for s in samples if s.latency_ms is not None]
     last = [s.last_audio_ms for s in samples if s.last_audio_ms is not None]
-    result: dict[str, Any] = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python "
-        f"{platform.python_version()}",
-        "config": {
-            k: v
-            for k, v in Settings().model_dump().items()
-            if k
-            in (
-                "stt_model",
-                "vad_hangover_ms",
-                "partial_interval_ms",
-                "min_speech_ms",
-                "tts_engine",
-            )
-        },
-        "sets": args.sets,
+    server_out = [
+        s.server["first_audio_out_ms"]
+        for s in samples
+        if s.server.get("first_audio_out_ms") is not None
+    ]
+    return {
         "utterances": len(samples),
         "queued": sum(s.queued for s in samples),
         "missed": sum(1 for s in samples if s.latency_ms is None and not s.queued),
         "e2e_p50_ms": pct(lat, 50),
         "e2e_p95_ms": pct(lat, 95),
         "last_audio_p50_ms": pct(last, 50),
-        "server_first_audio_out_p50_ms": pct(
-            [
-                s.server["first_audio_out_ms"]
-                for s in samples
-                if s.server.get("first_audio_out_ms") is not None
-            ],
-            50,
-        ),
+        "server_first_audio_out_p50_ms": pct(server_out, 50),
         "stt_p50_ms": pct([s.server["stt_ms"] for s in samples if s.server.get("stt_ms")], 50),
-        "server_cpu_percent": round(100 * cpu / wall, 1),
-        "server_peak_rss_mib": round(server.peak_rss / 2**20),
+    }
+
+
+def machine() -> str:
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
+    )
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    jobs = load_jobs(args.sets)
+    measured = await measure(jobs, {}, args.repeat)
+    samples: list[Sample] = measured["samples"]
+    settings = Settings()
+    naive = naive_baseline(jobs) if not args.no_baseline else []
+    baseline = [r["latency_ms"] for r in naive]
+    keys = (
+        "stt_model",
+        "stt_models",
+        "vad_hangover_ms",
+        "undo_window_ms",
+        "partial_interval_ms",
+        "tts_engine",
+    )
+    result: dict[str, Any] = {
+        "machine": machine(),
+        "config": {k: v for k, v in settings.model_dump().items() if k in keys},
+        "sets": args.sets,
+        **latency_stats(samples),
+        "server_cpu_percent": measured["cpu_percent"],
+        "server_peak_rss_mib": measured["peak_rss_mib"],
         "baseline_p50_ms": pct(baseline, 50),
         "baseline_p95_ms": pct(baseline, 95),
         "samples": [asdict(s) for s in samples],
     }
+    lat = [s.latency_ms for s in samples if s.latency_ms is not None]
     if baseline and lat:
         result["baseline_over_live_p50"] = round(
             statistics.median(baseline) / statistics.median(lat), 2

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         "English only), a local CTranslate2 folder, or any faster-whisper size/hub id "
         "(needs internet once).",
     )
+    stt_models: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Per-language Whisper models overriding `LL_STT_MODEL`, e.g. "
+        "`en=tiny.en` (comma-separated `lang=model`).",
+    )
     stt_device: str = Field("cpu", description="`cpu` or `cuda`.")
     stt_compute_type: str = Field("int8", description="CTranslate2 compute type.")
     stt_threads: int = Field(2, description="CPU threads for one STT call.")
@@ -122,6 +127,16 @@ class Settings(BaseSettings):
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("stt_models", mode="before")
+    @classmethod
+    def _split_map(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+            if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+                raise ValueError("expected lang=model[,lang=model…]")
+            return {k.strip().lower(): v.strip() for k, v in pairs}
         return value
 
     @field_validator("source_lang", "target_lang")

@@ -64,22 +64,41 @@ def build_vad(settings: Settings) -> VAD:
     raise EngineUnavailable(f"unknown VAD engine {settings.vad_engine!r} (known: silero)")
 
 
-def build_stt(settings: Settings) -> tuple[STT, str]:
-    if settings.stt_engine == "whisper":
-        from lingolive.engines.whisper_models import resolve_model
-        from lingolive.engines.whisper_stt import WhisperSTT
+def _whisper(settings: Settings, model: str) -> tuple[STT, str]:
+    from lingolive.engines.whisper_models import resolve_model
+    from lingolive.engines.whisper_stt import WhisperSTT
 
-        folder, source = resolve_model(settings.stt_model, settings.cache_dir)
-        stt = WhisperSTT(
-            folder,
-            device=settings.stt_device,
-            compute_type=settings.stt_compute_type,
-            threads=settings.stt_threads,
-            beam_size=settings.stt_beam_size,
-            source=source,
-        )
-        return stt, f"whisper {settings.stt_model} ({source})"
-    raise EngineUnavailable(f"unknown STT engine {settings.stt_engine!r} (known: whisper)")
+    folder, source = resolve_model(model, settings.cache_dir)
+    stt = WhisperSTT(
+        folder,
+        device=settings.stt_device,
+        compute_type=settings.stt_compute_type,
+        threads=settings.stt_threads,
+        beam_size=settings.stt_beam_size,
+        source=source,
+    )
+    return stt, f"whisper {model} ({source})"
+
+
+def build_stt(settings: Settings) -> tuple[STT, str]:
+    if settings.stt_engine != "whisper":
+        raise EngineUnavailable(f"unknown STT engine {settings.stt_engine!r} (known: whisper)")
+    default, described = _whisper(settings, settings.stt_model)
+    if not settings.stt_models:
+        return default, described
+    from lingolive.engines.stt_router import RoutedSTT
+
+    loaded: dict[str, STT] = {settings.stt_model: default}
+    routes: dict[str, STT] = {}
+    parts = [described]
+    for lang, model in sorted(settings.stt_models.items()):
+        if model not in loaded:
+            loaded[model], _ = _whisper(settings, model)
+        if lang not in loaded[model].languages():
+            raise EngineUnavailable(f"Whisper model {model!r} does not transcribe {lang!r}")
+        routes[lang] = loaded[model]
+        parts.append(f"{lang}: whisper {model}")
+    return RoutedSTT(default, routes), "; ".join(parts)
 
 
 def build_translator(settings: Settings) -> Translator:

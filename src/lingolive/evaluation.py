@@ -1,0 +1,177 @@
+"""Measuring the product: speak a file to a live server, score what comes back.
+
+Shared by ``bench/latency.py``, ``bench/quality.py`` and the test suite, so the benchmark
+numbers and the CI floors come from the same code. Needs the ``dev`` extra (jiwer,
+sacrebleu) for scoring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48
+
+_NUMBERS = {
+    "10": "ten",
+    "2": "two",
+    "8": "eight",
+    "1": "one",
+    "3": "three",
+    "4": "four",
+    "5": "five",
+    "6": "six",
+    "7": "seven",
+    "9": "nine",
+}
+
+
+@dataclass
+class Sample:
+    """One spoken phrase of a file, as the client experienced it."""
+
+    file: str
+    index: int
+    speech_end_s: float
+    latency_ms: float | None  # end of speech sent -> first translated audio received
+    queued: bool  # translated speech was still playing when this phrase ended
+    last_audio_ms: float | None  # end of speech sent -> last translated audio received
+    server: dict[str, Any] = field(default_factory=dict)  # the phrase's last `timing`
+    text: str = ""  # final transcripts of the segments of this phrase
+    translation: str = ""
+    segments: int = 0
+
+
+@dataclass
+class FileRun:
+    samples: list[Sample]
+    events: list[dict[str, Any]]
+
+
+def pct(values: list[float], q: float) -> float | None:
+    return float(np.percentile(np.array(values), q)) if values else None
+
+
+def voiced_runs(client: LoopbackClient, level: float = 300.0) -> list[tuple[float, float]]:
+    """Non-silent runs of received audio: (start, end) arrival instants, gaps < 0.3 s joined."""
+    runs: list[tuple[float, float]] = []
+    for t, loud in client.received.voiced(level):
+        if not loud:
+            continue
+        if runs and t - runs[-1][1] < 0.3:
+            runs[-1] = (runs[-1][0], t)
+        else:
+            runs.append((t, t))
+    return runs
+
+
+async def speak_file(
+    ws_url: str,
+    wav: Path,
+    spans: list[tuple[float, float]],
+    source: str,
+    target: str,
+    *,
+    tail_s: float = 4.0,
+) -> FileRun:
+    """Send ``wav`` as a live microphone; measure each phrase (``spans``: speech times)."""
+    track = PacedFileTrack(load_pcm48(wav))
+    client = LoopbackClient(ws_url)
+    try:
+        await client.connect(track, source_lang=source, target_lang=target)
+        while track.started_at is None:  # noqa: ASYNC110 - set by aiortc's sender
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(track.duration_s + 0.5)
+        # Wait until every phrase is voiced and the server has gone quiet (at most 30 s),
+        # then let the last translation play out.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            finals = [e for e in client.of_type("transcript") if e["final"] and e["text"]]
+            quiet = time.monotonic() - (client.events[-1]["_at"] if client.events else 0)
+            if finals and len(client.of_type("timing")) >= len(finals) and quiet > 1.5:
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(tail_s)
+    finally:
+        await client.close()
+    assert track.started_at is not None
+    t0 = track.started_at
+    runs = voiced_runs(client)
+    ends = [t0 + end for _, end in spans]
+
+    # Each segment belongs to the last phrase that had ended when its final transcript came.
+    finals = [e for e in client.of_type("transcript") if e["final"] and e["text"]]
+    by_phrase: dict[int, list[dict[str, Any]]] = {}
+    for event in finals:
+        ended = [i for i, end in enumerate(ends) if end <= event["_at"]]
+        by_phrase.setdefault(ended[-1] if ended else 0, []).append(event)
+    timings = {e["segment_id"]: e for e in client.of_type("timing")}
+    translations = {e["segment_id"]: e for e in client.of_type("translation")}
+
+    samples = []
+    for i, sent_end in enumerate(ends):
+        next_end = ends[i + 1] if i + 1 < len(ends) else None
+        queued = any(r[0] < sent_end < r[1] for r in runs)
+        run = None
+        if not queued:
+            run = next(
+                (r for r in runs if r[0] >= sent_end and (next_end is None or r[0] < next_end)),
+                None,
+            )
+        segs = by_phrase.get(i, [])
+        last = segs[-1]["segment_id"] if segs else None
+        samples.append(
+            Sample(
+                file=wav.name,
+                index=i,
+                speech_end_s=spans[i][1],
+                latency_ms=None if run is None else (run[0] - sent_end) * 1000,
+                queued=queued,
+                last_audio_ms=None if run is None else (run[1] - sent_end) * 1000 + 20,
+                server={k: v for k, v in timings.get(last, {}).items() if k.endswith("_ms")},
+                text=" ".join(e["text"] for e in segs),
+                translation=" ".join(
+                    translations[e["segment_id"]]["text"]
+                    for e in segs
+                    if e["segment_id"] in translations
+                ),
+                segments=len(segs),
+            )
+        )
+    return FileRun(samples, client.events)
+
+
+# --- scoring -------------------------------------------------------------------------------
+
+
+def normalize(text: str) -> str:
+    """Lower case, no punctuation, digits spelled (Whisper writes "10" for "ten")."""
+    text = text.lower().replace("'s ", " is ").replace("’", "'")
+    text = re.sub(r"[^\w' ]+", " ", text)
+    return " ".join(_NUMBERS.get(w, w) for w in text.split())
+
+
+def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
+    import jiwer
+
+    refs = [normalize(r) for r in references]
+    hyps = [normalize(h) for h in hypotheses]
+    return float(jiwer.wer(refs, hyps))
+
+
+def chrf(references: list[str], hypotheses: list[str]) -> float:
+    import sacrebleu
+
+    return float(sacrebleu.corpus_chrf(hypotheses, [references]).score)
+
+
+def bleu(references: list[str], hypotheses: list[str]) -> float:
+    import sacrebleu
+
+    return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
