@@ -82,6 +82,11 @@ class Settings(BaseSettings):
 
     # --- segmentation and streaming ------------------------------------------------------
     vad_threshold: float = Field(0.5, description="Speech probability that counts as voiced.")
+    speculate_ms: int = Field(
+        100,
+        description="Silence after which the final recognition pass starts speculatively, "
+        "before the end decision (0: start it at the decision).",
+    )
     vad_hangover_ms: int = Field(
         200,
         description="Silence after speech before the first end decision: recognition of "

@@ -35,6 +35,7 @@ CHUNK_S = 0.02
 def segmenter_config(settings: Settings) -> SegmenterConfig:
     return SegmenterConfig(
         threshold=settings.vad_threshold,
+        speculate_ms=settings.speculate_ms,
         hangover_ms=settings.vad_hangover_ms,
         undo_window_ms=settings.undo_window_ms,
         min_speech_ms=settings.min_speech_ms,

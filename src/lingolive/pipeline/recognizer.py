@@ -38,6 +38,7 @@ from lingolive.pipeline.segmenter import (
     SegmenterEvent,
     SpeechEnded,
     SpeechPaused,
+    SpeechPausing,
     SpeechProgress,
     SpeechResumed,
     SpeechStarted,
@@ -52,9 +53,15 @@ log = logging.getLogger(__name__)
 DETECT_SAMPLES = MODEL_RATE
 #: Audio left after a commit that is only the VAD tail, not speech worth a pass.
 MIN_REST_SAMPLES = int(0.25 * MODEL_RATE)
+#: Shortest stretch committed as a sentence while the speaker goes on.
+MIN_WORDS = 4
 #: Acoustic context kept before a segment: at most this many words and seconds.
 CONTEXT_WORDS = 12
 CONTEXT_SAMPLES = 8 * MODEL_RATE
+
+
+#: (the segment's own text, the raw result, pass start, pass end)
+PassResult = tuple[str, Transcript, float, float]
 
 
 @dataclass
@@ -65,6 +72,9 @@ class _Segment:
     start_at: float
     agreement: LocalAgreement = field(default_factory=LocalAgreement)
     shown: bool = False  # a partial caption was sent for it
+    # The last partial pass: (utterance samples it heard, its result). If it heard all the
+    # speech, it is the final pass already.
+    last_partial: tuple[int, PassResult] | None = None
     segment_id: int = 0  # protocol id, given when the segment first shows (0: none yet)
 
 
@@ -118,6 +128,8 @@ class StreamingRecognizer:
         self._utt: _Utterance | None = None
         self._next_segment = 1
         self._said = ""  # recent committed text of the session (prompt context)
+        # A speculative final pass started at SpeechPausing: (segment, end of speech, task).
+        self._spec: tuple[_Segment, float, asyncio.Task[PassResult]] | None = None
         self._merging: set[int] = set()
         self._closed = False
         self.merged_utterances = 0
@@ -143,7 +155,7 @@ class StreamingRecognizer:
                 self._merging.discard(event.utterance_id)
                 self._merge_into_last_end(event)
             return
-        if behind and isinstance(event, SpeechProgress | SpeechPaused):
+        if behind and isinstance(event, SpeechProgress | SpeechPausing | SpeechPaused):
             return  # speculation off while behind
         if isinstance(event, SpeechProgress):
             # Only the newest partial matters.
@@ -217,10 +229,15 @@ class StreamingRecognizer:
             return
         if isinstance(job, SpeechProgress):
             await self._partial(utt, job)
+        elif isinstance(job, SpeechPausing):
+            self._speculate(utt, job)
         elif isinstance(job, SpeechPaused):
             await self._pause(utt, job)
         elif isinstance(job, SpeechResumed):
             utt.held = None  # the phrase goes on: undo the pause decision
+            if self._spec is not None:
+                self._spec[2].cancel()  # frees the STT pool if it has not started yet
+                self._spec = None
         elif isinstance(job, SpeechEnded):
             await self._end(utt, job)
             self._utt = None
@@ -250,7 +267,7 @@ class StreamingRecognizer:
 
     async def _pass(
         self, utt: _Utterance, audio: Float32Array, *, confirmed: str, partial: bool
-    ) -> tuple[str, Transcript, float, float]:
+    ) -> PassResult:
         """One STT pass over the segment (with its acoustic context).
 
         Returns the segment's own text (context words removed), the raw result and the
@@ -289,8 +306,10 @@ class StreamingRecognizer:
         if utt.held is not None or utt is not self._utt or seg is not utt.segment:
             return
         confirmed = seg.agreement.update(text)
-        if self._cfg.sentence_commit and self._commit_sentence(utt, result, t0, t1):
+        if self._cfg.sentence_commit and self._commit_sentence(utt, text, result, t0, t1):
             return
+        seg.last_partial = (len(job.audio), (text, result, t0, t1))
+        self._trim_context(utt, result)
         if text:
             seg.shown = True
             self._emit(
@@ -303,37 +322,102 @@ class StreamingRecognizer:
                 )
             )
 
-    def _commit_sentence(self, utt: _Utterance, result: Transcript, t0: float, t1: float) -> bool:
-        """Commit the first finished, confirmed sentence while the speaker goes on."""
+    def _commit_sentence(
+        self, utt: _Utterance, own: str, result: Transcript, t0: float, t1: float
+    ) -> bool:
+        """Commit the finished, confirmed sentences while the speaker goes on.
+
+        The audio buffer is trimmed where Whisper put a segment boundary right after them
+        (whisper_streaming); without one, the sentences stay in the buffer as forced context
+        until a later pass shows the boundary.
+        """
         seg = utt.segment
-        if utt.context_text or len(result.segments) < 2:
-            return False  # with context, Whisper's first segment is not this segment's
-        first = result.segments[0]
-        count = len(words(first.text))
         confirmed = seg.agreement.confirmed
-        if count == 0 or count >= len(confirmed) or not ends_sentence(confirmed[count - 1]):
-            return False
+        # A sentence of a word or two ("Good morning.") waits for the next one: spoken alone
+        # it would sound choppy and translate worse.
+        ends = [i for i, word in enumerate(confirmed) if ends_sentence(word) and i + 1 >= MIN_WORDS]
+        if not ends or len(words(own)) <= ends[-1] + 1:
+            return False  # no confirmed sentence end, or nothing said after it yet
+        count = ends[-1] + 1
         text = " ".join(confirmed[:count])
-        cut = seg.offset + int(first.end * MODEL_RATE)
-        end_at = utt.audio_t0 + cut / MODEL_RATE
+        cut = self._boundary(utt, result, len(words(utt.context_text)) + count)
+        end_at = None if cut is None else utt.audio_t0 + cut / MODEL_RATE
         phrase = self._phrase(utt, text, result.language, t0, t1, end_at)
         phrase.marks.mark(Stage.SPEECH_START, seg.start_at)
         seg.agreement.drop(count)
-        rest = seg.agreement
         self._remember(text)
-        utt.segment = self._new_segment(cut, end_at)
-        utt.segment.agreement = rest
-        # Long speech: the buffer is trimmed at the sentence end (whisper_streaming).
-        utt.context_offset, utt.context_text = cut, ""
+        nxt = self._new_segment(seg.offset if cut is None else cut, end_at or t1)
+        nxt.agreement = seg.agreement
+        utt.segment = nxt
+        if cut is None:
+            utt.context_text = f"{utt.context_text} {text}".strip()
+        else:
+            utt.context_offset, utt.context_text = cut, ""
         self._finish(seg, phrase)
         return True
+
+    @staticmethod
+    def _boundary(utt: _Utterance, result: Transcript, word_count: int) -> int | None:
+        """Utterance sample where Whisper's segments end exactly after ``word_count`` words."""
+        seen = 0
+        for segment in result.segments:
+            seen += len(words(segment.text))
+            if seen == word_count:
+                return utt.context_offset + int(segment.end * MODEL_RATE)
+            if seen > word_count:
+                return None
+        return None
+
+    def _trim_context(self, utt: _Utterance, result: Transcript) -> None:
+        """A pass showed where the context words end: drop them from the audio buffer."""
+        if not utt.context_text:
+            return
+        cut = self._boundary(utt, result, len(words(utt.context_text)))
+        if cut is not None:
+            utt.context_offset, utt.context_text = cut, ""
+            utt.segment.offset = max(utt.segment.offset, cut)
+
+    @staticmethod
+    def _partial_covers(seg: _Segment, speech_samples: int) -> bool:
+        """The last partial heard all the speech, and agrees with the confirmed words."""
+        if seg.last_partial is None or seg.last_partial[0] < speech_samples:
+            return False
+        confirmed = seg.agreement.confirmed
+        return words(seg.last_partial[1][0])[: len(confirmed)] == confirmed
+
+    def _speculate(self, utt: _Utterance, job: SpeechPausing) -> None:
+        """Start the final pass now, without waiting for the decision (``SpeechPaused``)."""
+        seg = utt.segment
+        if len(job.audio) - seg.offset < MIN_REST_SAMPLES or self._pool.pending:
+            return  # speculation must never delay work that is certainly needed
+        if self._partial_covers(seg, job.speech_samples):
+            return  # the last partial already heard all of it
+        task = asyncio.create_task(
+            self._pass(utt, job.audio, confirmed=seg.agreement.text, partial=False)
+        )
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._spec = (seg, job.speech_end_at, task)
+
+    async def _final_pass(
+        self, utt: _Utterance, audio: Float32Array, speech_end_at: float, speech_samples: int
+    ) -> PassResult:
+        """The final pass: a partial or speculative pass that heard all this speech, if any."""
+        seg = utt.segment
+        if self._partial_covers(seg, speech_samples) and seg.last_partial is not None:
+            return seg.last_partial[1]
+        spec, self._spec = self._spec, None
+        if spec is not None and spec[0] is utt.segment and spec[1] == speech_end_at:
+            return await spec[2]
+        if spec is not None:
+            spec[2].cancel()
+        return await self._pass(utt, audio, confirmed=utt.segment.agreement.text, partial=False)
 
     async def _pause(self, utt: _Utterance, job: SpeechPaused) -> None:
         seg = utt.segment
         if len(job.audio) - seg.offset < MIN_REST_SAMPLES:
             return
-        text, result, t0, t1 = await self._pass(
-            utt, job.audio, confirmed=seg.agreement.text, partial=False
+        text, result, t0, t1 = await self._final_pass(
+            utt, job.audio, job.speech_end_at, job.speech_samples
         )
         if utt is not self._utt or any(isinstance(j, SpeechResumed) for j in self._jobs):
             return  # the speaker went on while we listened: the pause is void
@@ -372,8 +456,8 @@ class StreamingRecognizer:
                     )
                 )
             return
-        text, result, t0, t1 = await self._pass(
-            utt, job.audio, confirmed=seg.agreement.text, partial=False
+        text, result, t0, t1 = await self._final_pass(
+            utt, job.audio, job.speech_end_at, job.speech_samples
         )
         self._commit_final(
             utt, text, result, t0, t1, job.speech_end_at, job.decided_at, cut=len(job.audio)
@@ -382,7 +466,7 @@ class StreamingRecognizer:
     # -- commits --------------------------------------------------------------------------
 
     def _phrase(
-        self, utt: _Utterance, text: str, lang: str, t0: float, t1: float, end_at: float
+        self, utt: _Utterance, text: str, lang: str, t0: float, t1: float, end_at: float | None
     ) -> Utterance:
         phrase = Utterance(
             segment_id=self._id(utt.segment) if text or utt.segment.shown else 0,
@@ -392,7 +476,8 @@ class StreamingRecognizer:
         )
         phrase.text = text
         phrase.detected_lang = lang
-        phrase.marks.mark(Stage.SPEECH_END, end_at)
+        if end_at is not None:  # unknown for a sentence committed without a boundary
+            phrase.marks.mark(Stage.SPEECH_END, end_at)
         phrase.marks.mark(Stage.STT_START, t0)
         phrase.marks.mark(Stage.STT_END, t1)
         return phrase
@@ -442,3 +527,6 @@ class StreamingRecognizer:
     def close(self) -> None:
         self._closed = True
         self._jobs.clear()
+        if self._spec is not None:
+            self._spec[2].cancel()
+            self._spec = None

@@ -33,6 +33,7 @@ from lingolive.engines.base import MODEL_RATE, VAD, Float32Array, VADStream
 @dataclass(frozen=True)
 class SegmenterConfig:
     threshold: float = 0.5
+    speculate_ms: int = 0  # silence that starts a speculative final pass (0: at the pause)
     hangover_ms: int = 400  # silence that pauses the utterance (first end decision)
     undo_window_ms: int = 400  # silence that ends it for good (>= hangover_ms)
     min_speech_ms: int = 200
@@ -57,6 +58,17 @@ class SpeechProgress:
 
 
 @dataclass(frozen=True)
+class SpeechPausing:
+    """A short silence: the phrase may be ending. Recognition of it can start speculatively;
+    nothing is decided until ``SpeechPaused`` (or undone by ``SpeechResumed``)."""
+
+    utterance_id: int
+    audio: Float32Array  # up to the last voiced window plus a short tail
+    speech_end_at: float
+    speech_samples: int = 0  # audio samples up to the end of the last voiced window
+
+
+@dataclass(frozen=True)
 class SpeechPaused:
     """Silence reached the hangover: the first decision that the phrase may be over."""
 
@@ -64,6 +76,7 @@ class SpeechPaused:
     audio: Float32Array  # up to the last voiced window plus a short tail
     speech_end_at: float  # arrival of the last voiced audio
     decided_at: float
+    speech_samples: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,9 +95,12 @@ class SpeechEnded:
     speech_end_at: float  # arrival of the last voiced audio
     decided_at: float  # when the end was decided
     forced: bool = False  # cut by max_utterance_s, not by silence
+    speech_samples: int = 0
 
 
-SegmenterEvent = SpeechStarted | SpeechProgress | SpeechPaused | SpeechResumed | SpeechEnded
+SegmenterEvent = (
+    SpeechStarted | SpeechProgress | SpeechPausing | SpeechPaused | SpeechResumed | SpeechEnded
+)
 
 
 class Segmenter:
@@ -99,6 +115,9 @@ class Segmenter:
         win_ms = 1000.0 * self._win / MODEL_RATE
         self._win_s = self._win / MODEL_RATE
         self._hangover_windows = max(1, round(config.hangover_ms / win_ms))
+        self._speculate_windows = (
+            max(1, round(config.speculate_ms / win_ms)) if config.speculate_ms else 0
+        )
         self._end_windows = max(self._hangover_windows, round(config.undo_window_ms / win_ms))
         self._min_voiced_windows = max(1, round(config.min_speech_ms / win_ms))
         self._pre_roll: deque[Float32Array] = deque(
@@ -114,7 +133,7 @@ class Segmenter:
     def _reset_speech(self) -> None:
         self._active = False  # an utterance is open (maybe not yet confirmed)
         self._confirmed = False  # enough voiced audio: SpeechStarted was emitted
-        self._paused = False  # SpeechPaused was emitted and voice has not come back
+        self._paused = False  # SpeechPausing/Paused was emitted, voice has not come back
         self._windows: list[Float32Array] = []
         self._voiced_count = 0
         self._silence_run = 0
@@ -193,10 +212,29 @@ class Segmenter:
         if self._silence_run >= self._end_windows:
             events.append(self._end(now, forced=False))
             return events
-        if self._silence_run == self._hangover_windows and not self._paused:
+        if (
+            self._speculate_windows
+            and self._silence_run == self._speculate_windows < self._hangover_windows
+        ):
             self._paused = True
             events.append(
-                SpeechPaused(self._utterance_id, self._speech_audio(), self._last_voiced_at, now)
+                SpeechPausing(
+                    self._utterance_id,
+                    self._speech_audio(),
+                    self._last_voiced_at,
+                    self._speech_samples(),
+                )
+            )
+        if self._silence_run == self._hangover_windows:
+            self._paused = True
+            events.append(
+                SpeechPaused(
+                    self._utterance_id,
+                    self._speech_audio(),
+                    self._last_voiced_at,
+                    now,
+                    self._speech_samples(),
+                )
             )
         if len(self._windows) >= self._max_windows:
             events.append(self._end(now, forced=True))
@@ -216,6 +254,9 @@ class Segmenter:
     def _audio(self, count: int) -> Float32Array:
         return np.concatenate(self._windows[:count]) if count else np.zeros(0, np.float32)
 
+    def _speech_samples(self) -> int:
+        return (self._last_voiced_index + 1) * self._win
+
     def _speech_audio(self) -> Float32Array:
         """The utterance up to its last voiced window plus a short tail."""
         keep = min(len(self._windows), self._last_voiced_index + 1 + self._tail_windows)
@@ -229,6 +270,7 @@ class Segmenter:
             speech_end_at=self._last_voiced_at,
             decided_at=now,
             forced=forced,
+            speech_samples=len(self._windows) * self._win if forced else self._speech_samples(),
         )
         self._reset_speech()
         return event

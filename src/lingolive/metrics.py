@@ -1,0 +1,129 @@
+"""Prometheus metrics of one server process (``GET /metrics``).
+
+One ``Metrics`` object per app, holding its own ``CollectorRegistry`` (no process-global
+default registry), so two apps in one process — as in tests — never share counters.
+
+Latency histograms are fed from the stage marks every segment carries (the same data as the
+``timing`` event), so what an operator sees is what a client is told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from lingolive.pipeline.utterance import Stage, Utterance
+
+_LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0)
+_CHUNK_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0)
+
+#: (histogram label, start mark, end mark) of each stage.
+STAGES = (
+    ("vad_end_of_speech", Stage.SPEECH_END, Stage.VAD_END),
+    ("stt", Stage.STT_START, Stage.STT_END),
+    ("mt", Stage.MT_START, Stage.MT_END),
+    ("tts_first_audio", Stage.TTS_START, Stage.TTS_FIRST_AUDIO),
+    ("tts_to_first_packet", Stage.TTS_FIRST_AUDIO, Stage.FIRST_AUDIO_OUT),
+)
+
+
+class Metrics:
+    """Every metric LingoLive exports."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.sessions = Gauge("lingolive_active_sessions", "Live sessions.", registry=r)
+        self.rooms = Gauge("lingolive_active_rooms", "Rooms with participants.", registry=r)
+        self.sessions_started = Counter(
+            "lingolive_sessions_started", "Sessions started.", registry=r
+        )
+        self.sessions_refused = Counter(
+            "lingolive_sessions_refused", "Offers refused, by reason.", ["reason"], registry=r
+        )
+        self.stage_seconds = Histogram(
+            "lingolive_stage_seconds",
+            "Duration of each pipeline stage per segment.",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.first_audio_out_seconds = Histogram(
+            "lingolive_first_audio_out_seconds",
+            "End of speech to the first translated frame sent (server side of end-to-end).",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.voiced_seconds = Histogram(
+            "lingolive_voiced_chunk_seconds",
+            "Duration of recognized speech per final recognition pass.",
+            buckets=_CHUNK_BUCKETS,
+            registry=r,
+        )
+        self.segments = Counter("lingolive_segments", "Segments committed.", registry=r)
+        self.queue_depth = Gauge(
+            "lingolive_queue_depth",
+            "Calls waiting or running per stage pool.",
+            ["stage"],
+            registry=r,
+        )
+        self.underruns = Counter(
+            "lingolive_track_underruns",
+            "Outgoing frames padded with silence in the middle of a segment.",
+            registry=r,
+        )
+        self.late_frames = Counter(
+            "lingolive_track_late_frames",
+            "Times the outgoing track fell behind the clock and re-anchored.",
+            registry=r,
+        )
+        self.dropped_segments = Counter(
+            "lingolive_dropped_segments",
+            "Translated segments dropped because playback fell too far behind.",
+            registry=r,
+        )
+        self.dropped_input_seconds = Counter(
+            "lingolive_dropped_input_audio_seconds",
+            "Incoming audio dropped because the VAD could not keep up.",
+            registry=r,
+        )
+        self.merged_utterances = Counter(
+            "lingolive_merged_utterances",
+            "Utterances merged into a waiting one because recognition fell behind.",
+            registry=r,
+        )
+        self.engine_errors = Counter(
+            "lingolive_engine_errors", "Engine failures, by stage.", ["engine"], registry=r
+        )
+        self.rtt_seconds = Histogram(
+            "lingolive_webrtc_rtt_seconds",
+            "Round-trip time of the media connections (ICE candidate pair), sampled each s.",
+            buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+            registry=r,
+        )
+        self.jitter_seconds = Histogram(
+            "lingolive_webrtc_jitter_seconds",
+            "Jitter of incoming audio (RTCP receiver reports), sampled each second.",
+            buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2),
+            registry=r,
+        )
+        self.packets_lost = Counter(
+            "lingolive_webrtc_packets_lost", "Incoming RTP packets lost.", registry=r
+        )
+
+    def watch_queue(self, stage: str, depth: Callable[[], float]) -> None:
+        self.queue_depth.labels(stage).set_function(depth)
+
+    def observe_segment(self, segment: Utterance) -> None:
+        """Record the stage durations of a segment whose first audio went out."""
+        self.segments.inc()
+        for label, start, end in STAGES:
+            span = segment.marks.span_ms(start, end)
+            if span is not None and span >= 0:
+                self.stage_seconds.labels(label).observe(span / 1000)
+        total = segment.marks.span_ms(Stage.SPEECH_END, Stage.FIRST_AUDIO_OUT)
+        if total is not None and total >= 0:
+            self.first_audio_out_seconds.observe(total / 1000)
+
+    def render(self) -> bytes:
+        return bytes(generate_latest(self.registry))
