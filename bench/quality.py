@@ -38,9 +38,15 @@ CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
             "LL_EARLY_COMMIT": "false",
             "LL_SENTENCE_COMMIT": "false",
             "LL_RTC_AUDIO_PREFETCH": "4",
+            "LL_SPECULATE_MS": "0",
         },
     ),
-    "default": ("defaults: base, hangover 200 ms, undo 600 ms, partials every 800 ms", {}),
+    "default": (
+        "defaults: base, speculative pass at 100 ms, hangover 200 ms, undo 600 ms, "
+        "partials every 800 ms",
+        {},
+    ),
+    "nospeculate": ("no speculative pass (final pass at the hangover)", {"LL_SPECULATE_MS": "0"}),
     "hangover120": ("hangover 120 ms", {"LL_VAD_HANGOVER_MS": "120"}),
     "hangover300": ("hangover 300 ms", {"LL_VAD_HANGOVER_MS": "300"}),
     "partials500": ("partials every 500 ms", {"LL_PARTIAL_INTERVAL_MS": "500"}),
