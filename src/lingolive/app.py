@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, WebSocket
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from lingolive.config import Settings
 from lingolive.context import AppContext
@@ -28,6 +32,39 @@ from lingolive.signaling.session import SignalingSession
 log = logging.getLogger(__name__)
 
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
+
+
+async def close_sessions(ctx: AppContext) -> None:
+    """Graceful stop: every client is told (``server_shutdown``) before its session closes.
+
+    Called by ``cli.GracefulServer`` on SIGTERM *before* uvicorn closes the sockets (it
+    would otherwise close them first, and the message could not be sent), and again by the
+    lifespan for whatever is left.
+    """
+    ctx.ready = False
+    await asyncio.gather(
+        *(session.shutdown() for session in list(ctx.sessions.values())),
+        return_exceptions=True,
+    )
+
+
+def process_info() -> dict[str, int]:
+    """What a leak would grow: threads, open file descriptors, asyncio tasks."""
+    fd_dir = Path("/proc/self/fd")
+    return {
+        "pid": os.getpid(),
+        "threads": threading.active_count(),
+        "open_fds": len(list(fd_dir.iterdir())) if fd_dir.exists() else -1,
+        "tasks": len(asyncio.all_tasks()),
+    }
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """Same-origin pages, non-browser clients (no Origin) and configured origins may connect."""
+    if origin is None or "*" in allowed or origin in allowed:
+        return True
+    netloc = urlsplit(origin).netloc
+    return bool(host) and netloc == host
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,9 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            ctx.ready = False
-            for session in list(ctx.sessions.values()):
-                await session.close()
+            await close_sessions(ctx)
             ctx.workers.shutdown()
             engines.close()
 
@@ -90,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "max_sessions": settings.max_sessions,
             "engines": ctx.engines.sources,
             "warm_seconds": round(ctx.warm_seconds, 2),
+            "process": process_info(),
         }
 
     @app.get("/api/languages")
@@ -112,7 +148,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.websocket("/ws")
     async def ws_endpoint(ws: WebSocket) -> None:
+        if not origin_allowed(
+            ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins
+        ):
+            # Closing before accepting answers the handshake with 403: a page on another
+            # site cannot drive this server with its visitors' browsers.
+            await ws.close(code=1008)
+            return
         await SignalingSession(ws, state["ctx"]).run()
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        ctx = state.get("ctx")
+        body = ctx.metrics.render() if ctx is not None else b""
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/")
     async def index() -> FileResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 import time
 from pathlib import Path
@@ -24,25 +25,35 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from lingolive.app import create_app
+    from lingolive import logs
+    from lingolive.app import close_sessions, create_app
 
     settings = _settings(args)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.setup(settings.log_level, settings.log_format)
     app = create_app(settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers go through ours (session ids, JSON)
         # Messages between our limit and 4x it get a clean `message_too_large` error;
         # beyond that uvicorn closes the socket (1009) before we could read them.
         ws_max_size=settings.max_message_bytes * 4,
         ssl_certfile=args.certfile,
         ssl_keyfile=args.keyfile,
     )
+
+    class GracefulServer(uvicorn.Server):
+        """Tells every session goodbye before uvicorn closes the sockets under it."""
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            ctx = getattr(app.state, "ctx", None)
+            if ctx is not None:
+                await close_sessions(ctx)
+            await super().shutdown(sockets)
+
+    GracefulServer(config).run()
     return 0
 
 

@@ -41,6 +41,25 @@ class Settings(BaseSettings):
         262_144, description="Largest signaling message accepted, in bytes."
     )
     max_sessions: int = Field(8, description="Concurrent sessions; more get `busy`.")
+    max_session_s: float = Field(
+        14_400.0, description="A session is closed (`session_expired`) after this long."
+    )
+    idle_timeout_s: float = Field(
+        60.0,
+        description="A session whose microphone audio stops arriving for this long is closed "
+        "(`idle_timeout`): the client vanished.",
+    )
+    connect_timeout_s: float = Field(
+        20.0,
+        description="A session whose media never starts flowing (ICE never completes) is "
+        "closed after this long (`connect_timeout`).",
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra `Origin`s allowed to open `/ws` (comma-separated, `*` for any). "
+        "Same-origin pages and clients that send no Origin are always allowed.",
+    )
+    log_format: str = Field("text", description="`text` or `json` (one object per line).")
 
     # --- languages -----------------------------------------------------------------------
     source_lang: str = Field("en", description="Language spoken when the offer names none.")
@@ -127,7 +146,7 @@ class Settings(BaseSettings):
         "utterance is dropped and counted.",
     )
 
-    @field_validator("ice_servers", mode="before")
+    @field_validator("ice_servers", "allowed_origins", mode="before")
     @classmethod
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):

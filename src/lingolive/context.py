@@ -7,15 +7,21 @@ module-level globals, so two apps (tests) can live in one process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lingolive.config import Settings
 from lingolive.engines.registry import Engines
-from lingolive.pipeline.workers import Workers
+from lingolive.metrics import Metrics
+from lingolive.pipeline.workers import StagePool, Workers
 
 if TYPE_CHECKING:
     from lingolive.signaling.session import SignalingSession
+
+
+def _depth(pool: StagePool) -> Callable[[], float]:
+    return lambda: float(pool.pending)
 
 
 @dataclass
@@ -23,9 +29,15 @@ class AppContext:
     settings: Settings
     engines: Engines
     workers: Workers
+    metrics: Metrics = field(default_factory=Metrics)
     sessions: dict[str, SignalingSession] = field(default_factory=dict)
     ready: bool = False
     warm_seconds: float = 0.0
 
     def has_capacity(self) -> bool:
         return len(self.sessions) < self.settings.max_sessions
+
+    def __post_init__(self) -> None:
+        self.metrics.sessions.set_function(lambda: len(self.sessions))
+        for pool in (self.workers.vad, self.workers.stt, self.workers.mt, self.workers.tts):
+            self.metrics.watch_queue(pool.name, _depth(pool))

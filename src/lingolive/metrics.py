@@ -125,5 +125,21 @@ class Metrics:
         if total is not None and total >= 0:
             self.first_audio_out_seconds.observe(total / 1000)
 
+    # PipelineObserver
+    def segment_out(self, segment: Utterance) -> None:
+        self.observe_segment(segment)
+
+    def engine_error(self, engine: str) -> None:
+        self.engine_errors.labels(engine).inc()
+
+    def voiced(self, seconds: float) -> None:
+        self.voiced_seconds.observe(seconds)
+
+    def merged(self) -> None:
+        self.merged_utterances.inc()
+
+    def dropped_input(self, seconds: float) -> None:
+        self.dropped_input_seconds.inc(seconds)
+
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

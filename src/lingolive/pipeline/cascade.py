@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lingolive.engines.registry import Engines
+from lingolive.pipeline.observer import PipelineObserver
 from lingolive.pipeline.recognizer import RecognizerConfig, StreamingRecognizer
 from lingolive.pipeline.segmenter import SegmenterEvent
 from lingolive.pipeline.speaker import OUT_RATE, Speaker, SpeechOutput, resampled
@@ -44,9 +45,12 @@ class Cascade:
         emit: Callable[[ServerMessage], None],
         output: SpeechOutput,
         config: RecognizerConfig | None = None,
+        observer: PipelineObserver | None = None,
     ) -> None:
         self.languages = languages
-        self.speaker = Speaker(engines, workers, languages.voice, emit=emit, output=output)
+        self.speaker = Speaker(
+            engines, workers, languages.voice, emit=emit, output=output, observer=observer
+        )
         self.recognizer = StreamingRecognizer(
             engines.stt,
             workers.stt,
@@ -57,6 +61,7 @@ class Cascade:
             emit=emit,
             commit=self.speaker.say,
             config=config or RecognizerConfig(),
+            observer=observer,
         )
         self._tasks: list[asyncio.Task[None]] = []
 

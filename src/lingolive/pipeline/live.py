@@ -20,6 +20,7 @@ from lingolive.config import Settings
 from lingolive.engines.base import Float32Array
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.cascade import Cascade, Languages
+from lingolive.pipeline.observer import NullObserver, PipelineObserver
 from lingolive.pipeline.recognizer import RecognizerConfig
 from lingolive.pipeline.segmenter import Segmenter, SegmenterConfig, SegmenterEvent
 from lingolive.pipeline.workers import Workers
@@ -64,8 +65,10 @@ class LiveTranslation:
         settings: Settings,
         languages: Languages,
         emit: Callable[[ServerMessage], None],
+        observer: PipelineObserver | None = None,
     ) -> None:
         self._workers = workers
+        self._observer = observer or NullObserver()
         self.track = TranslatedAudioTrack(
             max_backlog_s=settings.max_output_backlog_s,
             on_first_audio=lambda seg, t: self.cascade.audio_started(seg, t),
@@ -79,6 +82,7 @@ class LiveTranslation:
             emit=emit,
             output=self.track,
             config=recognizer_config(settings),
+            observer=self._observer,
         )
         self.segmenter = Segmenter(engines.vad, segmenter_config(settings))
         self._queue: asyncio.Queue[tuple[Float32Array, float]] = asyncio.Queue(
@@ -86,6 +90,7 @@ class LiveTranslation:
         )
         self.dropped_audio_s = 0.0
         self.received_audio_s = 0.0
+        self.last_audio_at: float | None = None  # arrival of the latest microphone chunk
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -96,9 +101,11 @@ class LiveTranslation:
     def feed(self, chunk: Float32Array, arrival: float) -> None:
         """Accept one chunk of 16 kHz mono audio; never blocks (drops the oldest if full)."""
         self.received_audio_s += len(chunk) / 16_000
+        self.last_audio_at = arrival
         if self._queue.full():
             old, _ = self._queue.get_nowait()
             self.dropped_audio_s += len(old) / 16_000
+            self._observer.dropped_input(len(old) / 16_000)
         self._queue.put_nowait((chunk, arrival))
 
     async def _segment_loop(self) -> None:

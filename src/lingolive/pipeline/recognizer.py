@@ -34,6 +34,7 @@ import numpy as np
 
 from lingolive.engines.base import MODEL_RATE, STT, Float32Array, Transcript
 from lingolive.pipeline.agreement import LocalAgreement, ends_sentence, words
+from lingolive.pipeline.observer import NullObserver, PipelineObserver
 from lingolive.pipeline.segmenter import (
     SegmenterEvent,
     SpeechEnded,
@@ -114,7 +115,9 @@ class StreamingRecognizer:
         emit: Callable[[ServerMessage], None],
         commit: Callable[[Utterance], None],
         config: RecognizerConfig,
+        observer: PipelineObserver | None = None,
     ) -> None:
+        self._observer = observer or NullObserver()
         self._stt = stt
         self._pool = pool
         self._source = source_lang
@@ -178,6 +181,7 @@ class StreamingRecognizer:
                     forced=event.forced,
                 )
                 self.merged_utterances += 1
+                self._observer.merged()
                 log.warning(
                     "STT behind: merged utterance %d into %d", event.utterance_id, job.utterance_id
                 )
@@ -197,6 +201,7 @@ class StreamingRecognizer:
                 raise
             except Exception as exc:
                 log.warning("recognition failed: %s", exc)
+                self._observer.engine_error("stt")
                 seg = self._id(self._utt.segment) if self._utt else None
                 self._emit(
                     ErrorMsg(
@@ -495,6 +500,7 @@ class StreamingRecognizer:
         cut: int,
     ) -> None:
         seg = utt.segment
+        self._observer.voiced(max(0, cut - seg.offset) / MODEL_RATE)
         phrase = self._phrase(utt, text, result.language, t0, t1, speech_end_at)
         phrase.marks.mark(Stage.SPEECH_START, seg.start_at)
         phrase.marks.mark(Stage.VAD_END, decided_at)

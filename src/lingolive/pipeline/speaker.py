@@ -19,6 +19,7 @@ import numpy as np
 
 from lingolive.engines.base import TTS, EngineError, Int16Array, SpeechAudio
 from lingolive.engines.registry import Engines
+from lingolive.pipeline.observer import NullObserver, PipelineObserver
 from lingolive.pipeline.utterance import Stage, Utterance
 from lingolive.pipeline.workers import Workers
 from lingolive.signaling.messages import ErrorCode, ErrorMsg, ServerMessage, TranslationMsg
@@ -91,7 +92,9 @@ class Speaker:
         *,
         emit: Callable[[ServerMessage], None],
         output: SpeechOutput,
+        observer: PipelineObserver | None = None,
     ) -> None:
+        self._observer = observer or NullObserver()
         self._engines = engines
         self._workers = workers
         self._voice = voice
@@ -126,6 +129,7 @@ class Speaker:
         if phrase is not None:
             phrase.marks.mark(Stage.FIRST_AUDIO_OUT, when)
             self._emit(phrase.timing())
+            self._observer.segment_out(phrase)
 
     def audio_finished(self, segment_id: int, when: float) -> None:
         phrase = self._awaiting_audio.pop(segment_id, None)
@@ -162,6 +166,7 @@ class Speaker:
                 )
         except Exception as exc:
             phrase.marks.mark(Stage.MT_END)
+            self._observer.engine_error("mt")
             self._fail(phrase, "translation", exc)
             return
         phrase.marks.mark(Stage.MT_END)
@@ -187,6 +192,7 @@ class Speaker:
                 phrase.audio_out_s += len(samples) / OUT_RATE
                 self._output.push(phrase.segment_id, samples)
         except Exception as exc:
+            self._observer.engine_error("tts")
             self._fail(phrase, "speech synthesis", exc)
         finally:
             phrase.marks.mark(Stage.TTS_END)

@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
+from dataclasses import replace
 
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
@@ -21,11 +23,13 @@ from fastapi import WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from lingolive import logs
 from lingolive.context import AppContext
 from lingolive.engines.base import EngineError
 from lingolive.pipeline.cascade import Languages
 from lingolive.pipeline.live import LiveTranslation
 from lingolive.rtc import inbound
+from lingolive.rtc.outbound import TrackStats
 from lingolive.rtc.peer import (
     BadSDP,
     add_candidate,
@@ -34,6 +38,7 @@ from lingolive.rtc.peer import (
     make_answer,
     shorten_audio_jitter_buffers,
 )
+from lingolive.rtc.stats import LinkStats, read_link_stats
 from lingolive.signaling.messages import (
     CLIENT_MESSAGE,
     Answer,
@@ -49,6 +54,7 @@ from lingolive.signaling.messages import (
 log = logging.getLogger(__name__)
 
 SEND_QUEUE = 1000
+WATCH_INTERVAL_S = 1.0
 
 
 class SessionError(Exception):
@@ -70,8 +76,10 @@ class SignalingSession:
         self._pump: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[ServerMessage | None] = asyncio.Queue(SEND_QUEUE)
         self._sender: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.started_at = time.monotonic()
         self._closing = False
-        self.log = logging.LoggerAdapter(log, {"session": self.id})
+        self.log = log
 
     # -- outgoing ---------------------------------------------------------------------------
 
@@ -101,6 +109,7 @@ class SignalingSession:
     # -- incoming ---------------------------------------------------------------------------
 
     async def run(self) -> None:
+        logs.session_id.set(self.id)  # every line logged on behalf of this session says so
         await self.ws.accept()
         self._sender = asyncio.create_task(self._send_loop(), name=f"ws-send-{self.id}")
         try:
@@ -207,15 +216,22 @@ class SignalingSession:
         if self.pc is not None:
             raise SessionError(ErrorCode.ALREADY_STARTED, "this socket already has a session")
         if not self.ctx.ready:
+            self.ctx.metrics.sessions_refused.labels("loading").inc()
             raise SessionError(ErrorCode.BUSY, "the server is still loading its models")
         if not self.ctx.has_capacity():
+            self.ctx.metrics.sessions_refused.labels("busy").inc()
             raise SessionError(
                 ErrorCode.BUSY,
                 f"the server is at its limit of {self.ctx.settings.max_sessions} sessions",
             )
         languages = self._languages(offer)
         live = LiveTranslation(
-            self.ctx.engines, self.ctx.workers, self.ctx.settings, languages, self.emit
+            self.ctx.engines,
+            self.ctx.workers,
+            self.ctx.settings,
+            languages,
+            self.emit,
+            observer=self.ctx.metrics,
         )
         pc = create_peer(self.ctx.settings.ice_servers)
         self.pc, self.live = pc, live
@@ -249,6 +265,8 @@ class SignalingSession:
             await self._release_media()
             raise SessionError(ErrorCode.BAD_SDP, f"could not answer the offer: {exc}") from exc
         live.start()
+        self.ctx.metrics.sessions_started.inc()
+        self._watch = asyncio.create_task(self._watch_loop(), name=f"watch-{self.id}")
         self.emit(Answer(sdp=sdp, session_id=self.id))
         self.emit(
             Ready(
@@ -268,10 +286,79 @@ class SignalingSession:
         except Exception as exc:
             raise SessionError(ErrorCode.BAD_MESSAGE, f"bad ICE candidate: {exc}") from exc
 
+    # -- limits and stats -----------------------------------------------------------------
+
+    async def _watch_loop(self) -> None:
+        """Once a second: session limits, and the numbers only polling can give."""
+        settings = self.ctx.settings
+        metrics = self.ctx.metrics
+        seen = TrackStats()
+        lost = 0
+        media_start = time.monotonic()
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            live, pc = self.live, self.pc
+            if live is None or pc is None:
+                return
+            now = time.monotonic()
+            stats = live.track.stats
+            metrics.underruns.inc(stats.underruns - seen.underruns)
+            metrics.late_frames.inc(stats.late_frames - seen.late_frames)
+            metrics.dropped_segments.inc(stats.dropped_segments - seen.dropped_segments)
+            seen = replace(stats)
+            if pc.connectionState != "closed":
+                try:
+                    link = await asyncio.wait_for(read_link_stats(pc), WATCH_INTERVAL_S)
+                except Exception:  # stats are best effort; the limits below must still run
+                    self.log.exception("reading WebRTC stats")
+                    link = LinkStats(None, None, lost)
+                if link.rtt_s is not None:
+                    metrics.rtt_seconds.observe(link.rtt_s)
+                if link.jitter_s is not None:
+                    metrics.jitter_seconds.observe(link.jitter_s)
+                metrics.packets_lost.inc(max(0, link.packets_lost - lost))
+                lost = max(lost, link.packets_lost)
+            if now - self.started_at > settings.max_session_s:
+                await self._end(
+                    ErrorCode.SESSION_EXPIRED,
+                    f"sessions last at most {settings.max_session_s:.0f} s",
+                )
+                return
+            if live.last_audio_at is None:
+                if now - media_start > settings.connect_timeout_s:
+                    await self._end(
+                        ErrorCode.CONNECT_TIMEOUT,
+                        f"no audio arrived within {settings.connect_timeout_s:.0f} s "
+                        "(did ICE complete?)",
+                    )
+                    return
+            elif now - live.last_audio_at > settings.idle_timeout_s:
+                await self._end(
+                    ErrorCode.IDLE_TIMEOUT, f"no audio for {settings.idle_timeout_s:.0f} s"
+                )
+                return
+
+    async def _end(self, code: str, message: str) -> None:
+        self.log.info("ending session: %s", message)
+        self.error(code, message)
+        await self.close()
+
+    async def shutdown(self) -> None:
+        """The server is stopping: tell the client, then release everything."""
+        token = logs.session_id.set(self.id)  # called from the server's task, not ours
+        try:
+            await self._end(ErrorCode.SHUTDOWN, "the server is shutting down")
+        finally:
+            logs.session_id.reset(token)
+
     # -- teardown ---------------------------------------------------------------------------
 
     async def _release_media(self) -> None:
         self.ctx.sessions.pop(self.id, None)
+        watch, self._watch = self._watch, None
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
         pump, self._pump = self._pump, None
         if pump is not None:
             pump.cancel()

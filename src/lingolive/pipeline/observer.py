@@ -1,0 +1,45 @@
+"""What the pipeline reports to whoever watches it (the metrics), without knowing who.
+
+The pipeline calls these hooks at the moments that matter; ``metrics.Metrics`` implements
+them for Prometheus, ``NullObserver`` ignores them (file mode, tests).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from lingolive.pipeline.utterance import Utterance
+
+
+class PipelineObserver(Protocol):
+    def segment_out(self, segment: Utterance) -> None:
+        """A segment's first translated frame left (its stage marks are complete)."""
+
+    def engine_error(self, engine: str) -> None:
+        """An engine call failed (``stt``, ``mt``, ``tts``)."""
+
+    def voiced(self, seconds: float) -> None:
+        """A final recognition pass covered this much speech."""
+
+    def merged(self) -> None:
+        """An utterance was merged into a waiting one (recognition fell behind)."""
+
+    def dropped_input(self, seconds: float) -> None:
+        """Incoming audio was dropped (the VAD fell behind)."""
+
+
+class NullObserver:
+    def segment_out(self, segment: Utterance) -> None:
+        pass
+
+    def engine_error(self, engine: str) -> None:
+        pass
+
+    def voiced(self, seconds: float) -> None:
+        pass
+
+    def merged(self) -> None:
+        pass
+
+    def dropped_input(self, seconds: float) -> None:
+        pass

@@ -1,0 +1,102 @@
+"""Hypothesis throws random JSON, SDP garbage and huge strings at `/ws`.
+
+Every message gets an `error` reply, or (beyond the size limit, or after a `bye`) the socket
+is closed; the server never crashes and keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from conftest import Server
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+sdp_garbage = st.one_of(
+    st.text(max_size=300),
+    st.lists(
+        st.sampled_from(
+            [
+                "v=0",
+                "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+                "a=ice-ufrag:x",
+                "a=fingerprint:sha-256 00",
+                "c=IN IP4 0.0.0.0",
+                "a=rtpmap:111",
+                "m=video 0",
+                "a=setup:actpass",
+                "o=- 1 1 IN IP4 1.2.3.4",
+            ]
+        ),
+        max_size=12,
+    ).map("\r\n".join),
+)
+messages = st.one_of(
+    json_values.map(json.dumps),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["offer", "candidate", "bye", "answer", ""])},
+        optional={
+            "sdp": sdp_garbage,
+            "source_lang": st.text(max_size=5),
+            "target_lang": st.sampled_from(["es", "en", "xx", "auto"]),
+            "candidate": st.text(max_size=80),
+            "sdpMLineIndex": st.integers(-5, 100),
+            "voice": st.text(max_size=20),
+        },
+    ).map(json.dumps),
+    st.text(max_size=200),
+    st.integers(200_000, 400_000).map(lambda n: json.dumps({"type": "offer", "sdp": "x" * n})),
+)
+
+
+class Socket:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ws: ClientConnection | None = None
+
+    def send(self, message: str) -> dict[str, Any] | None:
+        if self.ws is None:
+            self.ws = connect(self.url, max_size=2**22)
+        try:
+            self.ws.send(message)
+            reply: dict[str, Any] = json.loads(self.ws.recv(timeout=20))
+            return reply
+        except ConnectionClosed:
+            self.ws = None
+            return None
+
+
+def test_fuzz_signaling(server: Server) -> None:
+    sock = Socket(server.ws_url)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(messages)
+    def check(message: str) -> None:
+        reply = sock.send(message)
+        if reply is None:
+            return  # closed: after a bye, or a message over the hard limit
+        if reply["type"] == "answer":  # a valid offer slipped through: end that session
+            sock.send('{"type": "bye"}')
+            return
+        assert reply["type"] == "error", reply
+        assert reply["code"] and reply["message"]
+
+    try:
+        check()
+    finally:
+        if sock.ws is not None:
+            sock.ws.close()
+    assert httpx.get(f"{server.url}/ready").status_code == 200
+    assert "Traceback" not in server.log()
