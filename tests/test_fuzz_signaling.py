@@ -68,7 +68,7 @@ class Socket:
 
     def send(self, message: str) -> dict[str, Any] | None:
         if self.ws is None:
-            self.ws = connect(self.url, max_size=2**22)
+            self.ws = connect(self.url, max_size=2**22, legacy=True)
         try:
             self.ws.send(message)
             reply: dict[str, Any] = json.loads(self.ws.recv(timeout=20))

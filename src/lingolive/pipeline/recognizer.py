@@ -340,7 +340,11 @@ class StreamingRecognizer:
         confirmed = seg.agreement.confirmed
         # A sentence of a word or two ("Good morning.") waits for the next one: spoken alone
         # it would sound choppy and translate worse.
-        ends = [i for i, word in enumerate(confirmed) if ends_sentence(word) and i + 1 >= MIN_WORDS]
+        ends = [
+            i
+            for i, word in enumerate(confirmed)
+            if ends_sentence(word, utt.lang) and i + 1 >= MIN_WORDS
+        ]
         if not ends or len(words(own)) <= ends[-1] + 1:
             return False  # no confirmed sentence end, or nothing said after it yet
         count = ends[-1] + 1
@@ -426,7 +430,7 @@ class StreamingRecognizer:
         )
         if utt is not self._utt or any(isinstance(j, SpeechResumed) for j in self._jobs):
             return  # the speaker went on while we listened: the pause is void
-        if self._cfg.early_commit and ends_sentence(text):
+        if self._cfg.early_commit and ends_sentence(text, result.language):
             self._commit_final(
                 utt, text, result, t0, t1, job.speech_end_at, job.decided_at, cut=len(job.audio)
             )
