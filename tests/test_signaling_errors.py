@@ -111,6 +111,7 @@ async def test_socket_survives_errors_then_works(ws: Any) -> None:
     reply = await ask(ws, json.dumps({"type": "offer", "sdp": pc.localDescription.sdp}))
     assert reply["type"] == "answer" and reply["session_id"], reply
     ready = json.loads(await ws.recv())
+    assert isinstance(ready.pop("worker"), int)
     assert ready == {
         "type": "ready",
         "session_id": reply["session_id"],

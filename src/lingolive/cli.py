@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import socket
 import sys
 import time
 from pathlib import Path
@@ -23,37 +22,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from lingolive.serve import ServeOptions, serve
 
-    from lingolive import logs
-    from lingolive.app import close_sessions, create_app
-
-    settings = _settings(args)
-    logs.setup(settings.log_level, settings.log_format)
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # uvicorn's loggers go through ours (session ids, JSON)
-        # Messages between our limit and 4x it get a clean `message_too_large` error;
-        # beyond that uvicorn closes the socket (1009) before we could read them.
-        ws_max_size=settings.max_message_bytes * 4,
-        ssl_certfile=args.certfile,
-        ssl_keyfile=args.keyfile,
+    serve(
+        _settings(args),
+        ServeOptions(certfile=args.certfile, keyfile=args.keyfile, workers=args.workers),
     )
-
-    class GracefulServer(uvicorn.Server):
-        """Tells every session goodbye before uvicorn closes the sockets under it."""
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            ctx = getattr(app.state, "ctx", None)
-            if ctx is not None:
-                await close_sessions(ctx)
-            await super().shutdown(sockets)
-
-    GracefulServer(config).run()
     return 0
 
 
@@ -132,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (LL_PORT, default 8000)")
     serve.add_argument("--certfile", help="TLS certificate (PEM) for https/wss")
     serve.add_argument("--keyfile", help="TLS private key (PEM)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port, each with its own models (default 1)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     tr = sub.add_parser("translate", help="translate a speech file to a speech file")

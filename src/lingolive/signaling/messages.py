@@ -70,6 +70,7 @@ class Ready(_Message):
     source_lang: str
     target_lang: str
     voice: str | None
+    worker: int | None = None  # id (pid) of the server process that holds the session
 
 
 class TranscriptMsg(_Message):

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 import uuid
 from dataclasses import replace
@@ -274,6 +275,7 @@ class SignalingSession:
                 source_lang=languages.source or "auto",
                 target_lang=languages.target,
                 voice=languages.voice,
+                worker=os.getpid(),
             )
         )
         self.log.info("session started: %s -> %s", languages.source or "auto", languages.target)

@@ -1,0 +1,103 @@
+"""Running the server: one process, or ``--workers N`` processes sharing one port.
+
+Why our own worker supervisor instead of uvicorn's ``--workers``: on SIGTERM uvicorn closes
+every WebSocket *before* the application hears about the shutdown, so clients could not be
+told why their session ended. ``GracefulServer`` says goodbye to every session first, and
+each worker process runs one. Workers share the listening socket (the kernel spreads new
+connections across them); each loads its own models and owns the sessions it accepted,
+media included (its own UDP ports for ICE).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from lingolive import logs
+from lingolive.app import close_sessions, create_app
+from lingolive.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class GracefulServer(uvicorn.Server):
+    """Tells every session goodbye before uvicorn closes the sockets under it."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        app = self.config.app
+        ctx = getattr(getattr(app, "state", None), "ctx", None)
+        if ctx is not None:
+            await close_sessions(ctx)
+        await super().shutdown(sockets)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    certfile: str | None = None
+    keyfile: str | None = None
+    workers: int = 1
+
+
+def _config(settings: Settings, options: ServeOptions) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers go through ours (session ids, JSON)
+        # Messages between our limit and 4x it get a clean `message_too_large` error;
+        # beyond that uvicorn closes the socket (1009) before we could read them.
+        ws_max_size=settings.max_message_bytes * 4,
+        ssl_certfile=options.certfile,
+        ssl_keyfile=options.keyfile,
+    )
+
+
+def _worker(settings_data: dict[str, Any], options: ServeOptions, sock: socket.socket) -> None:
+    settings = Settings(**settings_data)
+    logs.setup(settings.log_level, settings.log_format)
+    GracefulServer(_config(settings, options)).run(sockets=[sock])
+
+
+def serve(settings: Settings, options: ServeOptions) -> None:
+    logs.setup(settings.log_level, settings.log_format)
+    if options.workers <= 1:
+        GracefulServer(_config(settings, options)).run()
+        return
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.set_inheritable(True)
+    spawn = multiprocessing.get_context("spawn")
+    data = settings.model_dump()
+    workers = [
+        spawn.Process(target=_worker, args=(data, options, sock), name=f"lingolive-{i}")
+        for i in range(options.workers)
+    ]
+    for proc in workers:
+        proc.start()
+    log.info(
+        "started %d workers on %s:%d: %s",
+        len(workers),
+        settings.host,
+        settings.port,
+        [p.pid for p in workers],
+    )
+
+    def stop(signum: int, _frame: object) -> None:
+        for proc in workers:
+            if proc.is_alive() and proc.pid is not None:
+                proc.terminate()  # SIGTERM: each worker says goodbye to its sessions
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for proc in workers:
+        proc.join()
+    sock.close()
+    log.info("all workers stopped")
