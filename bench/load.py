@@ -27,9 +27,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from latency import DATA, ServerProcess, machine  # noqa: E402
-
-from lingolive.evaluation import pct, speak_file  # noqa: E402
+from latency import DATA, ServerProcess, machine
+from lingolive.evaluation import pct, speak_file
 
 FILE = "en_piper_dialogue.wav"
 
