@@ -6,6 +6,8 @@ const ui = {
   source: $("source"), target: $("target"), swap: $("swap"), mic: $("mic"),
   status: $("status"), captions: $("captions"), audio: $("remote"),
   last: $("lat-last"), median: $("lat-median"), rtt: $("lat-rtt"), breakdown: $("lat-breakdown"),
+  name: $("name"), createRoom: $("create-room"), inviteBox: $("invite-box"), invite: $("invite"),
+  copyInvite: $("copy-invite"), roomInfo: $("room-info"), participants: $("participants"),
 };
 
 const state = {
@@ -17,6 +19,8 @@ const state = {
   latencies: [],
   statsTimer: null,
   sessionId: null,
+  room: null,          // {room, token} when joining a room (from the invite link)
+  participants: [],
 };
 // Exposed for tests and for the curious: what happened in this page.
 window.lingolive = state;
@@ -39,16 +43,19 @@ function fillPickers() {
   const sources = [...new Set(pairs.map((p) => p.source))];
   ui.source.innerHTML = "";
   for (const code of sources) ui.source.add(new Option(langName(code), code));
-  ui.source.add(new Option("Detect automatically", "auto"));
+  if (!state.room) ui.source.add(new Option("Detect automatically", "auto"));
   ui.source.value = sources.includes(state.config.default_source) ? state.config.default_source : sources[0];
   fillTargets(state.config.default_target);
 }
 
-// Offer only targets the server can actually reach from the chosen source.
+// Offer only targets the server can actually reach from the chosen source. In a room, what
+// I hear comes from the others, whatever they speak: any language the server speaks (or mine).
 function fillTargets(preferred) {
   const src = ui.source.value;
   const pairs = state.config.pairs;
-  const targets = [...new Set(pairs.filter((p) => src === "auto" || p.source === src).map((p) => p.target))];
+  const targets = state.room
+    ? [...new Set([src, ...pairs.map((p) => p.target)])]
+    : [...new Set(pairs.filter((p) => src === "auto" || p.source === src).map((p) => p.target))];
   const keep = preferred || ui.target.value;
   ui.target.innerHTML = "";
   for (const code of targets) ui.target.add(new Option(langName(code), code));
@@ -64,20 +71,38 @@ async function loadConfig() {
   setStatus("Ready. Press “Start microphone” and speak.");
 }
 
-function segment(id) {
-  let seg = state.segments.get(id);
+// Captions are keyed by speaker (rooms) and segment: every speaker numbers their own.
+function segment(msg) {
+  const who = msg.speaker ? msg.speaker.id : "me";
+  const key = `${who}:${msg.segment_id}`;
+  let seg = state.segments.get(key);
   if (!seg) {
     const li = document.createElement("li");
-    li.dataset.segment = id;
+    li.dataset.segment = msg.segment_id;
+    li.dataset.speaker = who;
+    const name = document.createElement("div"); name.className = "who";
+    if (msg.speaker) name.textContent = msg.speaker.id === state.sessionId ? "You" : msg.speaker.display_name;
     const src = document.createElement("div"); src.className = "src partial";
     const dst = document.createElement("div"); dst.className = "dst";
     const meta = document.createElement("div"); meta.className = "meta";
-    li.append(src, dst, meta);
+    li.append(name, src, dst, meta);
     ui.captions.append(li);
     seg = { li, src, dst, meta };
-    state.segments.set(id, seg);
+    state.segments.set(key, seg);
   }
   return seg;
+}
+
+function showParticipants(list) {
+  state.participants = list;
+  ui.participants.innerHTML = "";
+  for (const p of list) {
+    const li = document.createElement("li");
+    const me = p.id === state.sessionId ? " (you)" : "";
+    li.textContent = `${p.display_name}${me}: speaks ${langName(p.source_lang)}, hears ${langName(p.target_lang)}`;
+    li.dataset.participant = p.id;
+    ui.participants.append(li);
+  }
 }
 
 function median(values) {
@@ -88,7 +113,9 @@ function median(values) {
 const fmt = (ms) => (ms === null || ms === undefined ? "–" : `${Math.round(ms)} ms`);
 
 function onTiming(msg) {
-  const seg = segment(msg.segment_id);
+  // In a room, one phrase is voiced once per listener language: keep the one I hear.
+  if (msg.speaker && msg.lang && msg.lang !== ui.target.value) return;
+  const seg = segment(msg);
   const parts = [];
   if (msg.first_audio_out_ms !== null) parts.push(`speech end → audio out ${fmt(msg.first_audio_out_ms)}`);
   parts.push(`VAD ${fmt(msg.speech_end_ms)}`, `STT ${fmt(msg.stt_ms)}`, `MT ${fmt(msg.mt_ms)}`,
@@ -112,14 +139,15 @@ function onMessage(msg) {
       setStatus(`Listening: ${langName(msg.source_lang)} → ${langName(msg.target_lang)}`);
       break;
     case "transcript": {
-      const seg = segment(msg.segment_id);
+      const seg = segment(msg);
       seg.src.textContent = msg.text;
       seg.src.classList.toggle("partial", !msg.final);
       seg.src.lang = msg.lang;
       break;
     }
     case "translation": {
-      const seg = segment(msg.segment_id);
+      if (msg.speaker && msg.lang !== ui.target.value) break;  // another listener's language
+      const seg = segment(msg);
       seg.dst.textContent = msg.text;
       seg.dst.lang = msg.lang;
       break;
@@ -127,9 +155,16 @@ function onMessage(msg) {
     case "timing":
       onTiming(msg);
       break;
+    case "participant_joined":
+    case "participant_left":
+      showParticipants(msg.participants);
+      ui.roomInfo.hidden = false;
+      ui.roomInfo.textContent = `Room ${msg.room}: ${msg.participants.length} here` +
+        (msg.type === "participant_joined" ? ` (${msg.participant.display_name} joined)` : ` (${msg.participant.display_name} left)`);
+      break;
     case "error":
       if (msg.segment_id !== null && msg.segment_id !== undefined) {
-        const seg = segment(msg.segment_id);
+        const seg = segment(msg);
         const err = document.createElement("div"); err.className = "err"; err.textContent = msg.message;
         seg.li.append(err);
       } else {
@@ -201,10 +236,16 @@ async function start() {
   };
   await pc.setLocalDescription(await pc.createOffer());
   await waitForIce(pc, 2000);
-  ws.send(JSON.stringify({
+  const offer = {
     type: "offer", sdp: pc.localDescription.sdp,
     source_lang: ui.source.value, target_lang: ui.target.value,
-  }));
+  };
+  if (state.room) {
+    offer.room = state.room.room;
+    offer.token = state.room.token;
+    if (ui.name.value.trim()) offer.display_name = ui.name.value.trim();
+  }
+  ws.send(JSON.stringify(offer));
   offerSent = true;
   // Candidates already inside the offer need not be sent again.
   for (const msg of pending) if (!pc.localDescription.sdp.includes(msg.candidate)) ws.send(JSON.stringify(msg));
@@ -243,6 +284,42 @@ function stop(sendBye = true) {
   ui.source.disabled = ui.target.disabled = ui.swap.disabled = false;
 }
 
+async function createRoom() {
+  ui.createRoom.disabled = true;
+  try {
+    const res = await fetch("/rooms", { method: "POST" });
+    if (!res.ok) throw new Error(`server answered ${res.status}`);
+    const room = await res.json();
+    enterRoom(room.room, room.token);
+    ui.invite.value = room.invite_url;
+    ui.inviteBox.hidden = false;
+    setStatus("Room created. Send the invite link, then start your microphone.");
+  } catch (e) {
+    setStatus(`Could not create a room: ${e.message}`, true);
+  } finally {
+    ui.createRoom.disabled = false;
+  }
+}
+
+function enterRoom(room, token) {
+  state.room = { room, token };
+  ui.roomInfo.hidden = false;
+  ui.roomInfo.textContent = `Room ${room}: start your microphone to join.`;
+  ui.createRoom.hidden = true;
+  const keep = ui.target.value;
+  fillPickers();
+  fillTargets(keep);
+  if (!ui.invite.value) {
+    ui.invite.value = `${location.origin}/?${new URLSearchParams({ room, token })}`;
+    ui.inviteBox.hidden = false;
+  }
+}
+
+ui.createRoom.addEventListener("click", createRoom);
+ui.copyInvite.addEventListener("click", async () => {
+  try { await navigator.clipboard.writeText(ui.invite.value); setStatus("Invite link copied."); }
+  catch { ui.invite.select(); document.execCommand("copy"); }
+});
 ui.mic.addEventListener("click", () => (state.pc ? (stop(), setStatus("Stopped.")) : start()));
 ui.source.addEventListener("change", () => fillTargets());
 ui.swap.addEventListener("click", () => {
@@ -254,4 +331,17 @@ ui.swap.addEventListener("click", () => {
 document.addEventListener("click", () => { if (ui.audio.srcObject && ui.audio.paused) ui.audio.play().catch(() => {}); });
 window.addEventListener("beforeunload", () => stop());
 
-loadConfig().catch((e) => setStatus(`Could not reach the server: ${e.message}`, true));
+loadConfig()
+  .then(() => {
+    const params = new URLSearchParams(location.search);
+    if (params.get("room") && params.get("token")) enterRoom(params.get("room"), params.get("token"));
+    if (params.get("name")) ui.name.value = params.get("name");
+    for (const [key, el] of [["source", ui.source], ["target", ui.target]]) {
+      const want = params.get(key);
+      if (want && [...el.options].some((o) => o.value === want)) {
+        el.value = want;
+        if (key === "source") fillTargets();
+      }
+    }
+  })
+  .catch((e) => setStatus(`Could not reach the server: ${e.message}`, true));

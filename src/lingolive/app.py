@@ -8,6 +8,7 @@ meanwhile. Offers that arrive before then get a ``busy`` error, not a stall.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
 import threading
@@ -15,17 +16,19 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, HTTPException, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 
 from lingolive.config import Settings
 from lingolive.context import AppContext
 from lingolive.engines.registry import load_engines, warm_engines
 from lingolive.pipeline.workers import Workers
+from lingolive.rooms import tokens
 from lingolive.rtc.peer import browser_ice_server
 from lingolive.signaling.session import SignalingSession
 
@@ -46,6 +49,14 @@ async def close_sessions(ctx: AppContext) -> None:
         *(session.shutdown() for session in list(ctx.sessions.values())),
         return_exceptions=True,
     )
+
+
+class RoomCreated(BaseModel):
+    room: str
+    token: str
+    expires_at: float  # Unix time
+    invite_url: str
+    max_participants: int
 
 
 def process_info() -> dict[str, int]:
@@ -156,6 +167,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await ws.close(code=1008)
             return
         await SignalingSession(ws, state["ctx"]).run()
+
+    @app.post("/rooms")
+    async def create_room(request: Request) -> RoomCreated:
+        """A new room and an invite (signed, expiring token) to join it.
+
+        Room ids are always random: a name chosen by the caller could be somebody else's
+        room, and the token would let the caller in.
+        """
+        if settings.room_create_key:
+            expected = f"Bearer {settings.room_create_key}"
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                raise HTTPException(status_code=401, detail="creating rooms needs the room key")
+        ctx = state["ctx"]
+        room = tokens.new_room_id()
+        token, expires = tokens.issue(ctx.room_secret, room, settings.room_token_ttl_s)
+        base = str(request.base_url).rstrip("/")
+        return RoomCreated(
+            room=room,
+            token=token,
+            expires_at=expires,
+            invite_url=f"{base}/?{urlencode({'room': room, 'token': token})}",
+            max_participants=settings.room_max_participants,
+        )
+
+    @app.get("/api/rooms/{room_id}")
+    async def room_info(room_id: str) -> dict[str, object]:
+        """Who is in a room (no token needed to see the count; names need to join)."""
+        room = state["ctx"].rooms.rooms.get(room_id)
+        return {
+            "room": room_id,
+            "participants": len(room.participants) if room else 0,
+            "max_participants": settings.room_max_participants,
+        }
 
     @app.get("/metrics")
     async def metrics() -> Response:

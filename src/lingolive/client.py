@@ -129,8 +129,12 @@ class LoopbackClient:
         target_lang: str | None = None,
         voice: str | None = None,
         timeout: float = 20.0,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Offer ``track`` as the microphone; returns the server's answer message."""
+        """Offer ``track`` as the microphone; returns the server's answer message.
+
+        ``extra``: more offer fields, e.g. ``{"room": …, "token": …, "display_name": …}``.
+        """
         self.ws = await websockets.connect(self.url, max_size=2**22)
         self.pc = RTCPeerConnection()
         self.pc.addTrack(track)
@@ -147,6 +151,7 @@ class LoopbackClient:
             offer["target_lang"] = target_lang
         if voice:
             offer["voice"] = voice
+        offer.update(extra or {})
         await self.ws.send(json.dumps(offer))
         self._tasks.append(asyncio.create_task(self._read_events()))
         answer = await self.wait_for(lambda e: e["type"] in ("answer", "error"), timeout)

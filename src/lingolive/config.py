@@ -59,7 +59,25 @@ class Settings(BaseSettings):
         description="Extra `Origin`s allowed to open `/ws` (comma-separated, `*` for any). "
         "Same-origin pages and clients that send no Origin are always allowed.",
     )
-    log_format: str = Field("text", description="`text` or `json` (one object per line).")
+    log_format: str = Field(
+        "text", description="`text` or `json` (one object per line); every line has the session."
+    )
+
+    # --- rooms -------------------------------------------------------------------------
+    room_secret: str = Field(
+        "",
+        description="Key that signs room tokens. Empty: a random key per start (tokens die "
+        "with a restart); set it to keep invites valid across restarts.",
+    )
+    room_token_ttl_s: float = Field(86_400.0, description="How long a room invite is valid.")
+    room_max_participants: int = Field(
+        8, description="Participants per room; more get `room_full`."
+    )
+    room_create_key: str = Field(
+        "",
+        description="If set, `POST /rooms` needs `Authorization: Bearer <key>`; empty: anyone "
+        "who can reach the server may create rooms.",
+    )
 
     # --- languages -----------------------------------------------------------------------
     source_lang: str = Field("en", description="Language spoken when the offer names none.")

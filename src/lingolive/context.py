@@ -7,6 +7,7 @@ module-level globals, so two apps (tests) can live in one process.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from lingolive.config import Settings
 from lingolive.engines.registry import Engines
 from lingolive.metrics import Metrics
 from lingolive.pipeline.workers import StagePool, Workers
+from lingolive.rooms.room import RoomRegistry
 
 if TYPE_CHECKING:
     from lingolive.signaling.session import SignalingSession
@@ -33,11 +35,20 @@ class AppContext:
     sessions: dict[str, SignalingSession] = field(default_factory=dict)
     ready: bool = False
     warm_seconds: float = 0.0
+    rooms: RoomRegistry = field(init=False)
+    room_secret: bytes = field(init=False)
 
     def has_capacity(self) -> bool:
         return len(self.sessions) < self.settings.max_sessions
 
     def __post_init__(self) -> None:
+        self.rooms = RoomRegistry(self.settings.room_max_participants, self.engines.language_pairs)
+        self.room_secret = (
+            self.settings.room_secret.encode()
+            if self.settings.room_secret
+            else secrets.token_bytes(32)
+        )
+        self.metrics.rooms.set_function(lambda: len(self.rooms.rooms))
         self.metrics.sessions.set_function(lambda: len(self.sessions))
         for pool in (self.workers.vad, self.workers.stt, self.workers.mt, self.workers.tts):
             self.metrics.watch_queue(pool.name, _depth(pool))

@@ -60,7 +60,23 @@ class Metrics:
             buckets=_CHUNK_BUCKETS,
             registry=r,
         )
-        self.segments = Counter("lingolive_segments", "Segments committed.", registry=r)
+        self.segments = Counter(
+            "lingolive_segments", "Segments whose translated audio went out.", registry=r
+        )
+        self.recognized_segments = Counter(
+            "lingolive_recognized_segments",
+            "Segments committed by recognition (once per phrase, however many listen).",
+            registry=r,
+        )
+        self.translations = Counter(
+            "lingolive_translations",
+            "Segments translated, by target language.",
+            ["target"],
+            registry=r,
+        )
+        self.syntheses = Counter(
+            "lingolive_syntheses", "Segments synthesized, by language.", ["target"], registry=r
+        )
         self.queue_depth = Gauge(
             "lingolive_queue_depth",
             "Calls waiting or running per stage pool.",
@@ -140,6 +156,15 @@ class Metrics:
 
     def dropped_input(self, seconds: float) -> None:
         self.dropped_input_seconds.inc(seconds)
+
+    def recognized(self) -> None:
+        self.recognized_segments.inc()
+
+    def translated(self, language: str) -> None:
+        self.translations.labels(language).inc()
+
+    def synthesized(self, language: str) -> None:
+        self.syntheses.labels(language).inc()
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import secrets
 import signal
 import socket
 from dataclasses import dataclass
@@ -76,6 +77,9 @@ def serve(settings: Settings, options: ServeOptions) -> None:
     sock.set_inheritable(True)
     spawn = multiprocessing.get_context("spawn")
     data = settings.model_dump()
+    if not data["room_secret"]:
+        # Every worker must verify the tokens any worker issued: one key for all of them.
+        data["room_secret"] = secrets.token_hex(32)
     workers = [
         spawn.Process(target=_worker, args=(data, options, sock), name=f"lingolive-{i}")
         for i in range(options.workers)

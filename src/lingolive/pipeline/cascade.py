@@ -1,21 +1,27 @@
-"""STT → MT → TTS for one speaker: segmenter events in, captions and speech audio out.
+"""STT once, then MT → TTS once per listener language: one speaker's whole pipeline.
 
 Wires a ``StreamingRecognizer`` (which decides what was said and when a phrase is
-committed) to a ``Speaker`` (which translates and voices committed phrases, in order). Each
-runs as its own task, so the next phrase is recognized while the previous one is spoken.
-Neither does inference on the event loop: engine calls go to the shared ``Workers`` pools.
-An engine error fails that phrase (an ``error`` event with its ``segment_id``) and the
-session carries on.
+committed) to one ``Speaker`` per language somebody listens in (each translates and voices
+the committed phrases, in order, into its own output). A loopback session has exactly one
+listener language, its own; in a room, languages come and go with the listeners
+(``add_language``/``remove_language``), and however many people listen in one language the
+phrase is translated and synthesized for it once (LiveKit's ``track × language``).
+
+Every part runs as its own task, so the next phrase is recognized while the previous one is
+spoken. No inference runs on the event loop: engine calls go to the shared ``Workers``
+pools. An engine error fails that phrase (an ``error`` event with its ``segment_id``) and
+the session carries on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lingolive.engines.registry import Engines
-from lingolive.pipeline.observer import PipelineObserver
+from lingolive.pipeline.observer import NullObserver, PipelineObserver
 from lingolive.pipeline.recognizer import RecognizerConfig, StreamingRecognizer
 from lingolive.pipeline.segmenter import SegmenterEvent
 from lingolive.pipeline.speaker import OUT_RATE, Speaker, SpeechOutput, resampled
@@ -24,6 +30,8 @@ from lingolive.pipeline.workers import Workers
 from lingolive.signaling.messages import ServerMessage
 
 __all__ = ["OUT_RATE", "Cascade", "Languages", "SpeechOutput", "resampled"]
+
+Emit = Callable[[ServerMessage], None]
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,7 @@ class Languages:
 
 
 class Cascade:
-    """The translation pipeline of one speaker."""
+    """The translation pipeline of one speaker, for every language it is heard in."""
 
     def __init__(
         self,
@@ -42,44 +50,88 @@ class Cascade:
         workers: Workers,
         languages: Languages,
         *,
-        emit: Callable[[ServerMessage], None],
-        output: SpeechOutput,
+        emit: Emit,
+        output: SpeechOutput | None,
         config: RecognizerConfig | None = None,
         observer: PipelineObserver | None = None,
     ) -> None:
+        """``output`` given: a loopback pipeline speaking ``languages.target`` into it."""
         self.languages = languages
-        self.speaker = Speaker(
-            engines, workers, languages.voice, emit=emit, output=output, observer=observer
-        )
+        self._engines = engines
+        self._workers = workers
+        self._observer = observer or NullObserver()
+        self.speakers: dict[str, Speaker] = {}
+        self._speaker_tasks: dict[str, asyncio.Task[None]] = {}
+        self._started = False
+        targets = {t for _, t in engines.language_pairs()}
         self.recognizer = StreamingRecognizer(
             engines.stt,
             workers.stt,
             languages.source,
             languages.target,
-            candidates=frozenset(s for s, t in engines.language_pairs() if t == languages.target)
+            # Auto-detection answers only languages that can reach a listener.
+            candidates=frozenset(s for s, t in engines.language_pairs() if t in targets)
+            if output is None
+            else frozenset(s for s, t in engines.language_pairs() if t == languages.target)
             | {languages.target},
             emit=emit,
-            commit=self.speaker.say,
+            commit=self._commit,
             config=config or RecognizerConfig(),
-            observer=observer,
+            observer=self._observer,
         )
-        self._tasks: list[asyncio.Task[None]] = []
+        self._recognize_task: asyncio.Task[None] | None = None
+        if output is not None:
+            self.add_language(languages.target, languages.voice, output, emit)
+
+    # -- listener languages -------------------------------------------------------------------
+
+    def add_language(
+        self, language: str, voice: str | None, output: SpeechOutput, emit: Emit
+    ) -> Speaker:
+        """Start translating into ``language`` (no-op if already done)."""
+        speaker = self.speakers.get(language)
+        if speaker is None:
+            speaker = Speaker(
+                self._engines,
+                self._workers,
+                voice,
+                emit=emit,
+                output=output,
+                observer=self._observer,
+                target=language,
+            )
+            self.speakers[language] = speaker
+            if self._started:
+                self._speaker_tasks[language] = asyncio.create_task(speaker.run())
+        return speaker
+
+    async def remove_language(self, language: str) -> None:
+        """Nobody listens in ``language`` any more: stop translating into it."""
+        speaker = self.speakers.pop(language, None)
+        task = self._speaker_tasks.pop(language, None)
+        if speaker is not None:
+            speaker.close()
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _commit(self, phrase: Utterance) -> None:
+        self._observer.recognized()
+        for language, speaker in self.speakers.items():
+            mine = copy.deepcopy(phrase)  # each language records its own stage marks
+            mine.target_lang = language
+            speaker.say(mine)
+
+    # -- compatibility with a single listener language (loopback, file mode) --------------------
+
+    @property
+    def speaker(self) -> Speaker:
+        return self.speakers[self.languages.target]
 
     @property
     def completed(self) -> list[Utterance]:
-        return self.speaker.completed
+        return [u for s in self.speakers.values() for u in s.completed]
 
-    def start(self) -> None:
-        if not self._tasks:
-            self._tasks = [
-                asyncio.create_task(self.recognizer.run(), name="cascade-recognize"),
-                asyncio.create_task(self.speaker.run(), name="cascade-speak"),
-            ]
-
-    def on_event(self, event: SegmenterEvent) -> None:
-        self.recognizer.on_event(event)
-
-    # Notifications from the outgoing track.
     def audio_started(self, segment_id: int, when: float) -> None:
         self.speaker.audio_started(segment_id, when)
 
@@ -89,17 +141,35 @@ class Cascade:
     def audio_dropped(self, segment_id: int, when: float) -> None:
         self.speaker.audio_dropped(segment_id, when)
 
+    # -- running ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._recognize_task = asyncio.create_task(self.recognizer.run(), name="recognize")
+        for language, speaker in self.speakers.items():
+            self._speaker_tasks[language] = asyncio.create_task(speaker.run(), name="speak")
+
+    def on_event(self, event: SegmenterEvent) -> None:
+        self.recognizer.on_event(event)
+
     async def drain(self) -> None:
         """Finish everything already handed in (file mode, graceful stop)."""
         await self.recognizer.wait_idle()
-        self.speaker.finish()
-        if self._tasks:
-            await self._tasks[1]
+        for speaker in self.speakers.values():
+            speaker.finish()
+        await asyncio.gather(*self._speaker_tasks.values())
 
     async def close(self) -> None:
         """Stop now; phrases in flight are abandoned."""
         self.recognizer.close()
-        self.speaker.close()
-        for task in self._tasks:
+        tasks = list(self._speaker_tasks.values())
+        if self._recognize_task is not None:
+            tasks.append(self._recognize_task)
+        for speaker in self.speakers.values():
+            speaker.close()
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._speaker_tasks.clear()

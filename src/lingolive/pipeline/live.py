@@ -66,7 +66,11 @@ class LiveTranslation:
         languages: Languages,
         emit: Callable[[ServerMessage], None],
         observer: PipelineObserver | None = None,
+        *,
+        loopback: bool = True,
     ) -> None:
+        """``loopback``: the speaker hears their own translation on ``track``; otherwise
+        (rooms) listener languages are added to ``cascade`` by whoever routes the room."""
         self._workers = workers
         self._observer = observer or NullObserver()
         self.track = TranslatedAudioTrack(
@@ -80,7 +84,7 @@ class LiveTranslation:
             workers,
             languages,
             emit=emit,
-            output=self.track,
+            output=self.track if loopback else None,
             config=recognizer_config(settings),
             observer=self._observer,
         )

@@ -27,6 +27,15 @@ class PipelineObserver(Protocol):
     def dropped_input(self, seconds: float) -> None:
         """Incoming audio was dropped (the VAD fell behind)."""
 
+    def recognized(self) -> None:
+        """A segment was committed by recognition (once per phrase, whoever listens)."""
+
+    def translated(self, language: str) -> None:
+        """A segment was translated into ``language``."""
+
+    def synthesized(self, language: str) -> None:
+        """A translated segment was handed to speech synthesis in ``language``."""
+
 
 class NullObserver:
     def segment_out(self, segment: Utterance) -> None:
@@ -42,4 +51,13 @@ class NullObserver:
         pass
 
     def dropped_input(self, seconds: float) -> None:
+        pass
+
+    def recognized(self) -> None:
+        pass
+
+    def translated(self, language: str) -> None:
+        pass
+
+    def synthesized(self, language: str) -> None:
         pass

@@ -93,8 +93,10 @@ class Speaker:
         emit: Callable[[ServerMessage], None],
         output: SpeechOutput,
         observer: PipelineObserver | None = None,
+        target: str | None = None,
     ) -> None:
         self._observer = observer or NullObserver()
+        self.target = target  # None: each phrase's own target_lang
         self._engines = engines
         self._workers = workers
         self._voice = voice
@@ -126,7 +128,8 @@ class Speaker:
 
     def audio_started(self, segment_id: int, when: float) -> None:
         phrase = self._awaiting_audio.get(segment_id)
-        if phrase is not None:
+        # Heard by several listeners: the first one to get audio marks the segment.
+        if phrase is not None and Stage.FIRST_AUDIO_OUT not in phrase.marks.at:
             phrase.marks.mark(Stage.FIRST_AUDIO_OUT, when)
             self._emit(phrase.timing())
             self._observer.segment_out(phrase)
@@ -150,7 +153,7 @@ class Speaker:
 
     async def _speak(self, phrase: Utterance) -> None:
         source = phrase.detected_lang or phrase.source_lang or ""
-        target = phrase.target_lang
+        target = self.target or phrase.target_lang
         phrase.marks.mark(Stage.MT_START)
         try:
             if source == target:
@@ -164,6 +167,7 @@ class Speaker:
                 phrase.translation = await self._workers.mt.run(
                     self._engines.translator.translate, phrase.text, source, target
                 )
+                self._observer.translated(target)
         except Exception as exc:
             phrase.marks.mark(Stage.MT_END)
             self._observer.engine_error("mt")
@@ -181,6 +185,7 @@ class Speaker:
         voice = self._voice
         text = phrase.translation
         phrase.marks.mark(Stage.TTS_START)
+        self._observer.synthesized(target)
         self._awaiting_audio[phrase.segment_id] = phrase
         self._output.open_segment(phrase.segment_id)
         try:

@@ -94,4 +94,5 @@ class Utterance:
             first_audio_out_ms=m.span_ms(Stage.SPEECH_END, Stage.FIRST_AUDIO_OUT),
             audio_ms=round(self.audio_out_s * 1000.0, 1) if self.audio_out_s else None,
             stages=m.relative_ms(Stage.SPEECH_END),
+            lang=self.target_lang,
         )

@@ -17,7 +17,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from lingolive.engines.base import MODEL_RATE, Float32Array
+from lingolive.engines.base import MODEL_RATE, Float32Array, Int16Array
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,20 @@ class Downmixer:
         return pcm.astype(np.float32) / 32768.0
 
 
-async def pump(track: MediaStreamTrack, sink: AudioSink) -> None:
-    """Read ``track`` until it ends, feeding converted audio to ``sink``."""
+#: Receives the speaker's own voice as 48 kHz mono int16 (rooms forward it untranslated).
+VoiceSink = Callable[[Int16Array], None]
+
+
+async def pump(
+    track: MediaStreamTrack, sink: AudioSink, voice_sinks: list[VoiceSink] | None = None
+) -> None:
+    """Read ``track`` until it ends, feeding converted audio to ``sink``.
+
+    ``voice_sinks`` (a list the caller may change while this runs) also get each frame as
+    48 kHz mono, for listeners who hear this speaker in their own language.
+    """
     downmix = Downmixer()
+    voice = Downmixer(48_000)
     frames = 0
     try:
         while True:
@@ -53,5 +64,9 @@ async def pump(track: MediaStreamTrack, sink: AudioSink) -> None:
             chunk = downmix.convert(frame)
             if chunk.size:
                 sink(chunk, arrival)
+            if voice_sinks:
+                pcm = (voice.convert(frame) * 32768.0).clip(-32768, 32767).astype(np.int16)
+                for deliver in list(voice_sinks):
+                    deliver(pcm)
     except MediaStreamError:
         log.debug("inbound track ended after %d frames", frames)

@@ -31,6 +31,11 @@ class Offer(_Message):
     source_lang: LangCode | Literal["auto"] | None = None
     target_lang: LangCode | None = None
     voice: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    room: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = (
+        None
+    )
+    token: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    display_name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
 class Candidate(_Message):
@@ -54,6 +59,29 @@ CLIENT_MESSAGE: TypeAdapter[Offer | Candidate | Bye] = TypeAdapter(ClientMessage
 
 
 # --- server -> client ---------------------------------------------------------------------
+
+
+class SpeakerRef(_Message):
+    """Who said it (rooms): the participant's id and display name."""
+
+    id: str
+    display_name: str
+
+
+class ParticipantInfo(_Message):
+    id: str
+    display_name: str
+    source_lang: str  # what they speak
+    target_lang: str  # what they hear
+
+
+class ParticipantEvent(_Message):
+    """Somebody joined or left the room; ``participants`` is everybody now in it."""
+
+    type: Literal["participant_joined", "participant_left"]
+    room: str
+    participant: ParticipantInfo
+    participants: list[ParticipantInfo]
 
 
 class Answer(_Message):
@@ -83,6 +111,7 @@ class TranscriptMsg(_Message):
     final: bool
     #: The start of ``text`` that will not change any more (words two passes agreed on).
     stable: str = ""
+    speaker: SpeakerRef | None = None  # rooms: who said it
 
 
 class TranslationMsg(_Message):
@@ -90,6 +119,7 @@ class TranslationMsg(_Message):
     segment_id: int
     lang: str
     text: str
+    speaker: SpeakerRef | None = None
 
 
 class TimingMsg(_Message):
@@ -112,6 +142,8 @@ class TimingMsg(_Message):
     first_audio_out_ms: float | None
     audio_ms: float | None = None
     stages: dict[str, float] = Field(default_factory=dict)
+    lang: str | None = None  # the language this segment was spoken in (rooms: one per language)
+    speaker: SpeakerRef | None = None
 
 
 class ErrorMsg(_Message):
@@ -119,9 +151,12 @@ class ErrorMsg(_Message):
     code: str
     message: str
     segment_id: int | None = None
+    speaker: SpeakerRef | None = None
 
 
-ServerMessage = Answer | Ready | TranscriptMsg | TranslationMsg | TimingMsg | ErrorMsg
+ServerMessage = (
+    Answer | Ready | TranscriptMsg | TranslationMsg | TimingMsg | ErrorMsg | ParticipantEvent
+)
 
 
 class ErrorCode:
@@ -138,6 +173,9 @@ class ErrorCode:
     ALREADY_STARTED = "already_started"
     BUSY = "busy"
     CONNECTION_FAILED = "connection_failed"
+    BAD_TOKEN = "bad_token"
+    TOKEN_EXPIRED = "token_expired"
+    ROOM_FULL = "room_full"
     CONNECT_TIMEOUT = "connect_timeout"
     IDLE_TIMEOUT = "idle_timeout"
     SESSION_EXPIRED = "session_expired"

@@ -29,7 +29,10 @@ from lingolive.context import AppContext
 from lingolive.engines.base import EngineError
 from lingolive.pipeline.cascade import Languages
 from lingolive.pipeline.live import LiveTranslation
+from lingolive.rooms import tokens
+from lingolive.rooms.room import Participant, Room
 from lingolive.rtc import inbound
+from lingolive.rtc.inbound import VoiceSink
 from lingolive.rtc.outbound import TrackStats
 from lingolive.rtc.peer import (
     BadSDP,
@@ -48,6 +51,7 @@ from lingolive.signaling.messages import (
     ErrorCode,
     ErrorMsg,
     Offer,
+    ParticipantInfo,
     Ready,
     ServerMessage,
 )
@@ -78,6 +82,7 @@ class SignalingSession:
         self._outbox: asyncio.Queue[ServerMessage | None] = asyncio.Queue(SEND_QUEUE)
         self._sender: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
+        self.room_id: str | None = None
         self.started_at = time.monotonic()
         self._closing = False
         self.log = log
@@ -191,7 +196,25 @@ class SignalingSession:
         target = offer.target_lang or settings.target_lang
         voice = offer.voice if offer.voice is not None else settings.tts_voice
         pairs = engines.language_pairs()
-        if source == "auto":
+        if offer.room is not None:
+            # In a room, each listener picks what they hear; each pair is checked per route.
+            if source == "auto":
+                raise SessionError(
+                    ErrorCode.BAD_MESSAGE, "rooms need source_lang: the others must know it"
+                )
+            if source not in {s for s, _ in pairs}:
+                raise SessionError(
+                    ErrorCode.UNSUPPORTED_PAIR,
+                    f"nothing can be translated from {source!r}; supported "
+                    f"pairs: {engines.pairs_text()}",
+                )
+            if target != source and target not in {t for _, t in pairs}:
+                raise SessionError(
+                    ErrorCode.UNSUPPORTED_PAIR,
+                    f"nothing can be translated into {target!r}; supported "
+                    f"pairs: {engines.pairs_text()}",
+                )
+        elif source == "auto":
             if not any(t == target for _, t in pairs):
                 raise SessionError(
                     ErrorCode.UNSUPPORTED_PAIR,
@@ -226,14 +249,26 @@ class SignalingSession:
                 f"the server is at its limit of {self.ctx.settings.max_sessions} sessions",
             )
         languages = self._languages(offer)
+        room: Room | None = None
+        info: ParticipantInfo | None = None
+        if offer.room is not None:
+            room = self._admit(offer)
+            info = ParticipantInfo(
+                id=self.id,
+                display_name=offer.display_name or f"Guest {self.id[:4]}",
+                source_lang=languages.source or "",
+                target_lang=languages.target,
+            )
         live = LiveTranslation(
             self.ctx.engines,
             self.ctx.workers,
             self.ctx.settings,
             languages,
-            self.emit,
+            self.emit if room is None or info is None else room.speaker_emitter(info),
             observer=self.ctx.metrics,
+            loopback=room is None,
         )
+        voice_sinks: list[VoiceSink] = []
         pc = create_peer(self.ctx.settings.ice_servers)
         self.pc, self.live = pc, live
         self.ctx.sessions[self.id] = self
@@ -241,7 +276,7 @@ class SignalingSession:
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind == "audio" and self._pump is None:
-                self._pump = asyncio.create_task(inbound.pump(track, live.feed))
+                self._pump = asyncio.create_task(inbound.pump(track, live.feed, voice_sinks))
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -278,7 +313,32 @@ class SignalingSession:
                 worker=os.getpid(),
             )
         )
-        self.log.info("session started: %s -> %s", languages.source or "auto", languages.target)
+        if room is not None and info is not None:
+            participant = Participant(info, live, self.emit, languages.voice, voice_sinks)
+            self.room_id = room.id
+            await room.join(participant)
+        self.log.info(
+            "session started: %s -> %s%s",
+            languages.source or "auto",
+            languages.target,
+            f" in room {room.id}" if room else "",
+        )
+
+    def _admit(self, offer: Offer) -> Room:
+        """Check the room token and the room's size; the room to join."""
+        assert offer.room is not None
+        if not offer.token:
+            raise SessionError(ErrorCode.BAD_TOKEN, "joining a room needs its token")
+        try:
+            tokens.verify(self.ctx.room_secret, offer.token, offer.room)
+        except tokens.TokenError as exc:
+            raise SessionError(exc.code, str(exc)) from exc
+        room = self.ctx.rooms.get_or_create(offer.room)
+        if room.full:
+            raise SessionError(
+                ErrorCode.ROOM_FULL, f"the room is full ({room.max_participants} participants)"
+            )
+        return room
 
     async def _on_candidate(self, message: Candidate) -> None:
         if self.pc is None:
@@ -357,6 +417,9 @@ class SignalingSession:
 
     async def _release_media(self) -> None:
         self.ctx.sessions.pop(self.id, None)
+        room_id, self.room_id = self.room_id, None
+        if room_id is not None:
+            await self.ctx.rooms.leave(room_id, self.id)
         watch, self._watch = self._watch, None
         if watch is not None and watch is not asyncio.current_task():
             watch.cancel()

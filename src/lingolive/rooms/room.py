@@ -1,0 +1,237 @@
+"""A room: who is in it, and who hears whom in which language.
+
+Every participant is a speaker (their own recognition pipeline: STT once, whoever listens)
+and a listener (one outgoing track mixing everybody else). For each speaker the room keeps
+one translation per distinct listener language (``Cascade.add_language``) whose speech is
+fanned out to every listener of that language (``FanOut``): N listeners of Spanish cost one
+translation and one synthesis, not N. A listener who speaks the speaker's language hears the
+original voice, forwarded untranslated (no pointless STT-to-TTS round trip), and still gets
+the captions. Nobody hears themselves.
+
+Routes are recomputed whenever somebody joins or leaves, so joining or leaving mid-phrase
+only adds or removes that person's own sources and languages; everybody else's audio goes
+on. Captions and events are sent to every participant, tagged with the speaker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lingolive.engines.base import Int16Array
+from lingolive.pipeline.live import LiveTranslation
+from lingolive.rtc.outbound import LiveQueue, SpeechQueue
+from lingolive.signaling.messages import (
+    ErrorCode,
+    ErrorMsg,
+    ParticipantEvent,
+    ParticipantInfo,
+    ServerMessage,
+    SpeakerRef,
+)
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[ServerMessage], None]
+
+
+@dataclass
+class Participant:
+    info: ParticipantInfo
+    live: LiveTranslation  # their voice's pipeline, and (live.track) what they hear
+    emit: Emit  # to their socket
+    voice: str | None = None  # the voice they want to hear
+    voice_sinks: list[Callable[[Int16Array], None]] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+
+class FanOut:
+    """One speaker's speech in one language, pushed to every listener of that language."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, SpeechQueue] = {}
+
+    def open_segment(self, segment_id: int) -> None:
+        for queue in list(self.queues.values()):
+            queue.open_segment(segment_id)
+
+    def push(self, segment_id: int, samples: Int16Array) -> None:
+        for queue in list(self.queues.values()):
+            queue.push(segment_id, samples)
+
+    def close_segment(self, segment_id: int) -> None:
+        for queue in list(self.queues.values()):
+            queue.close_segment(segment_id)
+
+
+class Room:
+    """The participants of one room and the routes between them."""
+
+    def __init__(
+        self, room_id: str, max_participants: int, pairs: Callable[[], list[tuple[str, str]]]
+    ) -> None:
+        self.id = room_id
+        self.max_participants = max_participants
+        self._pairs = pairs
+        self.participants: dict[str, Participant] = {}
+        self._fanouts: dict[tuple[str, str], FanOut] = {}  # (speaker, language)
+        self._forwards: dict[tuple[str, str], Callable[[Int16Array], None]] = {}
+        self._warned: set[tuple[str, str]] = set()
+
+    @property
+    def full(self) -> bool:
+        return len(self.participants) >= self.max_participants
+
+    def infos(self) -> list[ParticipantInfo]:
+        return [p.info for p in self.participants.values()]
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def broadcast(self, message: ServerMessage) -> None:
+        for participant in list(self.participants.values()):
+            participant.emit(message)
+
+    def speaker_emitter(self, info: ParticipantInfo) -> Emit:
+        """Captions, translations, timings and errors of one speaker, tagged, to everyone."""
+        ref = SpeakerRef(id=info.id, display_name=info.display_name)
+
+        def emit(message: ServerMessage) -> None:
+            if "speaker" in type(message).model_fields:
+                message = message.model_copy(update={"speaker": ref})
+            if isinstance(message, ErrorMsg) and message.segment_id is None:
+                owner = self.participants.get(info.id)
+                if owner is not None:
+                    owner.emit(message)  # a speaker's own session problem
+                return
+            self.broadcast(message)
+
+        return emit
+
+    # -- membership -----------------------------------------------------------------------------
+
+    async def join(self, participant: Participant) -> None:
+        self.participants[participant.id] = participant
+        await self._reroute()
+        self.broadcast(
+            ParticipantEvent(
+                type="participant_joined",
+                room=self.id,
+                participant=participant.info,
+                participants=self.infos(),
+            )
+        )
+
+    async def leave(self, participant_id: str) -> None:
+        gone = self.participants.pop(participant_id, None)
+        if gone is None:
+            return
+        for (speaker, _lang), fanout in list(self._fanouts.items()):
+            fanout.queues.pop(participant_id, None)
+            if speaker == participant_id:
+                del self._fanouts[(speaker, _lang)]
+        for speaker, listener in list(self._forwards):
+            if participant_id in (speaker, listener):
+                self._drop_forward(speaker, listener)
+        for other in self.participants.values():
+            other.live.track.remove_source(participant_id)
+        await self._reroute()
+        self.broadcast(
+            ParticipantEvent(
+                type="participant_left",
+                room=self.id,
+                participant=gone.info,
+                participants=self.infos(),
+            )
+        )
+
+    # -- routes ---------------------------------------------------------------------------------
+
+    async def _reroute(self) -> None:
+        pairs = set(self._pairs())
+        for speaker in self.participants.values():
+            source = speaker.info.source_lang
+            listeners = [p for p in self.participants.values() if p.id != speaker.id]
+            wanted = {p.info.target_lang for p in listeners if p.info.target_lang != source}
+            for language in wanted - {lang for (s, lang) in self._fanouts if s == speaker.id}:
+                if (source, language) not in pairs:
+                    continue
+                fanout = FanOut()
+                self._fanouts[(speaker.id, language)] = fanout
+                voice = next(
+                    (p.voice for p in listeners if p.info.target_lang == language and p.voice), None
+                )
+                speaker.live.cascade.add_language(
+                    language, voice, fanout, self.speaker_emitter(speaker.info)
+                )
+            for s, language in list(self._fanouts):
+                if s == speaker.id and language not in wanted:
+                    del self._fanouts[(s, language)]
+                    await speaker.live.cascade.remove_language(language)
+            for listener in listeners:
+                self._route(speaker, listener, pairs)
+
+    def _route(
+        self, speaker: Participant, listener: Participant, pairs: set[tuple[str, str]]
+    ) -> None:
+        source, target = speaker.info.source_lang, listener.info.target_lang
+        if target == source:
+            if (speaker.id, listener.id) not in self._forwards:
+                queue = LiveQueue()
+                listener.live.track.add_source(speaker.id, queue)
+                self._forwards[(speaker.id, listener.id)] = queue.push
+                speaker.voice_sinks.append(queue.push)
+            return
+        fanout = self._fanouts.get((speaker.id, target))
+        if fanout is None:
+            if (speaker.id, listener.id) not in self._warned:
+                self._warned.add((speaker.id, listener.id))
+                listener.emit(
+                    ErrorMsg(
+                        code=ErrorCode.UNSUPPORTED_PAIR,
+                        message=f"{speaker.info.display_name} speaks {source!r}, which cannot be "
+                        f"translated into {target!r} here",
+                        speaker=SpeakerRef(id=speaker.id, display_name=speaker.info.display_name),
+                    )
+                )
+            return
+        if listener.id not in fanout.queues:
+            voice_of = speaker.live.cascade.speakers[target]
+            fanout.queues[listener.id] = listener.live.track.speech_source(
+                speaker.id,
+                on_first_audio=voice_of.audio_started,
+                on_last_audio=voice_of.audio_finished,
+                on_dropped=voice_of.audio_dropped,
+            )
+
+    def _drop_forward(self, speaker_id: str, listener_id: str) -> None:
+        push = self._forwards.pop((speaker_id, listener_id), None)
+        speaker = self.participants.get(speaker_id)
+        if push is not None and speaker is not None and push in speaker.voice_sinks:
+            speaker.voice_sinks.remove(push)
+
+
+class RoomRegistry:
+    """The rooms of one process (a room lives in exactly one process; see docs/scaling.md)."""
+
+    def __init__(self, max_participants: int, pairs: Callable[[], list[tuple[str, str]]]) -> None:
+        self.rooms: dict[str, Room] = {}
+        self._max = max_participants
+        self._pairs = pairs
+
+    def get_or_create(self, room_id: str) -> Room:
+        room = self.rooms.get(room_id)
+        if room is None:
+            room = self.rooms[room_id] = Room(room_id, self._max, self._pairs)
+        return room
+
+    async def leave(self, room_id: str, participant_id: str) -> None:
+        room = self.rooms.get(room_id)
+        if room is None:
+            return
+        await room.leave(participant_id)
+        if not room.participants:
+            del self.rooms[room_id]

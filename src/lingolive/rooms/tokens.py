@@ -1,0 +1,68 @@
+"""Room join tokens: signed, expiring, bound to one room.
+
+``POST /rooms`` issues a token; an offer that joins a room must present it. A token is
+``base64url(json payload) . base64url(HMAC-SHA256(secret, payload))``: any process holding
+the secret (every worker of one server) can verify it without shared state, and nobody can
+forge one or stretch its expiry without the secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+
+class TokenError(ValueError):
+    """The token is malformed, forged, for another room, or expired."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class RoomGrant:
+    room: str
+    expires_at: float
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def new_room_id() -> str:
+    return secrets.token_urlsafe(9)
+
+
+def issue(secret: bytes, room: str, ttl_s: float, now: float | None = None) -> tuple[str, float]:
+    expires = (time.time() if now is None else now) + ttl_s
+    payload = json.dumps({"room": room, "exp": int(expires)}, separators=(",", ":")).encode()
+    signature = hmac.new(secret, payload, hashlib.sha256).digest()
+    return f"{_b64(payload)}.{_b64(signature)}", float(int(expires))
+
+
+def verify(secret: bytes, token: str, room: str, now: float | None = None) -> RoomGrant:
+    try:
+        payload_b64, signature_b64 = token.split(".")
+        payload = _unb64(payload_b64)
+        signature = _unb64(signature_b64)
+    except ValueError as exc:
+        raise TokenError("bad_token", "malformed room token") from exc
+    expected = hmac.new(secret, payload, hashlib.sha256).digest()
+    if not hmac.compare_digest(signature, expected):
+        raise TokenError("bad_token", "invalid room token (not issued by this server)")
+    data = json.loads(payload)
+    if data.get("room") != room:
+        raise TokenError("bad_token", "this token is for another room")
+    if (time.time() if now is None else now) >= float(data["exp"]):
+        raise TokenError("token_expired", "the room token has expired; ask for a new invite")
+    return RoomGrant(room=room, expires_at=float(data["exp"]))
