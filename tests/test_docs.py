@@ -18,7 +18,9 @@ def test_readme_lists_every_setting_with_its_default() -> None:
         row = re.search(rf"^\| `LL_{name.upper()}` \| ([^|]*) \|", README, re.M)
         assert row, f"LL_{name.upper()} missing from the README table"
         default = field.default
-        if isinstance(default, (int, float, str)) and not isinstance(default, bool):
+        if default == "":
+            assert "(empty)" in row.group(1), (name, row.group(1))
+        elif isinstance(default, (int, float, str)) and not isinstance(default, bool):
             assert f"`{default}`" in row.group(1), (name, row.group(1))
     documented = set(re.findall(r"^\| `LL_([A-Z_]+)`", README, re.M))
     assert documented == {n.upper() for n in Settings.model_fields}

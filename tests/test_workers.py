@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import websockets
 from aiortc import RTCPeerConnection
 
-from conftest import ROOT, free_port
+from conftest import DATA, ROOT, free_port
 from test_operations import wait_ready
 
 
@@ -43,6 +45,7 @@ async def test_two_workers(tmp_path: Path) -> None:
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
+            start_new_session=True,  # its workers too can be killed as a group
         )
     sessions = []
     try:
@@ -66,5 +69,75 @@ async def test_two_workers(tmp_path: Path) -> None:
             await ws.close()  # type: ignore[attr-defined]
             await pc.close()
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert "Traceback" not in log.read_text()
+
+
+async def test_room_lives_in_one_worker(tmp_path: Path) -> None:
+    """Participants entering through either worker all land in the room's owner."""
+    import httpx
+
+    from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48
+    from lingolive.rooms.placement import owner
+
+    port = free_port()
+    base = free_port()
+    log = tmp_path / "workers.log"
+    env = {
+        **__import__("os").environ,
+        "LL_HOST": "127.0.0.1",
+        "LL_PORT": str(port),
+        "LL_WORKER_PORT_BASE": str(base),
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
+            [sys.executable, "-m", "lingolive", "serve", "--workers", "2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,  # its workers too can be killed as a group
+        )
+    clients: list[LoopbackClient] = []
+    try:
+        for i in range(2):
+            await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{base + i}", proc)
+        async with httpx.AsyncClient() as http:
+            pids = [
+                (await http.get(f"http://127.0.0.1:{base + i}/api/status")).json()["process"]["pid"]
+                for i in range(2)
+            ]
+            room = (await http.post(f"http://127.0.0.1:{port}/rooms")).json()
+        home = owner(room["room"], 2)
+        entries = [
+            f"ws://127.0.0.1:{base + 1 - home}/ws",  # the other worker: relayed
+            f"ws://127.0.0.1:{port}/ws",
+        ]  # whichever the kernel picks
+        speakers = [
+            ("en", "en", load_pcm48(DATA / "en_piper_01.wav")),
+            ("es", "es", np.zeros(48_000 * 30, np.int16)),
+        ]
+        for url, (source, target, pcm) in zip(entries, speakers, strict=True):
+            client = LoopbackClient(url)
+            await client.connect(
+                PacedFileTrack(pcm),
+                source_lang=source,
+                target_lang=target,
+                extra={"room": room["room"], "token": room["token"]},
+            )
+            clients.append(client)
+        ready = [await c.wait_for(lambda e: e["type"] == "ready", 10) for c in clients]
+        assert {r["worker"] for r in ready} == {pids[home]}, (ready, pids, home)
+        heard = await clients[1].wait_for(lambda e: e["type"] == "translation", 30)
+        assert heard["lang"] == "es" and "mesa" in heard["text"]
+        assert "relayed" in log.read_text()
+    finally:
+        for client in clients:
+            await client.close()
+        proc.terminate()
+        try:
+            await asyncio.to_thread(proc.wait, 30)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
     assert "Traceback" not in log.read_text()

@@ -63,6 +63,19 @@ class Settings(BaseSettings):
         "text", description="`text` or `json` (one object per line); every line has the session."
     )
 
+    # --- workers (set by `lingolive serve --workers N`; leave unset) ----------------------
+    worker_index: int | None = Field(
+        None, description="Set by `--workers`: this process's index (leave unset)."
+    )
+    worker_count: int = Field(
+        1, description="Set by `--workers`: how many processes (leave unset)."
+    )
+    worker_port_base: int = Field(
+        0,
+        description="Worker i also listens on 127.0.0.1:(base + i), for rooms relayed between "
+        "workers. 0: `LL_PORT` + 1.",
+    )
+
     # --- rooms -------------------------------------------------------------------------
     room_secret: str = Field(
         "",

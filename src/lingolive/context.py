@@ -16,6 +16,7 @@ from lingolive.config import Settings
 from lingolive.engines.registry import Engines
 from lingolive.metrics import Metrics
 from lingolive.pipeline.workers import StagePool, Workers
+from lingolive.rooms import placement
 from lingolive.rooms.room import RoomRegistry
 
 if TYPE_CHECKING:
@@ -37,6 +38,19 @@ class AppContext:
     warm_seconds: float = 0.0
     rooms: RoomRegistry = field(init=False)
     room_secret: bytes = field(init=False)
+
+    def room_owner_url(self, room_id: str) -> str | None:
+        """Where to relay a room's offer, or None if this process owns the room."""
+        s = self.settings
+        if s.worker_index is None or s.worker_count <= 1:
+            return None
+        owner = placement.owner(room_id, s.worker_count)
+        if owner == s.worker_index:
+            return None
+        return f"ws://127.0.0.1:{self.worker_port(owner)}/ws"
+
+    def worker_port(self, index: int) -> int:
+        return (self.settings.worker_port_base or self.settings.port + 1) + index
 
     def has_capacity(self) -> bool:
         return len(self.sessions) < self.settings.max_sessions

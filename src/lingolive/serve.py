@@ -10,6 +10,8 @@ media included (its own UDP ports for ICE).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import secrets
@@ -60,10 +62,27 @@ def _config(settings: Settings, options: ServeOptions) -> uvicorn.Config:
     )
 
 
+def _die_with_parent() -> None:
+    """Linux: get SIGTERM if the supervisor dies, even by SIGKILL (no orphaned workers)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _worker(settings_data: dict[str, Any], options: ServeOptions, sock: socket.socket) -> None:
+    _die_with_parent()
     settings = Settings(**settings_data)
     logs.setup(settings.log_level, settings.log_format)
-    GracefulServer(_config(settings, options)).run(sockets=[sock])
+    # The private port other workers relay this worker's rooms to (loopback only).
+    private = socket.socket(socket.AF_INET)
+    private.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    private.bind(
+        (
+            "127.0.0.1",
+            (settings.worker_port_base or settings.port + 1) + (settings.worker_index or 0),
+        )
+    )
+    GracefulServer(_config(settings, options)).run(sockets=[sock, private])
 
 
 def serve(settings: Settings, options: ServeOptions) -> None:
@@ -81,7 +100,11 @@ def serve(settings: Settings, options: ServeOptions) -> None:
         # Every worker must verify the tokens any worker issued: one key for all of them.
         data["room_secret"] = secrets.token_hex(32)
     workers = [
-        spawn.Process(target=_worker, args=(data, options, sock), name=f"lingolive-{i}")
+        spawn.Process(
+            target=_worker,
+            args=({**data, "worker_index": i, "worker_count": options.workers}, options, sock),
+            name=f"lingolive-{i}",
+        )
         for i in range(options.workers)
     ]
     for proc in workers:

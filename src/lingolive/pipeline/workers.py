@@ -10,6 +10,7 @@ is already busy, instead of queueing it behind work that matters more.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -65,15 +66,23 @@ class StagePool:
         Each ``next()`` is one pool call, so a long synthesis never holds a thread while the
         consumer is slow, and closing the async iterator closes the generator in the pool.
         """
-        gen: Iterator[T] | None = None
+        # A cancelled consumer may leave a step running in its thread; closing a running
+        # generator raises, so steps and the final close take turns on this lock.
+        turn = threading.Lock()
 
         def start() -> Iterator[T]:
             return make()
 
         def step(it: Iterator[T]) -> object:
-            return next(it, _DONE)
+            with turn:
+                return next(it, _DONE)
 
         gen = await self.run(start)
+
+        def close() -> None:
+            with turn:
+                getattr(gen, "close", lambda: None)()
+
         try:
             while True:
                 item = await self.run(step, gen)
@@ -81,9 +90,9 @@ class StagePool:
                     break
                 yield item  # type: ignore[misc]
         finally:
-            close = getattr(gen, "close", None)
-            if close is not None:
-                await self.run(close)
+            # Not awaited: the consumer may be cancelled, and closing must happen anyway.
+            with contextlib.suppress(RuntimeError):  # the pool is already shut down
+                self._executor.submit(close)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -55,6 +55,7 @@ from lingolive.signaling.messages import (
     Ready,
     ServerMessage,
 )
+from lingolive.signaling.relay import RelayTo, relay
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,15 @@ class SignalingSession:
                 await self._handle_text(raw)
         except WebSocketDisconnect:
             pass
+        except RelayTo as to:
+            self.log.info("room offer relayed to its worker at %s", to.url)
+            await self._stop_sender()
+            try:
+                await relay(
+                    self.ws, to.url, to.first_message, self.ctx.settings.max_message_bytes * 4
+                )
+            except Exception as exc:  # the owner worker is down: say so, do not hang
+                self.log.warning("relay to %s failed: %s", to.url, exc)
         finally:
             await self.close()
 
@@ -174,6 +184,10 @@ class SignalingSession:
             )
             self.error(ErrorCode.BAD_MESSAGE, f"invalid {kind} message: {problems}")
             return
+        if isinstance(message, Offer) and message.room and self.pc is None:
+            url = self.ctx.room_owner_url(message.room)
+            if url is not None:
+                raise RelayTo(url, raw)
         try:
             if isinstance(message, Offer):
                 await self._on_offer(message)
@@ -441,6 +455,13 @@ class SignalingSession:
             return
         self._closing = True
         await self._release_media()
+        await self._stop_sender()
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+        self.log.info("session closed")
+
+    async def _stop_sender(self) -> None:
         sender, self._sender = self._sender, None
         if sender is not None:
             with contextlib.suppress(asyncio.QueueFull):
@@ -449,7 +470,3 @@ class SignalingSession:
                 await asyncio.wait_for(sender, timeout=2)
             except (TimeoutError, asyncio.CancelledError):
                 sender.cancel()
-        if self.ws.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await self.ws.close()
-        self.log.info("session closed")
