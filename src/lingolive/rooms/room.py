@@ -15,6 +15,7 @@ on. Captions and events are sent to every participant, tagged with the speaker.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,6 +82,8 @@ class Room:
         self._fanouts: dict[tuple[str, str], FanOut] = {}  # (speaker, language)
         self._forwards: dict[tuple[str, str], Callable[[Int16Array], None]] = {}
         self._warned: set[tuple[str, str]] = set()
+        # Joins and leaves (each may await pipelines stopping) happen one at a time.
+        self._membership = asyncio.Lock()
 
     @property
     def full(self) -> bool:
@@ -114,8 +117,9 @@ class Room:
     # -- membership -----------------------------------------------------------------------------
 
     async def join(self, participant: Participant) -> None:
-        self.participants[participant.id] = participant
-        await self._reroute()
+        async with self._membership:
+            self.participants[participant.id] = participant
+            await self._reroute()
         self.broadcast(
             ParticipantEvent(
                 type="participant_joined",
@@ -126,6 +130,10 @@ class Room:
         )
 
     async def leave(self, participant_id: str) -> None:
+        async with self._membership:
+            await self._leave(participant_id)
+
+    async def _leave(self, participant_id: str) -> None:
         gone = self.participants.pop(participant_id, None)
         if gone is None:
             return
@@ -152,9 +160,10 @@ class Room:
 
     async def _reroute(self) -> None:
         pairs = set(self._pairs())
-        for speaker in self.participants.values():
+        everyone = list(self.participants.values())
+        for speaker in everyone:
             source = speaker.info.source_lang
-            listeners = [p for p in self.participants.values() if p.id != speaker.id]
+            listeners = [p for p in everyone if p.id != speaker.id]
             wanted = {p.info.target_lang for p in listeners if p.info.target_lang != source}
             for language in wanted - {lang for (s, lang) in self._fanouts if s == speaker.id}:
                 if (source, language) not in pairs:
@@ -233,5 +242,10 @@ class RoomRegistry:
         if room is None:
             return
         await room.leave(participant_id)
-        if not room.participants:
+        if not room.participants and self.rooms.get(room_id) is room:
             del self.rooms[room_id]
+
+    async def join(self, room: Room, participant: Participant) -> None:
+        # The room may have emptied (and left the registry) while this offer was answered.
+        self.rooms.setdefault(room.id, room)
+        await room.join(participant)

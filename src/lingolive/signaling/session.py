@@ -330,7 +330,7 @@ class SignalingSession:
         if room is not None and info is not None:
             participant = Participant(info, live, self.emit, languages.voice, voice_sinks)
             self.room_id = room.id
-            await room.join(participant)
+            await self.ctx.rooms.join(room, participant)
         self.log.info(
             "session started: %s -> %s%s",
             languages.source or "auto",
