@@ -119,7 +119,18 @@ class Settings(BaseSettings):
     stt_compute_type: str = Field("int8", description="CTranslate2 compute type.")
     stt_threads: int = Field(2, description="CPU threads for one STT call.")
     stt_beam_size: int = Field(1, description="Beam size for final transcripts.")
-    mt_engine: str = Field("apertium", description="MT engine: `apertium`.")
+    mt_engine: str = Field(
+        "apertium",
+        description="MT engine: `apertium` (with `LL_MT_MODELS` overriding its pairs) or `ct2` "
+        "(only the models in `LL_MT_MODELS`).",
+    )
+    mt_models: str = Field(
+        "",
+        description="Neural models (CTranslate2) per pair, comma-separated: `en-es=FOLDER_OR_"
+        "HUB_ID` (MarianMT/Opus-MT), `*=FOLDER_OR_HUB_ID` (NLLB-200/M2M-100, every pair), or "
+        "a path to an Argos `.argosmodel`.",
+    )
+    mt_compute_type: str = Field("int8", description="CTranslate2 compute type for MT models.")
     tts_engine: str = Field(
         "auto",
         description="TTS engine: `auto` (Piper where a Piper voice exists, espeak-ng "

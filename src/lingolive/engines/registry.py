@@ -102,11 +102,37 @@ def build_stt(settings: Settings) -> tuple[STT, str]:
 
 
 def build_translator(settings: Settings) -> Translator:
-    if settings.mt_engine == "apertium":
-        from lingolive.engines.apertium_mt import ApertiumTranslator
+    neural: Translator | None = None
+    if settings.mt_models:
+        from lingolive.engines.ctranslate2_mt import CTranslate2Translator, parse_models
 
-        return ApertiumTranslator()
-    raise EngineUnavailable(f"unknown MT engine {settings.mt_engine!r} (known: apertium)")
+        neural = CTranslate2Translator(
+            parse_models(settings.mt_models),
+            cache_dir=settings.cache_dir,
+            device=settings.stt_device,
+            compute_type=settings.mt_compute_type,
+            threads=settings.stt_threads,
+        )
+    if settings.mt_engine == "ct2":
+        if neural is None:
+            raise EngineUnavailable("LL_MT_ENGINE=ct2 needs models in LL_MT_MODELS")
+        return neural
+    if settings.mt_engine != "apertium":
+        raise EngineUnavailable(f"unknown MT engine {settings.mt_engine!r} (known: apertium, ct2)")
+    from lingolive.engines.apertium_mt import ApertiumTranslator
+
+    try:
+        apertium: Translator | None = ApertiumTranslator()
+    except EngineUnavailable:
+        if neural is None:
+            raise
+        apertium = None
+    if neural is None:
+        assert apertium is not None
+        return apertium
+    from lingolive.engines.mt_router import RoutedTranslator
+
+    return RoutedTranslator([e for e in (neural, apertium) if e is not None])
 
 
 def build_tts(settings: Settings) -> TTS:
