@@ -22,7 +22,7 @@ from fastapi import FastAPI, HTTPException, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from lingolive.config import Settings
 from lingolive.context import AppContext
@@ -30,6 +30,7 @@ from lingolive.engines.registry import load_engines, warm_engines
 from lingolive.pipeline.workers import Workers
 from lingolive.rooms import tokens
 from lingolive.rtc.peer import browser_ice_server
+from lingolive.signaling.messages import Glossary, glossary_items
 from lingolive.signaling.session import SignalingSession
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,13 @@ async def close_sessions(ctx: AppContext) -> None:
         *(session.shutdown() for session in list(ctx.sessions.values())),
         return_exceptions=True,
     )
+
+
+class RoomRequest(BaseModel):
+    """Optional: a glossary every participant of the room shares (names, product words)."""
+
+    model_config = ConfigDict(extra="forbid")
+    glossary: Glossary | None = None
 
 
 class RoomCreated(BaseModel):
@@ -101,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         else:
             ctx.warm_seconds = await asyncio.to_thread(
-                warm_engines, engines, source, target, settings.tts_voice
+                warm_engines, engines, source, target, settings.default_voice(target)
             )
         ctx.ready = True
         log.info("ready in %.1f s; language pairs: %s", time.monotonic() - t, engines.pairs_text())
@@ -169,7 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await SignalingSession(ws, state["ctx"]).run()
 
     @app.post("/rooms")
-    async def create_room(request: Request) -> RoomCreated:
+    async def create_room(request: Request, body: RoomRequest | None = None) -> RoomCreated:
         """A new room and an invite (signed, expiring token) to join it.
 
         Room ids are always random: a name chosen by the caller could be somebody else's
@@ -182,7 +190,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 raise HTTPException(status_code=401, detail="creating rooms needs the room key")
         ctx = state["ctx"]
         room = tokens.new_room_id()
-        token, expires = tokens.issue(ctx.room_secret, room, settings.room_token_ttl_s)
+        glossary = glossary_items(body.glossary) if body and body.glossary else None
+        token, expires = tokens.issue(
+            ctx.room_secret, room, settings.room_token_ttl_s, glossary=list(glossary or [])
+        )
         base = str(request.base_url).rstrip("/")
         return RoomCreated(
             room=room,

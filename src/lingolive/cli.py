@@ -56,7 +56,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
         languages = Languages(
             source=None if source == "auto" else source,
             target=target,
-            voice=args.voice or settings.tts_voice,
+            voice=args.voice or settings.default_voice(target),
         )
         t = time.monotonic()
         result = asyncio.run(translate_file(engines, settings, audio, languages))

@@ -97,8 +97,9 @@ class Settings(BaseSettings):
     target_lang: str = Field("es", description="Language heard when the offer names none.")
     tts_voice: str | None = Field(
         None,
-        description="Voice when the offer names none: a Piper voice name/path or an espeak-ng "
-        "voice; empty picks the best installed voice for the target language.",
+        description="Voice when the offer names none: one voice (a Piper voice name or path, "
+        "an espeak-ng or Edge voice), or one per language (`es=es_ES-davefx-medium,en=…`); "
+        "empty picks the best installed voice for each language.",
     )
 
     # --- engines -------------------------------------------------------------------------
@@ -204,6 +205,26 @@ class Settings(BaseSettings):
                 raise ValueError("expected lang=model[,lang=model…]")
             return {k.strip().lower(): v.strip() for k, v in pairs}
         return value
+
+    def voice_map(self) -> dict[str, str]:
+        """``LL_TTS_VOICE`` in its per-language form (empty when it names a single voice)."""
+        if not self.tts_voice or "=" not in self.tts_voice:
+            return {}
+        pairs = (part.split("=", 1) for part in self.tts_voice.split(",") if "=" in part)
+        return {lang.strip().lower(): voice.strip() for lang, voice in pairs}
+
+    def default_voice(self, language: str, known: dict[str, list[str]] | None = None) -> str | None:
+        """The configured voice for ``language``.
+
+        A single voice (no ``lang=``) applies where it can speak: with ``known`` (the TTS
+        engine's voices per language), only to the language it belongs to, so an English
+        voice never reads Spanish.
+        """
+        if self.tts_voice and "=" not in self.tts_voice:
+            if known is not None and not self.tts_voice.endswith(".onnx"):
+                return self.tts_voice if self.tts_voice in known.get(language, []) else None
+            return self.tts_voice
+        return self.voice_map().get(language)
 
     @field_validator("source_lang", "target_lang")
     @classmethod

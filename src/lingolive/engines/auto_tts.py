@@ -33,6 +33,7 @@ class AutoTTS:
         return merged
 
     def engine_for(self, language: str, voice: str | None) -> PiperTTS | EspeakTTS:
+        """The engine that has ``voice`` (or, without one, the best for ``language``)."""
         if self.piper is not None and self.piper.has_voice(language, voice):
             return self.piper
         if self.espeak is not None and (

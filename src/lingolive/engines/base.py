@@ -145,6 +145,8 @@ class SpeechAudio:
 
     samples: Int16Array
     sample_rate: int
+    #: Set on the first piece when a fallback engine spoke instead of the requested one.
+    fallback: str | None = None
 
 
 class TTS(Protocol):

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +44,39 @@ def voice_language(onnx_path: Path) -> str:
     config = json.loads(Path(f"{onnx_path}.json").read_text(encoding="utf-8"))
     code = config.get("language", {}).get("code") or config.get("espeak", {}).get("voice", "")
     return str(code).split("_")[0].split("-")[0].lower()
+
+
+VOICE_ID = re.compile(r"^[a-z]{2,3}_[A-Z]{2}-[A-Za-z0-9_]+-(x_low|low|medium|high)$")
+
+
+def pull_voice(name: str, voices_dir: Path, timeout_s: float = 20.0) -> Path:
+    """Download a Piper voice (e.g. ``es_ES-davefx-medium``) from the Piper voices repository.
+
+    Needs internet. Downloads into a temporary folder and moves the pair into place only when
+    both files arrived, so an interrupted download never leaves a broken voice behind.
+    """
+    if not VOICE_ID.match(name):
+        raise EngineUnavailable(f"{name!r} is not a Piper voice id (like en_US-lessac-medium)")
+    from piper.download_voices import download_voice
+
+    voices_dir.mkdir(parents=True, exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout_s)  # piper's downloader has no timeout of its own
+    try:
+        with tempfile.TemporaryDirectory(dir=voices_dir) as tmp:
+            download_voice(name, Path(tmp))
+            for suffix in (".onnx", ".onnx.json"):
+                os.replace(Path(tmp) / f"{name}{suffix}", voices_dir / f"{name}{suffix}")
+    except EngineUnavailable:
+        raise
+    except Exception as exc:
+        raise EngineUnavailable(
+            f"could not download Piper voice {name!r} ({type(exc).__name__}: {exc}); it needs "
+            f"internet. Offline, put {name}.onnx and {name}.onnx.json into {voices_dir}."
+        ) from exc
+    finally:
+        socket.setdefaulttimeout(previous)
+    return voices_dir / f"{name}.onnx"
 
 
 class PiperTTS:

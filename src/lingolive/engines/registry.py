@@ -141,6 +141,13 @@ def build_tts(settings: Settings) -> TTS:
     from lingolive.engines.piper_tts import PiperTTS
 
     voice_dirs = [settings.cache_dir / "voices"]
+    if settings.tts_engine == "edge":
+        from lingolive.engines.edge_tts_engine import EdgeTTS
+        from lingolive.engines.fallback_tts import FallbackTTS
+
+        offline = build_tts(settings.model_copy(update={"tts_engine": "auto"}))
+        voices = {k: v for k, v in settings.voice_map().items() if "Neural" in v}
+        return FallbackTTS(EdgeTTS(voices), offline)
     if settings.tts_engine == "piper":
         return PiperTTS(voice_dirs)
     if settings.tts_engine == "espeak":
@@ -160,7 +167,7 @@ def build_tts(settings: Settings) -> TTS:
             espeak = None
         return AutoTTS(piper, espeak)
     raise EngineUnavailable(
-        f"unknown TTS engine {settings.tts_engine!r} (known: auto, piper, espeak)"
+        f"unknown TTS engine {settings.tts_engine!r} (known: auto, piper, espeak, edge)"
     )
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lingolive.engines.registry import Engines
+from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.observer import NullObserver, PipelineObserver
 from lingolive.pipeline.recognizer import RecognizerConfig, StreamingRecognizer
 from lingolive.pipeline.segmenter import SegmenterEvent
@@ -54,8 +55,10 @@ class Cascade:
         output: SpeechOutput | None,
         config: RecognizerConfig | None = None,
         observer: PipelineObserver | None = None,
+        glossary: Glossary | None = None,
     ) -> None:
         """``output`` given: a loopback pipeline speaking ``languages.target`` into it."""
+        self._glossary = glossary
         self.languages = languages
         self._engines = engines
         self._workers = workers
@@ -78,6 +81,7 @@ class Cascade:
             commit=self._commit,
             config=config or RecognizerConfig(),
             observer=self._observer,
+            glossary=glossary,
         )
         self._recognize_task: asyncio.Task[None] | None = None
         if output is not None:
@@ -99,6 +103,7 @@ class Cascade:
                 output=output,
                 observer=self._observer,
                 target=language,
+                glossary=self._glossary,
             )
             self.speakers[language] = speaker
             if self._started:

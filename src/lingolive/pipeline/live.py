@@ -20,6 +20,7 @@ from lingolive.config import Settings
 from lingolive.engines.base import Float32Array
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.cascade import Cascade, Languages
+from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.observer import NullObserver, PipelineObserver
 from lingolive.pipeline.recognizer import RecognizerConfig
 from lingolive.pipeline.segmenter import Segmenter, SegmenterConfig, SegmenterEvent
@@ -68,6 +69,7 @@ class LiveTranslation:
         observer: PipelineObserver | None = None,
         *,
         loopback: bool = True,
+        glossary: Glossary | None = None,
     ) -> None:
         """``loopback``: the speaker hears their own translation on ``track``; otherwise
         (rooms) listener languages are added to ``cascade`` by whoever routes the room."""
@@ -87,6 +89,7 @@ class LiveTranslation:
             output=self.track if loopback else None,
             config=recognizer_config(settings),
             observer=self._observer,
+            glossary=glossary,
         )
         self.segmenter = Segmenter(engines.vad, segmenter_config(settings))
         self._queue: asyncio.Queue[tuple[Float32Array, float]] = asyncio.Queue(

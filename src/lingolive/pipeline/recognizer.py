@@ -34,6 +34,7 @@ import numpy as np
 
 from lingolive.engines.base import MODEL_RATE, STT, Float32Array, Transcript
 from lingolive.pipeline.agreement import LocalAgreement, ends_sentence, words
+from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.observer import NullObserver, PipelineObserver
 from lingolive.pipeline.segmenter import (
     SegmenterEvent,
@@ -116,7 +117,9 @@ class StreamingRecognizer:
         commit: Callable[[Utterance], None],
         config: RecognizerConfig,
         observer: PipelineObserver | None = None,
+        glossary: Glossary | None = None,
     ) -> None:
+        self._glossary = glossary
         self._observer = observer or NullObserver()
         self._stt = stt
         self._pool = pool
@@ -280,7 +283,9 @@ class StreamingRecognizer:
         """
         context = utt.context_text
         # Whisper's prompt: what was said before the acoustic context, across utterances.
-        before = self._said[: len(self._said) - len(context)].strip()
+        before = self._said[: len(self._said) - len(context)].strip()[-200:]
+        if self._glossary is not None:
+            before = f"{self._glossary.prompt()} {before}".strip()
         clip = audio[utt.context_offset :]
         lang = await self._language(utt, clip)
         loop = asyncio.get_running_loop()
@@ -290,13 +295,15 @@ class StreamingRecognizer:
                 self._stt.transcribe,
                 clip,
                 lang,
-                prompt=before[-200:] or None,
+                prompt=before or None,
                 prefix=f"{context} {confirmed}".strip() or None,
                 partial=partial,
             )
         )
         self.passes += 1
         own = " ".join(words(result.text)[len(words(context)) :])
+        if self._glossary is not None:
+            own = self._glossary.correct(own)
         return own, result, start, loop.time()
 
     async def _partial(self, utt: _Utterance, job: SpeechProgress) -> None:

@@ -19,10 +19,18 @@ import numpy as np
 
 from lingolive.engines.base import TTS, EngineError, Int16Array, SpeechAudio
 from lingolive.engines.registry import Engines
+from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.observer import NullObserver, PipelineObserver
 from lingolive.pipeline.utterance import Stage, Utterance
 from lingolive.pipeline.workers import Workers
-from lingolive.signaling.messages import ErrorCode, ErrorMsg, ServerMessage, TranslationMsg
+from lingolive.signaling.messages import (
+    ErrorCode,
+    ErrorMsg,
+    NoticeCode,
+    NoticeMsg,
+    ServerMessage,
+    TranslationMsg,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +83,14 @@ def first_clause_apart(text: str, min_words: int = 2) -> list[str]:
 
 
 def synthesize_phrase(
-    tts: TTS, text: str, language: str, voice: str | None
+    tts: TTS, text: str, language: str, voice: str | None, notes: list[str] | None = None
 ) -> Iterator[SpeechAudio]:
+    """Speak ``text`` (first clause apart); fallback notes of the pieces go to ``notes``."""
     for part in first_clause_apart(text):
-        yield from tts.synthesize(part, language, voice)
+        for piece in tts.synthesize(part, language, voice):
+            if piece.fallback and notes is not None:
+                notes.append(piece.fallback)
+            yield piece
 
 
 class Speaker:
@@ -94,7 +106,9 @@ class Speaker:
         output: SpeechOutput,
         observer: PipelineObserver | None = None,
         target: str | None = None,
+        glossary: Glossary | None = None,
     ) -> None:
+        self._glossary = glossary
         self._observer = observer or NullObserver()
         self.target = target  # None: each phrase's own target_lang
         self._engines = engines
@@ -164,8 +178,14 @@ class Speaker:
                         f"no translation from {source!r} to {target!r} "
                         f"(supported: {self._engines.pairs_text()})"
                     )
-                phrase.translation = await self._workers.mt.run(
-                    self._engines.translator.translate, phrase.text, source, target
+                text = phrase.text
+                restore: Callable[[str], str] = str
+                if self._glossary is not None:  # names pass through the translator intact
+                    text, restore = self._glossary.protect(phrase.text, target)
+                phrase.translation = restore(
+                    await self._workers.mt.run(
+                        self._engines.translator.translate, text, source, target
+                    )
                 )
                 self._observer.translated(target)
         except Exception as exc:
@@ -188,12 +208,21 @@ class Speaker:
         self._observer.synthesized(target)
         self._awaiting_audio[phrase.segment_id] = phrase
         self._output.open_segment(phrase.segment_id)
+        notes: list[str] = []
         try:
             async for samples in self._workers.tts.iterate(
-                lambda: resampled(synthesize_phrase(tts, text, target, voice))
+                lambda: resampled(synthesize_phrase(tts, text, target, voice, notes))
             ):
                 if Stage.TTS_FIRST_AUDIO not in phrase.marks.at:
                     phrase.marks.mark(Stage.TTS_FIRST_AUDIO)
+                    if notes:  # the requested voice was unreachable: say who spoke instead
+                        self._emit(
+                            NoticeMsg(
+                                code=NoticeCode.TTS_FALLBACK,
+                                message=notes[0],
+                                segment_id=phrase.segment_id,
+                            )
+                        )
                 phrase.audio_out_s += len(samples) / OUT_RATE
                 self._output.push(phrase.segment_id, samples)
         except Exception as exc:

@@ -29,6 +29,7 @@ class TokenError(ValueError):
 class RoomGrant:
     room: str
     expires_at: float
+    glossary: list[object] | None = None  # the room's glossary, signed into the token
 
 
 def _b64(data: bytes) -> str:
@@ -43,9 +44,18 @@ def new_room_id() -> str:
     return secrets.token_urlsafe(9)
 
 
-def issue(secret: bytes, room: str, ttl_s: float, now: float | None = None) -> tuple[str, float]:
+def issue(
+    secret: bytes,
+    room: str,
+    ttl_s: float,
+    now: float | None = None,
+    glossary: list[object] | None = None,
+) -> tuple[str, float]:
     expires = (time.time() if now is None else now) + ttl_s
-    payload = json.dumps({"room": room, "exp": int(expires)}, separators=(",", ":")).encode()
+    data: dict[str, object] = {"room": room, "exp": int(expires)}
+    if glossary:
+        data["g"] = glossary
+    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     signature = hmac.new(secret, payload, hashlib.sha256).digest()
     return f"{_b64(payload)}.{_b64(signature)}", float(int(expires))
 
@@ -65,4 +75,4 @@ def verify(secret: bytes, token: str, room: str, now: float | None = None) -> Ro
         raise TokenError("bad_token", "this token is for another room")
     if (time.time() if now is None else now) >= float(data["exp"]):
         raise TokenError("token_expired", "the room token has expired; ask for a new invite")
-    return RoomGrant(room=room, expires_at=float(data["exp"]))
+    return RoomGrant(room=room, expires_at=float(data["exp"]), glossary=data.get("g"))

@@ -23,6 +23,21 @@ class _Message(BaseModel):
 # --- client -> server ---------------------------------------------------------------------
 
 
+class GlossaryTerm(_Message):
+    term: Annotated[str, Field(min_length=1, max_length=64)]
+    translations: (
+        dict[Annotated[str, Field(max_length=8)], Annotated[str, Field(max_length=64)]] | None
+    ) = None
+
+
+GlossaryItem = Annotated[str, Field(min_length=1, max_length=64)] | GlossaryTerm
+Glossary = Annotated[list[GlossaryItem], Field(max_length=100)]
+
+
+def glossary_items(items: list[str | GlossaryTerm] | None) -> list[str | dict[str, object]]:
+    return [i if isinstance(i, str) else i.model_dump(exclude_none=True) for i in items or []]
+
+
 class Offer(_Message):
     """Start a session: the browser's SDP offer plus what to translate from and to."""
 
@@ -36,6 +51,7 @@ class Offer(_Message):
     )
     token: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
     display_name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    glossary: Glossary | None = None
 
 
 class Candidate(_Message):
@@ -146,6 +162,16 @@ class TimingMsg(_Message):
     speaker: SpeakerRef | None = None
 
 
+class NoticeMsg(_Message):
+    """Something the client should know that is not a failure (e.g. a fallback voice)."""
+
+    type: Literal["notice"] = "notice"
+    code: str
+    message: str
+    segment_id: int | None = None
+    speaker: SpeakerRef | None = None
+
+
 class ErrorMsg(_Message):
     type: Literal["error"] = "error"
     code: str
@@ -155,8 +181,19 @@ class ErrorMsg(_Message):
 
 
 ServerMessage = (
-    Answer | Ready | TranscriptMsg | TranslationMsg | TimingMsg | ErrorMsg | ParticipantEvent
+    Answer
+    | Ready
+    | TranscriptMsg
+    | TranslationMsg
+    | TimingMsg
+    | ErrorMsg
+    | NoticeMsg
+    | ParticipantEvent
 )
+
+
+class NoticeCode:
+    TTS_FALLBACK = "tts_fallback"
 
 
 class ErrorCode:

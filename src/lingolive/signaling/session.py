@@ -28,6 +28,7 @@ from lingolive import logs
 from lingolive.context import AppContext
 from lingolive.engines.base import EngineError
 from lingolive.pipeline.cascade import Languages
+from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.live import LiveTranslation
 from lingolive.rooms import tokens
 from lingolive.rooms.room import Participant, Room
@@ -54,6 +55,7 @@ from lingolive.signaling.messages import (
     ParticipantInfo,
     Ready,
     ServerMessage,
+    glossary_items,
 )
 from lingolive.signaling.relay import RelayTo, relay
 
@@ -208,7 +210,11 @@ class SignalingSession:
         engines = self.ctx.engines
         source = offer.source_lang or settings.source_lang
         target = offer.target_lang or settings.target_lang
-        voice = offer.voice if offer.voice is not None else settings.tts_voice
+        voice = (
+            offer.voice
+            if offer.voice is not None
+            else settings.default_voice(target, engines.tts.voices())
+        )
         pairs = engines.language_pairs()
         if offer.room is not None:
             # In a room, each listener picks what they hear; each pair is checked per route.
@@ -265,8 +271,10 @@ class SignalingSession:
         languages = self._languages(offer)
         room: Room | None = None
         info: ParticipantInfo | None = None
+        terms: list[str | dict[str, object]] = glossary_items(offer.glossary)
         if offer.room is not None:
-            room = self._admit(offer)
+            room, grant = self._admit(offer)
+            terms = [*list(grant.glossary or []), *terms]  # type: ignore[list-item]
             info = ParticipantInfo(
                 id=self.id,
                 display_name=offer.display_name or f"Guest {self.id[:4]}",
@@ -281,6 +289,7 @@ class SignalingSession:
             self.emit if room is None or info is None else room.speaker_emitter(info),
             observer=self.ctx.metrics,
             loopback=room is None,
+            glossary=Glossary.parse(terms),
         )
         voice_sinks: list[VoiceSink] = []
         pc = create_peer(self.ctx.settings.ice_servers)
@@ -338,13 +347,13 @@ class SignalingSession:
             f" in room {room.id}" if room else "",
         )
 
-    def _admit(self, offer: Offer) -> Room:
+    def _admit(self, offer: Offer) -> tuple[Room, tokens.RoomGrant]:
         """Check the room token and the room's size; the room to join."""
         assert offer.room is not None
         if not offer.token:
             raise SessionError(ErrorCode.BAD_TOKEN, "joining a room needs its token")
         try:
-            tokens.verify(self.ctx.room_secret, offer.token, offer.room)
+            grant = tokens.verify(self.ctx.room_secret, offer.token, offer.room)
         except tokens.TokenError as exc:
             raise SessionError(exc.code, str(exc)) from exc
         room = self.ctx.rooms.get_or_create(offer.room)
@@ -352,7 +361,7 @@ class SignalingSession:
             raise SessionError(
                 ErrorCode.ROOM_FULL, f"the room is full ({room.max_participants} participants)"
             )
-        return room
+        return room, grant
 
     async def _on_candidate(self, message: Candidate) -> None:
         if self.pc is None:

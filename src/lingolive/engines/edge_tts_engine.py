@@ -1,0 +1,93 @@
+"""Microsoft Edge's online neural voices (pip ``edge-tts``): needs internet.
+
+The service streams MP3 (edge-tts 7 fixes the format); we decode the stream in memory as it
+arrives and yield PCM pieces, so the first audio goes out while the rest is still coming —
+no file, no wait for the whole phrase. When the service cannot be reached the
+``FallbackTTS`` around this engine speaks with the offline voice instead and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import av
+import numpy as np
+
+from lingolive.engines.base import EngineError, EngineUnavailable, SpeechAudio
+
+#: A natural default voice per language (any Edge voice name can be configured instead).
+DEFAULT_VOICES = {
+    "en": "en-US-AriaNeural",
+    "es": "es-ES-ElviraNeural",
+    "fr": "fr-FR-DeniseNeural",
+    "ca": "ca-ES-JoanaNeural",
+    "pt": "pt-PT-RaquelNeural",
+    "it": "it-IT-ElsaNeural",
+    "de": "de-DE-KatjaNeural",
+    "gl": "gl-ES-SabelaNeural",
+    "nl": "nl-NL-ColetteNeural",
+}
+RATE = 24_000
+
+
+def decode_mp3_stream(chunks: Iterable[bytes]) -> Iterator[SpeechAudio]:
+    """MP3 bytes, in whatever pieces they arrive → mono int16 PCM pieces."""
+    codec = av.CodecContext.create("mp3", "r")
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+    for chunk in _with_end(chunks):
+        for packet in codec.parse(chunk):
+            for frame in codec.decode(packet):
+                for out in resampler.resample(frame):
+                    yield SpeechAudio(out.to_ndarray().reshape(-1).astype(np.int16), RATE)
+        if chunk is None:
+            for frame in codec.decode(None):
+                for out in resampler.resample(frame):
+                    yield SpeechAudio(out.to_ndarray().reshape(-1).astype(np.int16), RATE)
+
+
+def _with_end(chunks: Iterable[bytes]) -> Iterator[bytes | None]:
+    yield from chunks
+    yield None
+
+
+class EdgeTTS:
+    """Edge's neural voices; one ``Communicate`` stream per phrase."""
+
+    name = "edge"
+
+    def __init__(self, voices: dict[str, str] | None = None, timeout_s: int = 5) -> None:
+        try:
+            import edge_tts  # noqa: F401
+        except ImportError as exc:
+            raise EngineUnavailable(
+                "Edge-TTS needs the pip package edge-tts (and internet)"
+            ) from exc
+        self._voices = {**DEFAULT_VOICES, **(voices or {})}
+        self._timeout = timeout_s
+
+    def voices(self) -> dict[str, list[str]]:
+        return {lang: [voice] for lang, voice in self._voices.items()}
+
+    def voice_for(self, language: str, voice: str | None) -> str:
+        chosen = voice or self._voices.get(language)
+        if not chosen:
+            raise EngineError(f"no Edge voice for language {language!r}")
+        return chosen
+
+    def _mp3(self, text: str, voice: str) -> Iterator[bytes]:
+        import edge_tts
+
+        communicate = edge_tts.Communicate(
+            text, voice, connect_timeout=self._timeout, receive_timeout=self._timeout * 3
+        )
+        for chunk in communicate.stream_sync():
+            if chunk["type"] == "audio":
+                yield chunk["data"]
+
+    def synthesize(
+        self, text: str, language: str, voice: str | None = None
+    ) -> Iterator[SpeechAudio]:
+        yield from decode_mp3_stream(self._mp3(text, self.voice_for(language, voice)))
+
+    def close(self) -> None:
+        """Nothing is kept open between phrases."""
