@@ -150,7 +150,13 @@ class _Model:
         max_batch: int,
     ) -> None:
         import ctranslate2
-        import sentencepiece as spm
+
+        try:
+            import sentencepiece as spm
+        except ImportError as exc:
+            raise EngineUnavailable(
+                "neural MT needs SentencePiece: pip install 'lingolive[neural]'"
+            ) from exc
 
         self.kind = kind
         self.folder = folder

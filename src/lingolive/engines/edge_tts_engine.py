@@ -8,6 +8,9 @@ no file, no wait for the whole phrase. When the service cannot be reached the
 
 from __future__ import annotations
 
+import asyncio
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 
 import av
@@ -36,7 +39,11 @@ def decode_mp3_stream(chunks: Iterable[bytes]) -> Iterator[SpeechAudio]:
     resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
     for chunk in _with_end(chunks):
         for packet in codec.parse(chunk):
-            for frame in codec.decode(packet):
+            try:
+                frames = codec.decode(packet)
+            except av.error.InvalidDataError:
+                continue  # a tag or info frame, not audio: the next frames still decode
+            for frame in frames:
                 for out in resampler.resample(frame):
                     yield SpeechAudio(out.to_ndarray().reshape(-1).astype(np.int16), RATE)
         if chunk is None:
@@ -75,14 +82,38 @@ class EdgeTTS:
         return chosen
 
     def _mp3(self, text: str, voice: str) -> Iterator[bytes]:
+        """The service's MP3 stream, chunk by chunk, in this (worker) thread.
+
+        edge-tts's own ``stream_sync`` loses any exception and then waits forever (so no
+        network meant a hung thread); this bridge passes errors through.
+        """
         import edge_tts
 
         communicate = edge_tts.Communicate(
             text, voice, connect_timeout=self._timeout, receive_timeout=self._timeout * 3
         )
-        for chunk in communicate.stream_sync():
-            if chunk["type"] == "audio":
-                yield chunk["data"]
+        items: queue.Queue[bytes | BaseException | None] = queue.Queue()
+
+        async def pump() -> None:
+            try:
+                async for chunk in communicate.stream():
+                    if chunk["type"] == "audio":
+                        items.put(chunk["data"])
+                items.put(None)
+            except BaseException as exc:  # delivered to the consumer below
+                items.put(exc)
+
+        thread = threading.Thread(
+            target=lambda: asyncio.run(pump()), daemon=True, name="ll-edge-tts"
+        )
+        thread.start()
+        while True:
+            item = items.get(timeout=self._timeout * 6)
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise EngineError(f"Edge-TTS failed: {item}") from item
+            yield item
 
     def synthesize(
         self, text: str, language: str, voice: str | None = None
