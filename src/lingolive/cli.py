@@ -75,25 +75,35 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from lingolive.engines.base import EngineUnavailable
+
     settings = _settings(args)
-    if args.action == "prepare":
-        from lingolive.engines.whisper_models import assemble_base
-
-        folder = assemble_base(settings.cache_dir)
-        print(f"whisper base: {folder}")
-        return 0
-    from lingolive.engines.registry import load_engines
-
-    engines = load_engines(settings)
     try:
-        for stage, source in engines.sources.items():
-            print(f"{stage:4} {source}  (loaded in {engines.load_seconds[stage]:.2f} s)")
-        print("voices:")
-        for lang, names in sorted(engines.tts.voices().items()):
-            print(f"  {lang}: {', '.join(names[:4])}")
-        print(f"language pairs: {engines.pairs_text()}")
-    finally:
-        engines.close()
+        if args.action == "prepare":
+            from lingolive.engines.whisper_models import assemble_base
+
+            print(f"whisper base: {assemble_base(settings.cache_dir)}")
+        elif args.action == "list":
+            from lingolive.inventory import inventory
+
+            print("\n".join(inventory(settings).lines()))
+        elif args.action == "check":
+            from lingolive.inventory import check
+
+            print("\n".join(check(settings)))
+        elif args.action == "pull":
+            from lingolive.inventory import pull
+
+            if not args.name:
+                print(
+                    "lingolive: models pull needs a NAME (whisper:small, piper:VOICE, mt:HUB_ID)",
+                    file=sys.stderr,
+                )
+                return 2
+            print(pull(settings, args.name))
+    except EngineUnavailable as exc:
+        print(f"lingolive: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -123,8 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--stt-model", dest="stt_model", help="Whisper model (LL_STT_MODEL)")
     tr.set_defaults(func=cmd_translate)
 
-    models = sub.add_parser("models", help="prepare or list the installed models")
-    models.add_argument("action", choices=["prepare", "list"])
+    models = sub.add_parser(
+        "models", help="list installed models and working pairs, check them, pull new ones"
+    )
+    models.add_argument("action", choices=["list", "check", "pull", "prepare"])
+    models.add_argument("name", nargs="?", help="with pull: whisper:SIZE, piper:VOICE, mt:HUB_ID")
     models.set_defaults(func=cmd_models)
     return parser
 

