@@ -35,6 +35,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     from lingolive.engines.registry import load_engines
     from lingolive.file_translate import format_caption, read_audio, translate_file, write_wav
     from lingolive.pipeline.cascade import Languages
+    from lingolive.pipeline.glossary import Glossary
 
     settings = _settings(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -59,7 +60,12 @@ def cmd_translate(args: argparse.Namespace) -> int:
             voice=args.voice or settings.default_voice(target),
         )
         t = time.monotonic()
-        result = asyncio.run(translate_file(engines, settings, audio, languages))
+        terms: list[str | dict[str, object]] = [
+            t.strip() for t in (args.glossary or "").split(",") if t.strip()
+        ]
+        result = asyncio.run(
+            translate_file(engines, settings, audio, languages, glossary=Glossary.parse(terms))
+        )
         elapsed = time.monotonic() - t
         for caption in result.captions:
             print(format_caption(caption))
@@ -131,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--target", help="language to speak (LL_TARGET_LANG)")
     tr.add_argument("--voice", help="voice name (LL_TTS_VOICE)")
     tr.add_argument("--stt-model", dest="stt_model", help="Whisper model (LL_STT_MODEL)")
+    tr.add_argument("--glossary", help="names and terms to get right, comma-separated")
     tr.set_defaults(func=cmd_translate)
 
     models = sub.add_parser(

@@ -20,6 +20,7 @@ from lingolive.config import Settings
 from lingolive.engines.base import MODEL_RATE, Float32Array, Int16Array
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.cascade import OUT_RATE, Cascade, Languages
+from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.live import recognizer_config, segmenter_config
 from lingolive.pipeline.segmenter import Segmenter
 from lingolive.pipeline.utterance import Stage
@@ -94,6 +95,7 @@ async def translate_file(
     audio: Float32Array,
     languages: Languages,
     workers: Workers | None = None,
+    glossary: Glossary | None = None,
 ) -> FileResult:
     own_workers = workers is None
     pools = workers or Workers.create()
@@ -106,7 +108,9 @@ async def translate_file(
 
     # No partials (nobody watches captions grow) and no limit on waiting phrases.
     config = replace(recognizer_config(settings, partials=False), max_pending=10_000)
-    cascade = Cascade(engines, pools, languages, emit=emit, output=output, config=config)
+    cascade = Cascade(
+        engines, pools, languages, emit=emit, output=output, config=config, glossary=glossary
+    )
     segmenter = Segmenter(engines.vad, segmenter_config(settings))
     cascade.start()
     try:
