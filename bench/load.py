@@ -1,10 +1,10 @@
 """Load: K concurrent aiortc clients, each speaking real audio; latency, underruns and CPU.
 
-For each K, K clients connect to one fresh server at once and each speaks the 8-phrase
-English dialogue (28 s, Piper voice). Reported per K: end-to-end latency p50/p95 at the
-clients (phrases queued behind a still-playing translation left out, as in latency.py),
-outgoing-track underruns (from /metrics), server CPU (percent of one core) and peak RSS.
-The first K whose p95 passes 800 ms is printed.
+For each K, K clients connect to one fresh server, each speaking the 8 English sentences
+(Piper voice) 5 s apart (as in rooms.py), client i starting 0.7·i s after the first, so
+phrases end close together but not in lockstep. Reported per K: end-to-end latency p50/p95
+at the clients, outgoing-track underruns (from /metrics), server CPU (percent of one core)
+and peak RSS. The first K whose p95 passes 800 ms is printed.
 
 Usage:
     .venv/bin/python bench/load.py                 # K = 1, 2, 3, 4
@@ -28,9 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from latency import DATA, ServerProcess, machine
-from lingolive.evaluation import pct, speak_file
+from lingolive.client import LoopbackClient, PacedFileTrack
+from lingolive.evaluation import pct, voiced_runs
+from rooms import speech
 
-FILE = "en_piper_dialogue.wav"
+STAGGER_S = 0.7
 
 
 def underruns(url: str) -> float:
@@ -42,31 +44,61 @@ def underruns(url: str) -> float:
     )
 
 
-async def one_k(k: int, entry: dict[str, Any]) -> dict[str, Any]:
+async def client_run(
+    ws_url: str, pcm: Any, spans: list[tuple[float, float]], delay: float
+) -> tuple[list[float], int]:
+    """One speaking client; returns its phrase latencies and how many were queued."""
+    await asyncio.sleep(delay)
+    client = LoopbackClient(ws_url)
+    track = PacedFileTrack(pcm)
+    await client.connect(track, source_lang="en", target_lang="es")
+    try:
+        while track.started_at is None:  # noqa: ASYNC110 - set by aiortc's sender
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(len(pcm) / 48_000 + 6)
+    finally:
+        await client.close()
+    t0 = track.started_at
+    runs = voiced_runs(client)
+    latencies, queued = [], 0
+    for i, (_, end) in enumerate(spans):
+        sent_end = t0 + end
+        next_end = t0 + spans[i + 1][1] if i + 1 < len(spans) else None
+        if any(r[0] < sent_end < r[1] for r in runs):
+            queued += 1
+            continue
+        run = next(
+            (r for r in runs if r[0] >= sent_end and (next_end is None or r[0] < next_end)), None
+        )
+        if run is not None:
+            latencies.append((run[0] - sent_end) * 1000)
+    return latencies, queued
+
+
+async def one_k(k: int, manifest: dict[str, Any]) -> dict[str, Any]:
+    pcm, spans = speech(manifest)
     server = ServerProcess({"LL_MAX_SESSIONS": str(max(8, k))})
     try:
         server.wait_ready()
         sampler = threading.Thread(target=server.sample_rss, daemon=True)
         sampler.start()
         ws_url = server.url.replace("http", "ws") + "/ws"
-        spans = [(float(a), float(b)) for a, b in entry["speech"]]
         before = underruns(server.url)
         cpu0, wall0 = server.cpu_seconds(), time.monotonic()
-        runs = await asyncio.gather(
-            *(speak_file(ws_url, DATA / FILE, spans, "en", "es") for _ in range(k))
+        results = await asyncio.gather(
+            *(client_run(ws_url, pcm, spans, i * STAGGER_S) for i in range(k))
         )
         cpu = server.cpu_seconds() - cpu0
         wall = time.monotonic() - wall0
         after = underruns(server.url)
     finally:
         server.stop()
-    samples = [s for run in runs for s in run.samples]
-    lat = [s.latency_ms for s in samples if s.latency_ms is not None]
+    lat = [x for lats, _ in results for x in lats]
     return {
         "k": k,
-        "phrases": len(samples),
+        "phrases": k * len(spans),
         "measured": len(lat),
-        "queued": sum(s.queued for s in samples),
+        "queued": sum(q for _, q in results),
         "e2e_p50_ms": pct(lat, 50),
         "e2e_p95_ms": pct(lat, 95),
         "underruns": after - before,
@@ -85,7 +117,7 @@ def main() -> None:
     manifest = {e["file"]: e for e in json.loads((DATA / "manifest.json").read_text())}
     rows = []
     for k in args.ks:
-        row = asyncio.run(one_k(k, manifest[FILE]))
+        row = asyncio.run(one_k(k, manifest))
         rows.append(row)
         print(row, flush=True)
     print(f"\nmachine: {machine()}\n")
