@@ -51,6 +51,7 @@ from lingolive.evaluation import Sample, pct, speak_file  # noqa: E402
 SETS = {
     "en_piper": ("en", "es", [f"en_piper_0{i}.wav" for i in range(1, 9)]),
     "es_espeak": ("es", "en", [f"es_espeak_0{i}.wav" for i in range(1, 9)]),
+    "en_espeak": ("en", "es", [f"en_espeak_0{i}.wav" for i in range(1, 5)]),
     "en_piper_dialogue": ("en", "es", ["en_piper_dialogue.wav"]),
     "es_espeak_dialogue": ("es", "en", ["es_espeak_dialogue.wav"]),
 }

@@ -156,7 +156,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    parser.add_argument("--sets", nargs="+", default=["en_piper", "es_espeak"])
+    parser.add_argument("--sets", nargs="+", default=["en_piper", "en_espeak", "es_espeak"])
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
