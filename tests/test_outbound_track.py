@@ -78,3 +78,23 @@ async def test_stall_reanchors_instead_of_bursting() -> None:
     await track.recv()  # next frame waits its 20 ms again: no catch-up burst
     assert time.monotonic() - t >= 0.015
     track.stop()
+
+
+async def test_sources_are_mixed_with_gain() -> None:
+    """Two speakers at once: both are heard, scaled so the sum does not clip harshly."""
+    from lingolive.rtc.outbound import LiveQueue
+
+    track = TranslatedAudioTrack()
+    first = track.speech_source("ann")
+    voice = LiveQueue()
+    track.add_source("bob", voice)
+    first.push(1, np.full(FRAME_SAMPLES * 2, 20_000, np.int16))
+    first.close_segment(1)
+    voice.push(np.full(FRAME_SAMPLES, 20_000, np.int16))
+    both = (await track.recv()).to_ndarray().reshape(-1)
+    alone = (await track.recv()).to_ndarray().reshape(-1)
+    assert int(both.max()) == int(40_000 / np.sqrt(2))  # two sources: summed, 1/sqrt(2)
+    assert int(alone.max()) == 20_000  # one source: untouched
+    track.remove_source("ann")
+    assert int((await track.recv()).to_ndarray().max()) == 0
+    track.stop()

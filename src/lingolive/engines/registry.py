@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lingolive.config import Settings
 from lingolive.engines.base import STT, TTS, VAD, EngineUnavailable, Translator
@@ -135,12 +136,30 @@ def build_translator(settings: Settings) -> Translator:
     return RoutedTranslator([e for e in (neural, apertium) if e is not None])
 
 
+def _fetch_named_piper_voices(settings: Settings, voices_dir: Path) -> None:
+    """Piper voices named by id in ``LL_TTS_VOICE`` but not installed: fetch them (online)."""
+    from lingolive.engines.piper_tts import VOICE_ID, bundled_voices, pull_voice
+
+    named = set(settings.voice_map().values())
+    if settings.tts_voice and "=" not in settings.tts_voice:
+        named.add(settings.tts_voice)
+    for name in sorted(named):
+        installed = name in bundled_voices() or (voices_dir / f"{name}.onnx").exists()
+        if VOICE_ID.match(name) and not installed:
+            try:
+                pull_voice(name, voices_dir)
+                log.info("downloaded Piper voice %s", name)
+            except EngineUnavailable as exc:
+                log.warning("%s", exc)
+
+
 def build_tts(settings: Settings) -> TTS:
     from lingolive.engines.auto_tts import AutoTTS
     from lingolive.engines.espeak_tts import EspeakTTS
     from lingolive.engines.piper_tts import PiperTTS
 
     voice_dirs = [settings.cache_dir / "voices"]
+    _fetch_named_piper_voices(settings, voice_dirs[0])
     if settings.tts_engine == "edge":
         from lingolive.engines.edge_tts_engine import EdgeTTS
         from lingolive.engines.fallback_tts import FallbackTTS

@@ -26,7 +26,7 @@ from lingolive.pipeline.recognizer import RecognizerConfig
 from lingolive.pipeline.segmenter import Segmenter, SegmenterConfig, SegmenterEvent
 from lingolive.pipeline.workers import Workers
 from lingolive.rtc.outbound import TranslatedAudioTrack
-from lingolive.signaling.messages import ServerMessage
+from lingolive.signaling.messages import NoticeCode, NoticeMsg, ServerMessage
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ class LiveTranslation:
         self.dropped_audio_s = 0.0
         self.received_audio_s = 0.0
         self.last_audio_at: float | None = None  # arrival of the latest microphone chunk
+        self._emit = emit
+        self._dropped_notice_at = float("-inf")
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -113,6 +115,14 @@ class LiveTranslation:
             old, _ = self._queue.get_nowait()
             self.dropped_audio_s += len(old) / 16_000
             self._observer.dropped_input(len(old) / 16_000)
+            if arrival - self._dropped_notice_at > 5.0:  # tell the client, not every 20 ms
+                self._dropped_notice_at = arrival
+                self._emit(
+                    NoticeMsg(
+                        code=NoticeCode.AUDIO_DROPPED,
+                        message="the server fell behind: older audio was dropped",
+                    )
+                )
         self._queue.put_nowait((chunk, arrival))
 
     async def _segment_loop(self) -> None:

@@ -47,7 +47,14 @@ from lingolive.pipeline.segmenter import (
 )
 from lingolive.pipeline.utterance import Stage, Utterance
 from lingolive.pipeline.workers import StagePool
-from lingolive.signaling.messages import ErrorCode, ErrorMsg, ServerMessage, TranscriptMsg
+from lingolive.signaling.messages import (
+    ErrorCode,
+    ErrorMsg,
+    NoticeCode,
+    NoticeMsg,
+    ServerMessage,
+    TranscriptMsg,
+)
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +192,12 @@ class StreamingRecognizer:
                 )
                 self.merged_utterances += 1
                 self._observer.merged()
+                self._emit(
+                    NoticeMsg(
+                        code=NoticeCode.RECOGNITION_BEHIND,
+                        message="recognition fell behind: the next phrases are merged into one",
+                    )
+                )
                 log.warning(
                     "STT behind: merged utterance %d into %d", event.utterance_id, job.utterance_id
                 )

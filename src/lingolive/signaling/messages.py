@@ -194,6 +194,8 @@ ServerMessage = (
 
 class NoticeCode:
     TTS_FALLBACK = "tts_fallback"
+    RECOGNITION_BEHIND = "recognition_behind"
+    AUDIO_DROPPED = "audio_dropped"
 
 
 class ErrorCode:

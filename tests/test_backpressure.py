@@ -1,0 +1,54 @@
+"""When recognition falls behind, phrases are merged (no words lost) and the client is told."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from conftest import audio
+from lingolive.engines.registry import Engines
+from lingolive.evaluation import normalize
+from lingolive.pipeline.recognizer import RecognizerConfig, StreamingRecognizer
+from lingolive.pipeline.segmenter import SpeechEnded, SpeechStarted
+from lingolive.pipeline.utterance import Utterance
+from lingolive.pipeline.workers import StagePool
+from lingolive.signaling.messages import NoticeCode, NoticeMsg, ServerMessage, TranscriptMsg
+
+
+def phrase(name: str) -> np.ndarray:
+    data = audio(name)
+    return data[int(0.8 * 16_000) : len(data) - int(1.2 * 16_000)]
+
+
+async def test_merge_when_behind(engines: Engines) -> None:
+    messages: list[ServerMessage] = []
+    committed: list[Utterance] = []
+    pool = StagePool("stt", 1)
+    recognizer = StreamingRecognizer(
+        engines.stt,
+        pool,
+        "en",
+        "es",
+        emit=messages.append,
+        commit=committed.append,
+        config=RecognizerConfig(partials=False, max_pending=1),
+    )
+    # Three phrases end while recognition has not even started: the 2nd and 3rd merge.
+    for i, name in enumerate(("en_piper_02.wav", "en_piper_06.wav", "en_piper_08.wav"), 1):
+        clip = phrase(name)
+        recognizer.on_event(SpeechStarted(i, float(i), float(i)))
+        recognizer.on_event(
+            SpeechEnded(i, clip, float(i), float(i) + 1, float(i) + 1.2, speech_samples=len(clip))
+        )
+    task = asyncio.create_task(recognizer.run())
+    await recognizer.wait_idle()
+    task.cancel()
+    pool.shutdown()
+    notices = [m for m in messages if isinstance(m, NoticeMsg)]
+    assert [n.code for n in notices] == [NoticeCode.RECOGNITION_BEHIND] * 2
+    finals = [m for m in messages if isinstance(m, TranscriptMsg) and m.final]
+    heard = normalize(" ".join(f.text for f in finals))
+    for words in ("nearest train station", "how much does this cost", "thank you very much"):
+        assert words in heard, heard  # merged, but every word is there
+    assert recognizer.merged_utterances == 2
