@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from latency import DATA, ServerProcess, machine
 from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48
-from lingolive.evaluation import pct, voiced_runs
+from lingolive.evaluation import answers, pct, voiced_runs
 
 FILES = [f"en_piper_0{i}.wav" for i in range(1, 9)]
 GAP_S = 5.0
@@ -90,15 +90,9 @@ async def one_room(n: int, pcm: np.ndarray, spans: list[tuple[float, float]]) ->
     runs = voiced_runs(clients[0])
     latencies = []
     queued = 0
-    for i, (_, end) in enumerate(spans):
-        sent_end = t0 + end
-        next_end = t0 + spans[i + 1][1] if i + 1 < len(spans) else None
-        if any(r[0] < sent_end < r[1] for r in runs):
-            queued += 1
-            continue
-        run = next(
-            (r for r in runs if r[0] >= sent_end and (next_end is None or r[0] < next_end)), None
-        )
+    ends = [t0 + end for _, end in spans]
+    for sent_end, (run, was_queued) in zip(ends, answers(runs, ends), strict=True):
+        queued += was_queued
         if run is not None:
             latencies.append((run[0] - sent_end) * 1000)
     return {

@@ -18,6 +18,20 @@ from conftest import DATA, ROOT, free_port
 from test_operations import wait_ready
 
 
+def serve_two_workers(log: Path, **settings: str) -> subprocess.Popen[bytes]:
+    """``lingolive serve --workers 2`` in its own process group, output to ``log``."""
+    env = {**os.environ, "LL_HOST": "127.0.0.1", **settings}
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "lingolive", "serve", "--workers", "2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,  # its workers too can be killed as a group
+        )
+
+
 async def open_session(url: str) -> tuple[RTCPeerConnection, object, dict[str, object]]:
     pc = RTCPeerConnection()
     pc.addTransceiver("audio", direction="sendrecv")
@@ -32,21 +46,7 @@ async def open_session(url: str) -> tuple[RTCPeerConnection, object, dict[str, o
 async def test_two_workers(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "workers.log"
-    env = {
-        **__import__("os").environ,
-        "LL_HOST": "127.0.0.1",
-        "LL_PORT": str(port),
-        "LL_CONNECT_TIMEOUT_S": "60",
-    }
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
-            [sys.executable, "-m", "lingolive", "serve", "--workers", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            start_new_session=True,  # its workers too can be killed as a group
-        )
+    proc = serve_two_workers(log, LL_PORT=str(port), LL_CONNECT_TIMEOUT_S="60")
     sessions = []
     try:
         await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}", proc)
@@ -83,21 +83,7 @@ async def test_room_lives_in_one_worker(tmp_path: Path) -> None:
     port = free_port()
     base = free_port()
     log = tmp_path / "workers.log"
-    env = {
-        **__import__("os").environ,
-        "LL_HOST": "127.0.0.1",
-        "LL_PORT": str(port),
-        "LL_WORKER_PORT_BASE": str(base),
-    }
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: ASYNC220 - starting it does not block
-            [sys.executable, "-m", "lingolive", "serve", "--workers", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            start_new_session=True,  # its workers too can be killed as a group
-        )
+    proc = serve_two_workers(log, LL_PORT=str(port), LL_WORKER_PORT_BASE=str(base))
     clients: list[LoopbackClient] = []
     try:
         for i in range(2):

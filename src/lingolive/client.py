@@ -27,6 +27,7 @@ import websockets
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from lingolive.audio_files import decode
 from lingolive.engines.base import Int16Array
 
 RATE = 48_000
@@ -34,14 +35,8 @@ FRAME = 960
 
 
 def load_pcm48(path: Path) -> Int16Array:
-    """Any audio file → 48 kHz mono int16."""
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
-    parts: list[np.ndarray] = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(audio=0):
-            parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
-        parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
-    return np.concatenate(parts).astype(np.int16)
+    """Any audio file → 48 kHz mono int16, the rate WebRTC audio travels at."""
+    return decode(path, RATE)
 
 
 class PacedFileTrack(MediaStreamTrack):

@@ -54,13 +54,16 @@ class FileRun:
     events: list[dict[str, Any]]
 
 
+Run = tuple[float, float]  # (start, end) arrival instants of a stretch of received audio
+
+
 def pct(values: list[float], q: float) -> float | None:
     return float(np.percentile(np.array(values), q)) if values else None
 
 
-def voiced_runs(client: LoopbackClient, level: float = 300.0) -> list[tuple[float, float]]:
+def voiced_runs(client: LoopbackClient, level: float = 300.0) -> list[Run]:
     """Non-silent runs of received audio: (start, end) arrival instants, gaps < 0.3 s joined."""
-    runs: list[tuple[float, float]] = []
+    runs: list[Run] = []
     for t, loud in client.received.voiced(level):
         if not loud:
             continue
@@ -69,6 +72,28 @@ def voiced_runs(client: LoopbackClient, level: float = 300.0) -> list[tuple[floa
         else:
             runs.append((t, t))
     return runs
+
+
+def answers(runs: list[Run], ends: list[float]) -> list[tuple[Run | None, bool]]:
+    """Match each phrase end instant to the translated audio that answers it.
+
+    Returns, per phrase, the first voiced run that starts after it ended and before the next
+    phrase ended (``None`` if none came), and whether translated speech was still playing when
+    it ended (``queued``): then the answer's start measures the queue, not this phrase, so
+    such phrases get no run and are counted apart.
+    """
+    matched: list[tuple[Run | None, bool]] = []
+    for i, sent_end in enumerate(ends):
+        next_end = ends[i + 1] if i + 1 < len(ends) else None
+        if any(r[0] < sent_end < r[1] for r in runs):
+            matched.append((None, True))
+            continue
+        run = next(
+            (r for r in runs if r[0] >= sent_end and (next_end is None or r[0] < next_end)),
+            None,
+        )
+        matched.append((run, False))
+    return matched
 
 
 async def speak_file(
@@ -115,15 +140,7 @@ async def speak_file(
     translations = {e["segment_id"]: e for e in client.of_type("translation")}
 
     samples = []
-    for i, sent_end in enumerate(ends):
-        next_end = ends[i + 1] if i + 1 < len(ends) else None
-        queued = any(r[0] < sent_end < r[1] for r in runs)
-        run = None
-        if not queued:
-            run = next(
-                (r for r in runs if r[0] >= sent_end and (next_end is None or r[0] < next_end)),
-                None,
-            )
+    for i, (sent_end, (run, queued)) in enumerate(zip(ends, answers(runs, ends), strict=True)):
         segs = by_phrase.get(i, [])
         last = segs[-1]["segment_id"] if segs else None
         samples.append(

@@ -9,13 +9,12 @@ speaker), so the output lines up with the input.
 from __future__ import annotations
 
 import asyncio
-import wave
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import av
 import numpy as np
 
+from lingolive.audio_files import decode_float
 from lingolive.config import Settings
 from lingolive.engines.base import MODEL_RATE, Float32Array, Int16Array
 from lingolive.engines.registry import Engines
@@ -31,24 +30,8 @@ CHUNK = 320  # 20 ms at 16 kHz
 
 
 def read_audio(path: Path) -> Float32Array:
-    """Any audio file av can decode → 16 kHz mono float32."""
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=MODEL_RATE)
-    parts: list[np.ndarray] = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(audio=0):
-            parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
-        parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
-    if not parts:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(parts).astype(np.float32) / 32768.0
-
-
-def write_wav(path: Path, samples: Int16Array, rate: int) -> None:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(np.ascontiguousarray(samples, dtype=np.int16).tobytes())
+    """Any audio file av can decode → 16 kHz mono float32, the recognisers' input."""
+    return decode_float(path, MODEL_RATE)
 
 
 @dataclass
