@@ -12,7 +12,7 @@ from lingolive.config import Settings
 from lingolive.engines.base import EngineError, EngineUnavailable
 from lingolive.engines.ctranslate2_mt import CTranslate2Translator, ModelRef, parse_models
 from lingolive.engines.registry import build_translator
-from tiny_models import tiny_argos, tiny_marian
+from tiny_models import tiny_argos, tiny_marian, tiny_multilingual
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +100,26 @@ def test_parse_models() -> None:
     ]
     with pytest.raises(ValueError):
         parse_models("english=/m")
+
+
+@pytest.mark.parametrize("kind", ["nllb", "m2m"])
+def test_multilingual_model_forces_the_target_language(kind: str, tmp_path: Path) -> None:
+    """One NLLB/M2M-style model serves every pair; the target language token is forced as
+    the first decoded token (so the output differs per target) and never reaches the text."""
+    folder = tiny_multilingual(tmp_path / kind, kind)
+    engine = CTranslate2Translator([ModelRef(str(folder))], cache_dir=tmp_path)
+    try:
+        model = engine._models[0]
+        assert model.kind == kind
+        tokens, prefix = model._tokens("Where is the station?", "en", "es")
+        tag = {"nllb": ("eng_Latn", "spa_Latn"), "m2m": ("__en__", "__es__")}[kind]
+        assert (tokens[0], tokens[-1], prefix) == (tag[0], "</s>", [tag[1]])
+        assert {("en", "es"), ("es", "en"), ("en", "fr")} <= engine.pairs()
+        text = "Where is the nearest train station?"
+        to_es = engine.translate(text, "en", "es")
+        assert to_es and engine.translate(text, "en", "es") == to_es  # deterministic
+        assert engine.translate(text, "en", "fr") != to_es  # the target token steers decoding
+        for out in (to_es, engine.translate(text, "es", "en")):
+            assert not any(t in out for t in ("Latn", "__", "</s>", "▁"))
+    finally:
+        engine.close()

@@ -124,3 +124,19 @@ def tiny_argos(path: Path, source: str, target: str, seed: int = 1) -> Path:
             if file.is_file() and "_sp" not in file.parts:
                 archive.write(file, f"{path.stem}/{file.relative_to(work)}")
     return path
+
+
+def tiny_multilingual(folder: Path, kind: str, seed: int = 2) -> Path:
+    """An NLLB-200 (``kind="nllb"``) or M2M-100 (``"m2m"``) style folder: one shared
+    SentencePiece model and the language tokens in the vocabulary (``eng_Latn`` or
+    ``__en__``), which is all that tells the two apart in a converted folder."""
+    from lingolive.engines.ctranslate2_mt import NLLB_CODES
+
+    sp_model = train_sentencepiece(folder / "_sp")
+    languages = ["en", "es", "fr"]
+    tokens = (
+        [NLLB_CODES[c] for c in languages] if kind == "nllb" else [f"__{c}__" for c in languages]
+    )
+    build_transformer(folder, vocabulary_of(sp_model) + tokens, seed)
+    shutil.copy(sp_model, folder / "sentencepiece.bpe.model")
+    return folder

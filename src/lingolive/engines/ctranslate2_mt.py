@@ -26,7 +26,7 @@ import zipfile
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from lingolive.engines.base import EngineError, EngineUnavailable
 
@@ -256,15 +256,26 @@ class _Model:
 
 
 def _kind_of(folder: Path, location: str) -> Kind:
+    """Which token convention a model folder follows.
+
+    A converted NLLB or M2M-100 folder carries no model-type field (CTranslate2's
+    ``config.json`` holds only special tokens), but its vocabulary names the languages:
+    ``eng_Latn`` or ``__en__``. The location's name decides only when no vocabulary is found.
+    """
     if location.endswith(".argosmodel"):
         return "argos"
     if (folder / "source.spm").exists():
         return "marian"
-    config: dict[str, Any] = {}
-    if (folder / "config.json").exists():
-        config = json.loads((folder / "config.json").read_text())
-    name = f"{location} {config.get('model_type', '')} {config.get('architectures', '')}".lower()
-    return "m2m" if "m2m" in name else "nllb"
+    for name in ("shared_vocabulary", "target_vocabulary"):
+        for suffix in (".json", ".txt"):
+            vocabulary = folder / f"{name}{suffix}"
+            if vocabulary.exists():
+                text = vocabulary.read_text(encoding="utf-8", errors="replace")
+                if "__en__" in text:
+                    return "m2m"
+                if "eng_Latn" in text:
+                    return "nllb"
+    return "m2m" if "m2m" in location.lower() else "nllb"
 
 
 class CTranslate2Translator:
