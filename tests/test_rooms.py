@@ -202,6 +202,46 @@ async def room_error(server: Server, message: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
+async def test_last_seats_are_not_oversold(room_server: Server) -> None:
+    """Offers racing for the last seats: a seat is held from admission to join, so exactly
+    as many get in as there are seats, and the rest hear ``room_full``."""
+    from aiortc import RTCPeerConnection
+
+    room = await new_room(room_server)
+    members = [(await join(room_server, room, silent(), "en", "es", f"P{i}"))[0] for i in range(2)]
+    peers: list[RTCPeerConnection] = []
+    sockets: list[Any] = []
+
+    async def offer() -> dict[str, Any]:
+        pc = RTCPeerConnection()
+        peers.append(pc)
+        pc.addTransceiver("audio", direction="sendrecv")
+        await pc.setLocalDescription(await pc.createOffer())
+        ws = await websockets.connect(room_server.ws_url)
+        sockets.append(ws)
+        message = {"type": "offer", "sdp": pc.localDescription.sdp}
+        message.update(room=room["room"], token=room["token"])
+        await ws.send(json.dumps(message))
+        reply: dict[str, Any] = json.loads(await ws.recv())
+        return reply
+
+    try:
+        replies = await asyncio.gather(*(offer() for _ in range(4)))
+        kinds = sorted(r["type"] if r["type"] == "answer" else r["code"] for r in replies)
+        assert kinds == ["answer", "answer", ErrorCode.ROOM_FULL, ErrorCode.ROOM_FULL], replies
+        await asyncio.sleep(0.5)
+        async with httpx.AsyncClient() as http:
+            info = (await http.get(f"{room_server.url}/api/rooms/{room['room']}")).json()
+        assert info["participants"] == 4, info
+    finally:
+        for ws in sockets:
+            await ws.close()
+        for pc in peers:
+            await pc.close()
+        for client in members:
+            await client.close()
+
+
 async def test_tokens_are_checked(room_server: Server) -> None:
     room = await new_room(room_server)
     other = await new_room(room_server)

@@ -79,6 +79,9 @@ class Room:
         self.max_participants = max_participants
         self._pairs = pairs
         self.participants: dict[str, Participant] = {}
+        # Admitted offers still being answered: they hold a seat, so two offers racing for
+        # the last one cannot both get in.
+        self.reserved: set[str] = set()
         self._fanouts: dict[tuple[str, str], FanOut] = {}  # (speaker, language)
         self._forwards: dict[tuple[str, str], Callable[[Int16Array], None]] = {}
         self._warned: set[tuple[str, str]] = set()
@@ -87,7 +90,20 @@ class Room:
 
     @property
     def full(self) -> bool:
-        return len(self.participants) >= self.max_participants
+        return len(self.participants) + len(self.reserved) >= self.max_participants
+
+    @property
+    def empty(self) -> bool:
+        return not self.participants and not self.reserved
+
+    def reserve(self, participant_id: str) -> bool:
+        """Hold a seat for an admitted offer until it joins or leaves; False if none is free."""
+        if participant_id in self.reserved:
+            return True
+        if self.full:
+            return False
+        self.reserved.add(participant_id)
+        return True
 
     def infos(self) -> list[ParticipantInfo]:
         return [p.info for p in self.participants.values()]
@@ -118,6 +134,7 @@ class Room:
 
     async def join(self, participant: Participant) -> None:
         async with self._membership:
+            self.reserved.discard(participant.id)
             self.participants[participant.id] = participant
             await self._reroute()
         self.broadcast(
@@ -134,6 +151,7 @@ class Room:
             await self._leave(participant_id)
 
     async def _leave(self, participant_id: str) -> None:
+        self.reserved.discard(participant_id)
         gone = self.participants.pop(participant_id, None)
         if gone is None:
             return
@@ -242,10 +260,10 @@ class RoomRegistry:
         if room is None:
             return
         await room.leave(participant_id)
-        if not room.participants and self.rooms.get(room_id) is room:
+        if room.empty and self.rooms.get(room_id) is room:
             del self.rooms[room_id]
 
     async def join(self, room: Room, participant: Participant) -> None:
-        # The room may have emptied (and left the registry) while this offer was answered.
+        # The seat reserved at admission kept the room in the registry meanwhile.
         self.rooms.setdefault(room.id, room)
         await room.join(participant)

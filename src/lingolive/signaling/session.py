@@ -338,7 +338,6 @@ class SignalingSession:
         )
         if room is not None and info is not None:
             participant = Participant(info, live, self.emit, languages.voice, voice_sinks)
-            self.room_id = room.id
             await self.ctx.rooms.join(room, participant)
         self.log.info(
             "session started: %s -> %s%s",
@@ -357,10 +356,11 @@ class SignalingSession:
         except tokens.TokenError as exc:
             raise SessionError(exc.code, str(exc)) from exc
         room = self.ctx.rooms.get_or_create(offer.room)
-        if room.full:
+        if not room.reserve(self.id):
             raise SessionError(
                 ErrorCode.ROOM_FULL, f"the room is full ({room.max_participants} participants)"
             )
+        self.room_id = room.id  # from here on, teardown gives the seat back
         return room, grant
 
     async def _on_candidate(self, message: Candidate) -> None:
