@@ -137,6 +137,13 @@ class Settings(BaseSettings):
         description="TTS engine: `auto` (Piper where a Piper voice exists, espeak-ng "
         "otherwise), `piper` or `espeak`.",
     )
+    tts_first_chunk_words: int = Field(
+        4,
+        ge=0,
+        description="A translation whose first clause is longer than this (by 3 words or "
+        "more) has its first N words synthesized apart, so audio starts sooner (a slight "
+        "phrase break there). 0: cut only at the first comma or full stop.",
+    )
     cache_dir: Path = Field(
         default_factory=_default_cache_dir,
         description="Where assembled models are cached (default ~/.cache/lingolive).",

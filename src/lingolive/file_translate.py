@@ -92,7 +92,14 @@ async def translate_file(
     # No partials (nobody watches captions grow) and no limit on waiting phrases.
     config = replace(recognizer_config(settings, partials=False), max_pending=10_000)
     cascade = Cascade(
-        engines, pools, languages, emit=emit, output=output, config=config, glossary=glossary
+        engines,
+        pools,
+        languages,
+        emit=emit,
+        output=output,
+        config=config,
+        glossary=glossary,
+        first_words=settings.tts_first_chunk_words,
     )
     segmenter = Segmenter(engines.vad, segmenter_config(settings))
     cascade.start()

@@ -56,9 +56,11 @@ class Cascade:
         config: RecognizerConfig | None = None,
         observer: PipelineObserver | None = None,
         glossary: Glossary | None = None,
+        first_words: int = 0,
     ) -> None:
         """``output`` given: a loopback pipeline speaking ``languages.target`` into it."""
         self._glossary = glossary
+        self._first_words = first_words
         self.languages = languages
         self._engines = engines
         self._workers = workers
@@ -104,6 +106,7 @@ class Cascade:
                 observer=self._observer,
                 target=language,
                 glossary=self._glossary,
+                first_words=self._first_words,
             )
             self.speakers[language] = speaker
             if self._started:

@@ -90,6 +90,7 @@ class LiveTranslation:
             config=recognizer_config(settings),
             observer=self._observer,
             glossary=glossary,
+            first_words=settings.tts_first_chunk_words,
         )
         self.segmenter = Segmenter(engines.vad, segmenter_config(settings))
         self._queue: asyncio.Queue[tuple[Float32Array, float]] = asyncio.Queue(
