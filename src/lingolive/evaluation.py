@@ -143,6 +143,12 @@ async def speak_file(
     for i, (sent_end, (run, queued)) in enumerate(zip(ends, answers(runs, ends), strict=True)):
         segs = by_phrase.get(i, [])
         last = segs[-1]["segment_id"] if segs else None
+        sent_out = timings.get(last, {}).get("first_audio_out_ms")
+        heard_ms = None if run is None else (run[0] - sent_end) * 1000
+        if heard_ms is not None and len(segs) == 1 and sent_out is not None and heard_ms < sent_out:
+            # Heard before the server sent it: that audio is the previous translation going
+            # on after a pause, so this phrase waited behind it.
+            run, queued = None, True
         samples.append(
             Sample(
                 file=wav.name,
