@@ -19,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from lingolive.engines.base import Int16Array
 from lingolive.pipeline.live import LiveTranslation
@@ -137,14 +138,7 @@ class Room:
             self.reserved.discard(participant.id)
             self.participants[participant.id] = participant
             await self._reroute()
-        self.broadcast(
-            ParticipantEvent(
-                type="participant_joined",
-                room=self.id,
-                participant=participant.info,
-                participants=self.infos(),
-            )
-        )
+        self._announce("participant_joined", participant.info)
 
     async def leave(self, participant_id: str) -> None:
         async with self._membership:
@@ -165,13 +159,14 @@ class Room:
         for other in self.participants.values():
             other.live.track.remove_source(participant_id)
         await self._reroute()
+        self._announce("participant_left", gone.info)
+
+    def _announce(
+        self, kind: Literal["participant_joined", "participant_left"], who: ParticipantInfo
+    ) -> None:
+        """Tell everyone who came or went, with the room's participants as they are now."""
         self.broadcast(
-            ParticipantEvent(
-                type="participant_left",
-                room=self.id,
-                participant=gone.info,
-                participants=self.infos(),
-            )
+            ParticipantEvent(type=kind, room=self.id, participant=who, participants=self.infos())
         )
 
     # -- routes ---------------------------------------------------------------------------------
