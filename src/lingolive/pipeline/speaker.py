@@ -72,12 +72,13 @@ _CLAUSE_END = re.compile(r"(?<=[,;:.?!])\s+")
 
 #: Words that start a phrase (prepositions, conjunctions, articles): cutting just before one
 #: sounds like a speaker's natural break, cutting anywhere else like a stumble.
-_PHRASE_STARTS = {
+_PHRASE_START_WORDS = {
     "en": "to in on at for with from by about of and but or because that which who when if so "
     "the a an my your his her our their this these those",
     "es": "a en con de del desde por para sobre y o pero porque que cuando si el la los las un "
     "una mi tu su",
 }
+_PHRASE_STARTS = {lang: frozenset(words.split()) for lang, words in _PHRASE_START_WORDS.items()}
 
 
 def first_clause_apart(
@@ -99,7 +100,7 @@ def first_clause_apart(
     words = parts[0].split()
     if first_words <= 0 or len(words) < first_words + 3:
         return parts
-    starts = set(_PHRASE_STARTS.get(language, "").split())
+    starts = _PHRASE_STARTS.get(language, frozenset())
     window = range(max(2, first_words - 1), min(len(words) - 2, first_words + 3))
     cut = next((i for i in window if words[i].lower().strip("\"'¿¡") in starts), first_words)
     return [" ".join(words[:cut]), " ".join(words[cut:] + parts[1:])]
