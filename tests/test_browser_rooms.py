@@ -47,17 +47,13 @@ def test_two_browsers_in_one_room(server: Server, tmp_path: Path) -> None:
             host.wait_for_selector("#participants li:nth-child(2)", timeout=20_000)
             people = host.inner_text("#participants")
             # Each sees the other's speech, captioned with the speaker's name, translated.
-            guest.wait_for_selector(
-                ".captions li[data-speaker]:not([data-speaker='me']) .dst:not(:empty)",
-                timeout=40_000,
-            )
-            host.wait_for_selector(
-                ".captions li[data-speaker]:not([data-speaker='me']) .dst:not(:empty)",
-                timeout=40_000,
-            )
-            to_guest = guest.inner_text(".captions li .dst:not(:empty)")
-            to_host = host.inner_text(".captions li .dst:not(:empty)")
-            who = guest.inner_text(".captions li .who")
+            # Read the other speaker's caption: one's own may come first in the list.
+            other = ".captions li[data-speaker]:not([data-speaker='me'])"
+            guest.wait_for_selector(f"{other} .dst:not(:empty)", timeout=40_000)
+            host.wait_for_selector(f"{other} .dst:not(:empty)", timeout=40_000)
+            to_guest = guest.inner_text(f"{other} .dst:not(:empty)")
+            to_host = host.inner_text(f"{other} .dst:not(:empty)")
+            who = guest.inner_text(f"{other} .who")
             for _ in range(40):
                 if energy(host) > 0.01 and energy(guest) > 0.01:
                     break
