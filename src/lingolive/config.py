@@ -157,9 +157,10 @@ class Settings(BaseSettings):
         "before the end decision (0: start it at the decision).",
     )
     vad_hangover_ms: int = Field(
-        200,
-        description="Silence after speech before the first end decision: recognition of "
-        "the phrase starts, and a phrase whose text ends a sentence is spoken at once.",
+        350,
+        description="Silence after speech before the first end decision: a phrase whose text "
+        "reads as a finished sentence (3+ words, not an opening clause) is spoken at once; "
+        "longer than the pause at a comma, so a sentence is not cut there.",
     )
     undo_window_ms: int = Field(
         600,
@@ -167,7 +168,9 @@ class Settings(BaseSettings):
         "continues the same phrase (unless it was already committed at a sentence end).",
     )
     early_commit: bool = Field(
-        True, description="Commit a phrase at the first end decision when its text ends a sentence."
+        True,
+        description="Commit a phrase at the first end decision when its text reads as a "
+        "finished sentence.",
     )
     sentence_commit: bool = Field(
         True,

@@ -4,7 +4,7 @@ The policy of whisper_streaming (Macháček et al., 2023): a growing utterance i
 again and again; a word is *confirmed* once two consecutive hypotheses start with the same
 words up to it. Confirmed words never change afterwards: they are shown as stable captions,
 forced as the prefix of later passes, and a finished sentence among them can be committed to
-translation before the speaker stops.
+translation before the speaker stops (whether text ends a sentence: ``sentence_end``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 
 _PUNCT = re.compile(r"[^\w']+", re.UNICODE)
-_TERMINAL = (".", "?", "!", "。", "？", "！")
 
 
 def words(text: str) -> list[str]:
@@ -32,41 +31,6 @@ def common_prefix(a: list[str], b: list[str]) -> int:
             break
         n += 1
     return n
-
-
-#: Words a sentence does not end on (articles, prepositions, conjunctions, possessives…).
-#: Whisper puts a full stop wherever the audio stops, so "a table for." at a pause is a
-#: sentence cut by the pause, not a finished one.
-DANGLING: dict[str, frozenset[str]] = {
-    lang: frozenset(words.split())
-    for lang, words in {
-        "en": "a an the to for of and or but with in on at from by into about my your his her "
-        "its our their because if than",
-        "es": "el la los las un una unos unas de del a al en con por para y o u pero que mi "
-        "mis tu tus su sus sin sobre entre hasta desde porque",
-        "fr": "le la les un une des de du à au aux en et ou mais que pour avec dans sur par "
-        "mon ma mes ton ta tes son sa ses notre votre leur ce cette sans",
-        "ca": "el la els les un una uns unes de del al a en amb per i o però que meu meva teu "
-        "seu seva sense",
-        "pt": "o a os as um uma uns umas de do da dos das ao à em no na nos nas com por para e "
-        "ou mas que meu minha teu tua seu sua sem",
-        "it": "il lo la i gli le un uno una di del della dei a al alla in nel nella con per e "
-        "o ma che mio mia tuo tua suo sua senza",
-    }.items()
-}
-
-
-def ends_sentence(text: str, lang: str | None = None) -> bool:
-    """Whisper's punctuation says the phrase is complete, and its last word agrees.
-
-    An ellipsis is Whisper hearing speech trail off mid-sentence ("a table for..."): the
-    opposite of an end; so is a full stop after a word no sentence ends on.
-    """
-    text = text.rstrip().rstrip("\"')»”")
-    if not text.endswith(_TERMINAL) or text.endswith(("...", "…")):
-        return False
-    last = norm(text.split()[-1]) if text.split() else ""
-    return last not in DANGLING.get(lang or "", frozenset())
 
 
 @dataclass

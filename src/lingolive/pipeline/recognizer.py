@@ -8,9 +8,11 @@ time, from a job queue:
   caption). When a finished sentence is confirmed and the speaker goes on, it is committed
   as its own segment at once and the audio buffer is trimmed at its end (Whisper's segment
   timestamp), so long utterances are spoken sentence by sentence while the speaker talks.
-* **Pause** (``SpeechPaused``, after the short hangover): the final pass starts right away,
-  forced to begin with the confirmed words, so only the tail is new. If its text ends a
-  sentence, the segment is committed immediately (early end of speech). If not, it is held.
+* **Pause** (``SpeechPaused``, after the hangover): the final pass starts right away (or was
+  started speculatively), forced to begin with the confirmed words, so only the tail is new.
+  If its text reads as a finished sentence on its own (``sentence_end.complete_at_pause``:
+  not a greeting before a comma, not an opening clause), the segment is committed
+  immediately (early end of speech). If not, it is held.
 * **Resume** (``SpeechResumed`` within the undo window): the held result is discarded and
   the same segment goes on, so a pause inside a sentence does not split it.
 * **End** (``SpeechEnded``, after the undo window): the held result is committed (or the
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lingolive.engines.base import MODEL_RATE, STT, Float32Array, Transcript
-from lingolive.pipeline.agreement import LocalAgreement, ends_sentence, words
+from lingolive.pipeline.agreement import LocalAgreement, words
 from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.observer import NullObserver, PipelineObserver
 from lingolive.pipeline.segmenter import (
@@ -45,6 +47,7 @@ from lingolive.pipeline.segmenter import (
     SpeechResumed,
     SpeechStarted,
 )
+from lingolive.pipeline.sentence_end import complete_at_pause, ends_sentence
 from lingolive.pipeline.utterance import Stage, Utterance
 from lingolive.pipeline.workers import StagePool
 from lingolive.signaling.messages import (
@@ -450,7 +453,7 @@ class StreamingRecognizer:
         )
         if utt is not self._utt or any(isinstance(j, SpeechResumed) for j in self._jobs):
             return  # the speaker went on while we listened: the pause is void
-        if self._cfg.early_commit and ends_sentence(text, result.language):
+        if self._cfg.early_commit and complete_at_pause(text, result.language):
             self._commit_final(
                 utt, text, result, t0, t1, job.speech_end_at, job.decided_at, cut=len(job.audio)
             )
