@@ -48,19 +48,59 @@ sys.path.insert(0, str(ROOT / "src"))
 from lingolive.config import Settings  # noqa: E402
 from lingolive.evaluation import Sample, pct, speak_file  # noqa: E402
 
-SETS = {
+VARIANTS = DATA / "variants"  # made by bench/make_variants.py
+
+
+def _variants(lang: str, voice: str, pause: bool = False) -> list[str]:
+    """Files of the variant set spoken in ``lang`` by a voice starting with ``voice``."""
+    manifest = json.loads((VARIANTS / "manifest.json").read_text())
+    return [
+        f"variants/{e['file']}"
+        for e in manifest
+        if e["lang"] == lang
+        and e["voice"].startswith(voice)
+        and e["voice"].endswith("pause") == pause
+    ]
+
+
+#: name -> (source, target, files under tests/data)
+SETS: dict[str, tuple[str, str, list[str]]] = {
     "en_piper": ("en", "es", [f"en_piper_0{i}.wav" for i in range(1, 9)]),
     "es_espeak": ("es", "en", [f"es_espeak_0{i}.wav" for i in range(1, 9)]),
     "en_espeak": ("en", "es", [f"en_espeak_0{i}.wav" for i in range(1, 5)]),
     "en_piper_dialogue": ("en", "es", ["en_piper_dialogue.wav"]),
     "es_espeak_dialogue": ("es", "en", ["es_espeak_dialogue.wav"]),
+    # Natural variation (bench/make_variants.py): Piper with its noise on, three draws of 12
+    # sentences; other espeak-ng voices and rates; sentences with a long pause inside.
+    "en_piper_draws": ("en", "es", _variants("en", "piper")),
+    "en_espeak_voices": ("en", "es", _variants("en", "en-us")),
+    "es_espeak_voices": ("es", "en", _variants("es", "es")),
+    "en_long_pauses": ("en", "es", _variants("en", "piper", pause=True)),
+    "es_long_pauses": ("es", "en", _variants("es", "es", pause=True)),
 }
+VARIANT_SETS = [
+    "en_piper_draws",
+    "en_espeak_voices",
+    "es_espeak_voices",
+    "en_long_pauses",
+    "es_long_pauses",
+]
 DEFAULT_SETS = ["en_piper", "es_espeak", "en_piper_dialogue", "es_espeak_dialogue"]
 
 
-async def run_file(url: str, entry: dict[str, Any], source: str, target: str) -> list[Sample]:
+def manifest_entries() -> dict[str, dict[str, Any]]:
+    """Every file the sets can name, by its path under tests/data."""
+    entries = {e["file"]: e for e in json.loads((DATA / "manifest.json").read_text())}
+    for e in json.loads((VARIANTS / "manifest.json").read_text()):
+        entries[f"variants/{e['file']}"] = {**e, "file": f"variants/{e['file']}"}
+    return entries
+
+
+async def run_file(
+    url: str, entry: dict[str, Any], source: str, target: str, tail_s: float = 4.0
+) -> list[Sample]:
     spans = [(float(a), float(b)) for a, b in entry["speech"]]
-    run = await speak_file(url, DATA / entry["file"], spans, source, target)
+    run = await speak_file(url, DATA / entry["file"], spans, source, target, tail_s=tail_s)
     for sample in run.samples:
         sample.file = entry["file"]
     return run.samples
@@ -148,7 +188,7 @@ def naive_baseline(
         model.transcribe(np.zeros(16000, np.float32), language="en")  # warm
         for entry, source, target in entries:
             audio = read_audio(DATA / entry["file"])
-            for start, end in entry["speech"]:
+            for index, (start, end) in enumerate(entry["speech"]):
                 chunk = audio[int(max(0, start - 0.2) * 16000) : int((end + 0.15) * 16000)]
                 t = time.perf_counter()
                 segments, _ = model.transcribe(
@@ -166,6 +206,7 @@ def naive_baseline(
                 out.append(
                     {
                         "file": entry["file"],
+                        "index": index,
                         "latency_ms": hangover_ms + (time.perf_counter() - t) * 1000,
                         "text": text,
                         "translation": translation,
@@ -177,7 +218,7 @@ def naive_baseline(
 
 
 def load_jobs(sets: list[str]) -> list[tuple[dict[str, Any], str, str]]:
-    manifest = {e["file"]: e for e in json.loads((DATA / "manifest.json").read_text())}
+    manifest = manifest_entries()
     jobs: list[tuple[dict[str, Any], str, str]] = []
     for name in sets:
         source, target, files = SETS[name]
@@ -188,7 +229,10 @@ def load_jobs(sets: list[str]) -> list[tuple[dict[str, Any], str, str]]:
 
 
 async def measure(
-    jobs: list[tuple[dict[str, Any], str, str]], env: dict[str, str], repeat: int = 1
+    jobs: list[tuple[dict[str, Any], str, str]],
+    env: dict[str, str],
+    repeat: int = 1,
+    tail_s: float = 4.0,
 ) -> dict[str, Any]:
     """Run ``jobs`` through a fresh server started with ``env``; samples and server load."""
     server = ServerProcess(env)
@@ -201,7 +245,7 @@ async def measure(
         ws_url = server.url.replace("http", "ws") + "/ws"
         for _ in range(repeat):
             for entry, source, target in jobs:
-                got = await run_file(ws_url, entry, source, target)
+                got = await run_file(ws_url, entry, source, target, tail_s)
                 samples.extend(got)
                 for s in got:
                     print(
@@ -245,6 +289,20 @@ def latency_stats(samples: list[Sample]) -> dict[str, Any]:
     }
 
 
+def same_phrases(naive: list[dict[str, Any]], samples: list[Sample]) -> list[float]:
+    """The naive cascade's latency for exactly the phrases the streaming figure counts.
+
+    Queued and unanswered phrases are left out of the streaming percentiles, so they are
+    left out of the baseline too; a phrase measured twice (``--repeat 2``) counts twice.
+    """
+    by_phrase = {(r["file"], r["index"]): r["latency_ms"] for r in naive}
+    return [
+        by_phrase[(s.file, s.index)]
+        for s in samples
+        if s.latency_ms is not None and (s.file, s.index) in by_phrase
+    ]
+
+
 def machine() -> str:
     return (
         f"{platform.machine()}, {os.cpu_count()} cores, "
@@ -258,7 +316,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     samples: list[Sample] = measured["samples"]
     settings = Settings()
     naive = naive_baseline(jobs) if not args.no_baseline else []
-    baseline = [r["latency_ms"] for r in naive]
+    baseline = same_phrases(naive, samples)
     keys = (
         "stt_model",
         "stt_models",

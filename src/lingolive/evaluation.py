@@ -8,8 +8,8 @@ sacrebleu) for scoring.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,23 @@ def answers(runs: list[Run], ends: list[float]) -> list[tuple[Run | None, bool]]
     return matched
 
 
+def heard_before_sent(heard_ms: float | None, segments: int, sent_out_ms: float | None) -> bool:
+    """The audio taken as a phrase's answer reached the client before the server sent the
+    phrase's translation: it was the previous translation going on after a pause, so the
+    phrase waited behind it (*queued*) and its latency is not measured.
+
+    Only for a phrase committed as one segment: ``sent_out_ms`` is the server's end of speech
+    → first frame out of the phrase's last segment, and an earlier segment's audio may
+    rightly come first.
+    """
+    return (
+        heard_ms is not None
+        and segments == 1
+        and sent_out_ms is not None
+        and (heard_ms < sent_out_ms)
+    )
+
+
 async def speak_file(
     ws_url: str,
     wav: Path,
@@ -115,13 +132,8 @@ async def speak_file(
         await asyncio.sleep(track.duration_s + 0.5)
         # Wait until every phrase is voiced and the server has gone quiet (at most 30 s),
         # then let the last translation play out.
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            finals = [e for e in client.of_type("transcript") if e["final"] and e["text"]]
-            quiet = time.monotonic() - (client.events[-1]["_at"] if client.events else 0)
-            if finals and len(client.of_type("timing")) >= len(finals) and quiet > 1.5:
-                break
-            await asyncio.sleep(0.2)
+        with contextlib.suppress(TimeoutError):
+            await client.wait_settled(30)
         await asyncio.sleep(tail_s)
     finally:
         await client.close()
@@ -131,7 +143,7 @@ async def speak_file(
     ends = [t0 + end for _, end in spans]
 
     # Each segment belongs to the last phrase that had ended when its final transcript came.
-    finals = [e for e in client.of_type("transcript") if e["final"] and e["text"]]
+    finals = client.finals()
     by_phrase: dict[int, list[dict[str, Any]]] = {}
     for event in finals:
         ended = [i for i, end in enumerate(ends) if end <= event["_at"]]
@@ -145,9 +157,7 @@ async def speak_file(
         last = segs[-1]["segment_id"] if segs else None
         sent_out = timings.get(last, {}).get("first_audio_out_ms")
         heard_ms = None if run is None else (run[0] - sent_end) * 1000
-        if heard_ms is not None and len(segs) == 1 and sent_out is not None and heard_ms < sent_out:
-            # Heard before the server sent it: that audio is the previous translation going
-            # on after a pause, so this phrase waited behind it.
+        if heard_before_sent(heard_ms, len(segs), sent_out):
             run, queued = None, True
         samples.append(
             Sample(
@@ -186,6 +196,24 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
     refs = [normalize(r) for r in references]
     hyps = [normalize(h) for h in hypotheses]
     return float(jiwer.wer(refs, hyps))
+
+
+def trailing_insertions(reference: str, hypothesis: str) -> int:
+    """Words the hypothesis adds after the last word of the reference it matched.
+
+    Whisper, fed the silence after a phrase, sometimes invents a word there ("Necesito un
+    médico, por favor. Famboy."); insertions at the end of the alignment count those.
+    """
+    import jiwer
+
+    ref, hyp = normalize(reference), normalize(hypothesis)
+    if not hyp:
+        return 0
+    if not ref:
+        return len(hyp.split())
+    chunks = jiwer.process_words(ref, hyp).alignments[0]
+    last = chunks[-1]
+    return last.hyp_end_idx - last.hyp_start_idx if last.type == "insert" else 0
 
 
 def chrf(references: list[str], hypotheses: list[str]) -> float:
