@@ -21,6 +21,8 @@ const state = {
   sessionId: null,
   room: null,          // {room, token} when joining a room (from the invite link)
   participants: [],
+  ready: null,         // the server's `ready` message for this session
+  listening: false,    // ready and the media connection is up: speech now reaches the server
 };
 // Exposed for tests and for the curious: what happened in this page.
 window.lingolive = state;
@@ -129,6 +131,15 @@ function onTiming(msg) {
   }
 }
 
+// "Listening" only once speech can reach the server: the session is ready *and* ICE/DTLS
+// connected. Before that the microphone already runs, but what is said is lost.
+function showListening() {
+  const msg = state.ready;
+  if (!msg || !state.pc || state.pc.connectionState !== "connected") return;
+  state.listening = true;
+  setStatus(`Listening: ${langName(msg.source_lang)} → ${langName(msg.target_lang)}`);
+}
+
 function onMessage(msg) {
   switch (msg.type) {
     case "answer":
@@ -136,7 +147,8 @@ function onMessage(msg) {
       state.pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }).catch((e) => fail(`Could not apply the answer: ${e}`));
       break;
     case "ready":
-      setStatus(`Listening: ${langName(msg.source_lang)} → ${langName(msg.target_lang)}`);
+      state.ready = msg;
+      showListening();
       break;
     case "transcript": {
       const seg = segment(msg);
@@ -214,6 +226,7 @@ async function start() {
   };
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === "failed") fail("The media connection failed (firewall or NAT? see README: TURN).");
+    if (pc.connectionState === "connected") showListening();
   };
 
   const proto = location.protocol === "https:" ? "wss" : "ws";
@@ -270,6 +283,8 @@ async function readStats() {
 
 function stop(sendBye = true) {
   clearInterval(state.statsTimer);
+  state.ready = null;
+  state.listening = false;
   const ws = state.ws;
   state.ws = null;
   if (ws && ws.readyState === WebSocket.OPEN) {

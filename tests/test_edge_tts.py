@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import Server, start_server, stop_server
+from conftest import OFFLINE_ENV, Server, start_server, stop_server
 from lingolive.client import LoopbackClient, PacedFileTrack
 from lingolive.config import Settings
 from lingolive.engines.base import SpeechAudio
@@ -62,6 +62,7 @@ def test_voice_choice() -> None:
     assert settings.voice_map() == {"es": "es-MX-DaliaNeural", "en": "en_US-joe-medium"}
 
 
+@pytest.mark.usefixtures("no_internet")
 def test_unreachable_service_falls_back_to_offline_voice(engines: Engines) -> None:
     tts = FallbackTTS(EdgeTTS(timeout_s=3), engines.tts)
     start = time.monotonic()
@@ -80,7 +81,7 @@ def test_build_tts_edge_has_offline_fallback(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def edge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("edge"), LL_TTS_ENGINE="edge")
+    srv = start_server(tmp_path_factory.mktemp("edge"), LL_TTS_ENGINE="edge", **OFFLINE_ENV)
     yield srv
     stop_server(srv)
 

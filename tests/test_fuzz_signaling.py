@@ -1,7 +1,8 @@
 """Hypothesis throws random JSON, SDP garbage and huge strings at `/ws`.
 
-Every message gets an `error` reply, or (beyond the size limit, or after a `bye`) the socket
-is closed; the server never crashes and keeps serving.
+Every message gets an `error` reply (`message_too_large` past `LL_MAX_MESSAGE_BYTES`), except
+a `bye` and a message over four times the limit, after which the socket is closed, and only
+then. The server never crashes and keeps serving.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from conftest import Server
+from lingolive.config import Settings
+
+LIMIT = Settings().max_message_bytes
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
@@ -58,7 +62,20 @@ messages = st.one_of(
     ).map(json.dumps),
     st.text(max_size=200),
     st.integers(200_000, 400_000).map(lambda n: json.dumps({"type": "offer", "sdp": "x" * n})),
+    st.just(json.dumps({"type": "offer", "sdp": "x" * (4 * LIMIT + 1)})),
 )
+
+
+def closes(message: str) -> bool:
+    """The server must close the socket after this message (and after no other)."""
+    if len(message.encode()) > 4 * LIMIT:
+        return True
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return False
+    # A bye with unknown fields is not a valid bye: it is answered with bad_message.
+    return data == {"type": "bye"}
 
 
 class Socket:
@@ -86,12 +103,16 @@ def test_fuzz_signaling(server: Server) -> None:
     def check(message: str) -> None:
         reply = sock.send(message)
         if reply is None:
-            return  # closed: after a bye, or a message over the hard limit
+            assert closes(message), f"socket closed after {message[:120]!r}"
+            return
+        assert not closes(message), f"socket still open after {message[:120]!r}: {reply}"
         if reply["type"] == "answer":  # a valid offer slipped through: end that session
-            sock.send('{"type": "bye"}')
+            assert sock.send('{"type": "bye"}') is None
             return
         assert reply["type"] == "error", reply
         assert reply["code"] and reply["message"]
+        if len(message.encode()) > LIMIT:
+            assert reply["code"] == "message_too_large", reply
 
     try:
         check()

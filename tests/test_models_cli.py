@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 from lingolive.engines.apertium_mt import discover_modes
 from lingolive.engines.piper_tts import bundled_voices
@@ -42,6 +44,7 @@ def test_check_runs_a_phrase_through_each_engine() -> None:
     assert "mt   en->es" in out.stdout
 
 
+@pytest.mark.usefixtures("no_internet")
 def test_pull_offline_fails_clearly() -> None:
     out = models("pull", "piper:en_GB-alan-medium")
     assert out.returncode == 1

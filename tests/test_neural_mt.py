@@ -69,6 +69,7 @@ def test_argos_package(tmp_path: Path) -> None:
         engine.close()
 
 
+@pytest.mark.usefixtures("no_internet")
 def test_hub_without_network_fails_fast_and_clearly(tmp_path: Path) -> None:
     start = time.monotonic()
     with pytest.raises(EngineUnavailable, match="could not fetch translation model"):

@@ -8,9 +8,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import websockets
 from aiortc import RTCPeerConnection
 
@@ -30,6 +32,25 @@ def serve_two_workers(log: Path, **settings: str) -> subprocess.Popen[bytes]:
             cwd=ROOT,
             start_new_session=True,  # its workers too can be killed as a group
         )
+
+
+async def workers_gone(pids: set[int], timeout: float = 10.0) -> None:
+    """Every worker process has exited (a zombie waiting for its reaper counts as gone)."""
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while time.monotonic() < deadline:
+        alive = {p for p in pids if psutil.pid_exists(p) and not zombie(p)}
+        if not alive:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"worker processes still running: {alive}")
+
+
+def zombie(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
 
 
 async def open_session(url: str) -> tuple[RTCPeerConnection, object, dict[str, object]]:
@@ -63,7 +84,8 @@ async def test_two_workers(tmp_path: Path) -> None:
         for _pc, ws in sessions:  # every session hears why it ends
             messages = [json.loads(m) async for m in ws]  # type: ignore[attr-defined]
             assert messages[-1]["code"] == "server_shutdown", messages
-        assert await asyncio.to_thread(proc.wait, 30) is not None
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+        await workers_gone({int(str(w)) for w in workers})
     finally:
         for pc, ws in sessions:
             await ws.close()  # type: ignore[attr-defined]
@@ -85,6 +107,7 @@ async def test_room_lives_in_one_worker(tmp_path: Path) -> None:
     log = tmp_path / "workers.log"
     proc = serve_two_workers(log, LL_PORT=str(port), LL_WORKER_PORT_BASE=str(base))
     clients: list[LoopbackClient] = []
+    pids: list[int] = []
     try:
         for i in range(2):
             await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{base + i}", proc)
@@ -114,8 +137,12 @@ async def test_room_lives_in_one_worker(tmp_path: Path) -> None:
             clients.append(client)
         ready = [await c.wait_for(lambda e: e["type"] == "ready", 10) for c in clients]
         assert {r["worker"] for r in ready} == {pids[home]}, (ready, pids, home)
-        heard = await clients[1].wait_for(lambda e: e["type"] == "translation", 30)
-        assert heard["lang"] == "es" and "mesa" in heard["text"]
+        listener = clients[1]
+        await listener.wait_settled(40)
+        translations = listener.of_type("translation")
+        assert {t["lang"] for t in translations} == {"es"}, translations
+        _, translated = listener.said()
+        assert "mesa" in translated and "personas" in translated, translated
         assert "relayed" in log.read_text()
     finally:
         for client in clients:
@@ -126,4 +153,5 @@ async def test_room_lives_in_one_worker(tmp_path: Path) -> None:
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
+    await workers_gone(set(pids))
     assert "Traceback" not in log.read_text()

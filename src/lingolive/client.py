@@ -196,6 +196,37 @@ class LoopbackClient:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == kind]
 
+    def finals(self) -> list[dict[str, Any]]:
+        """Final transcripts with words, in order: the phrases the server committed."""
+        return [e for e in self.of_type("transcript") if e["final"] and e["text"]]
+
+    def said(self) -> tuple[str, str]:
+        """Everything heard and everything translated so far, each joined in order.
+
+        What a user follows is the whole utterance, however the server cut it into phrases.
+        """
+        heard = " ".join(e["text"] for e in self.finals())
+        translated = " ".join(e["text"] for e in self.of_type("translation") if e["text"])
+        return heard, translated
+
+    def settled(self, quiet_s: float = 1.5) -> bool:
+        """Something was committed, every translation has started playing (its ``timing``
+        came), and the server has said nothing for ``quiet_s``: the speech is answered."""
+        if not self.finals():
+            return False
+        timed = {e["segment_id"] for e in self.of_type("timing")}
+        failed = {e.get("segment_id") for e in self.of_type("error")}
+        pending = [e for e in self.of_type("translation") if e["segment_id"] not in timed | failed]
+        return not pending and time.monotonic() - self.events[-1]["_at"] >= quiet_s
+
+    async def wait_settled(self, timeout: float, quiet_s: float = 1.5) -> None:
+        """Until ``settled``; raises ``TimeoutError`` with the events after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not self.settled(quiet_s):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not settled within {timeout} s; got {self.events}")
+            await asyncio.sleep(0.1)
+
     async def close(self, *, bye: bool = True) -> None:
         if self.ws is not None:
             if bye:
