@@ -33,6 +33,17 @@ def test_correct_and_protect() -> None:
     assert Glossary.parse([]) is None
 
 
+def test_renderings_are_literal_text() -> None:
+    """A backslash or group reference in a term or its translation is text, not a regex
+    template: it used to raise `re.error: bad escape` and fail the phrase."""
+    glossary = Glossary.parse(
+        ["AC\\DC", {"term": "Blink", "translations": {"es": "B\\1nk \\g<0>"}}]
+    )
+    assert glossary is not None
+    text, restore = glossary.protect("I like AC\\DC and Blink.", "es")
+    assert restore(text) == "I like AC\\DC and B\\1nk \\g<0>."
+
+
 async def say(server: Server, pcm: np.ndarray, glossary: list[Any] | None) -> LoopbackClient:
     client = LoopbackClient(server.ws_url)
     extra = {"glossary": glossary} if glossary else None

@@ -58,6 +58,8 @@ async def ws(server: Server):  # type: ignore[no-untyped-def]
             "offer",
         ),
         ('{"type": "bye", "x": "\\ud800"}', ErrorCode.BAD_MESSAGE, "bye"),
+        # An integer past Python's 4300-digit conversion limit fails the parse itself.
+        ('{"type": "bye", "x": ' + "9" * 5000 + "}", ErrorCode.BAD_JSON, "not valid JSON"),
     ],
 )
 async def test_bad_messages(ws: Any, payload: str, code: str, hint: str) -> None:

@@ -103,8 +103,13 @@ class Glossary:
 
         def restore(translated: str) -> str:
             for placeholder, rendering in renderings.items():
+                # A function as replacement: the rendering is literal text ("AC\\DC"), not a
+                # template with group references and escapes.
                 translated = re.sub(
-                    re.escape(placeholder), rendering, translated, flags=re.IGNORECASE
+                    re.escape(placeholder),
+                    lambda _, text=rendering: text,
+                    translated,
+                    flags=re.IGNORECASE,
                 )
             return translated
 

@@ -164,7 +164,9 @@ class SignalingSession:
             return
         try:
             data = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:
+            # ValueError: besides malformed JSON, an integer of more than 4300 digits
+            # (Python's int-conversion limit) fails the parse.
             self.error(ErrorCode.BAD_JSON, f"not valid JSON: {exc}")
             return
         if not isinstance(data, dict):
