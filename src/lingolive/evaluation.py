@@ -201,8 +201,9 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
 def trailing_insertions(reference: str, hypothesis: str) -> int:
     """Words the hypothesis adds after the last word of the reference it matched.
 
-    Whisper, fed the silence after a phrase, sometimes invents a word there ("Necesito un
-    médico, por favor. Famboy."); insertions at the end of the alignment count those.
+    Whisper, fed the silence after a phrase, can invent words there (its classic is a
+    closing "Thank you."); insertions at the end of the alignment count those. A misheard
+    last word is a substitution and does not count.
     """
     import jiwer
 
