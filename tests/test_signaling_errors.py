@@ -58,6 +58,19 @@ async def ws(server: Server):  # type: ignore[no-untyped-def]
             "offer",
         ),
         ('{"type": "bye", "x": "\\ud800"}', ErrorCode.BAD_MESSAGE, "bye"),
+        # Glossary limits: a term of at most 6 words, at most 8 translations.
+        (
+            '{"type": "offer", "sdp": "v=0", "glossary": ["a b c d e f g"]}',
+            ErrorCode.BAD_MESSAGE,
+            "at most 6 words",
+        ),
+        (
+            '{"type": "offer", "sdp": "v=0", "glossary": [{"term": "x", "translations": '
+            + json.dumps({f"l{i}": "y" for i in range(9)})
+            + "}]}",
+            ErrorCode.BAD_MESSAGE,
+            "glossary",
+        ),
         # An integer past Python's 4300-digit conversion limit fails the parse itself.
         ('{"type": "bye", "x": ' + "9" * 5000 + "}", ErrorCode.BAD_JSON, "not valid JSON"),
     ],

@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
+
+from rapidfuzz import fuzz
 
 MAX_TERMS = 100
 _PLACEHOLDER = "Llgx{}q"  # unknown to every Apertium dictionary, survives untouched
@@ -67,21 +68,29 @@ class Glossary:
     # 2. transcript correction --------------------------------------------------------------------
 
     def correct(self, text: str) -> str:
+        """Runs of words close to a term take the term's spelling.
+
+        Cost: terms × 3 window sizes × words comparisons. With the offer's limits (100 terms
+        of at most 64 characters and 6 words, ``signaling/messages.py``) and RapidFuzz's C++
+        ratio with a score cutoff, the worst case allowed stays in milliseconds
+        (``bench/glossary.py``); it runs in the STT thread after the pass, never on the
+        event loop.
+        """
         words = text.split()
+        keys = [_key(w) for w in words]
         for term in self.terms:
             n = len(term.text.split())
             target = _key(term.text)
             best: tuple[float, int, int] | None = None
             for size in {max(1, n - 1), n, n + 1}:
                 for i in range(len(words) - size + 1):
-                    window = words[i : i + size]
-                    candidate = _key("".join(window))
+                    candidate = "".join(keys[i : i + size])
                     if not candidate or candidate == target:
                         continue
-                    score = SequenceMatcher(None, candidate, target).ratio()
-                    capitalized = window[0][:1].isupper()
-                    close = (score >= 0.7 and capitalized) or score >= 0.85
-                    if close and (best is None or score > best[0]):
+                    capitalized = words[i][:1].isupper()
+                    cutoff = 70.0 if capitalized else 85.0
+                    score = fuzz.ratio(candidate, target, score_cutoff=cutoff)
+                    if score and (best is None or score > best[0]):
                         best = (score, i, size)
             if best is not None:
                 _, i, size = best

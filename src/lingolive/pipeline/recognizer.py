@@ -26,7 +26,6 @@ one (one longer STT call; no words lost).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -306,20 +305,23 @@ class StreamingRecognizer:
         lang = await self._language(utt, clip)
         loop = asyncio.get_running_loop()
         start = loop.time()
-        result = await self._pool.run(
-            functools.partial(
-                self._stt.transcribe,
+        glossary = self._glossary
+
+        def recognize() -> tuple[str, Transcript]:
+            """In the STT thread: the pass, and the glossary's fuzzy correction of its text
+            (a comparison of every term with every run of words: never on the event loop)."""
+            result = self._stt.transcribe(
                 clip,
                 lang,
                 prompt=before or None,
                 prefix=f"{context} {confirmed}".strip() or None,
                 partial=partial,
             )
-        )
+            own = " ".join(words(result.text)[len(words(context)) :])
+            return (own if glossary is None else glossary.correct(own)), result
+
+        own, result = await self._pool.run(recognize)
         self.passes += 1
-        own = " ".join(words(result.text)[len(words(context)) :])
-        if self._glossary is not None:
-            own = self._glossary.correct(own)
         return own, result, start, loop.time()
 
     async def _partial(self, utt: _Utterance, job: SpeechProgress) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 LangCode = Annotated[
     str, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}([-_][a-zA-Z]{2,4})?$")
@@ -23,14 +23,34 @@ class _Message(BaseModel):
 # --- client -> server ---------------------------------------------------------------------
 
 
+#: Words in one glossary term: names and product words are short, and the transcript
+#: correction compares each term with every run of that many words.
+MAX_TERM_WORDS = 6
+
+
+def _few_words(text: str) -> str:
+    if len(text.split()) > MAX_TERM_WORDS:
+        raise ValueError(f"a glossary term has at most {MAX_TERM_WORDS} words")
+    return text
+
+
+#: A glossary term: a name or product word (the correction compares it with every run of
+#: words in a transcript, so its length in words is bounded too).
+TermText = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_few_words)]
+
+
 class GlossaryTerm(_Message):
-    term: Annotated[str, Field(min_length=1, max_length=64)]
+    term: TermText
     translations: (
-        dict[Annotated[str, Field(max_length=8)], Annotated[str, Field(max_length=64)]] | None
+        Annotated[
+            dict[Annotated[str, Field(max_length=8)], Annotated[str, Field(max_length=64)]],
+            Field(max_length=8),
+        ]
+        | None
     ) = None
 
 
-GlossaryItem = Annotated[str, Field(min_length=1, max_length=64)] | GlossaryTerm
+GlossaryItem = TermText | GlossaryTerm
 Glossary = Annotated[list[GlossaryItem], Field(max_length=100)]
 
 
