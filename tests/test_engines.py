@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import jiwer
@@ -10,6 +13,7 @@ import pytest
 
 from conftest import audio
 from lingolive.engines.base import MODEL_RATE, EngineError
+from lingolive.engines.piper_tts import MAX_LOADED_VOICES, PiperTTS, bundled_voices
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.cascade import resampled
 
@@ -146,3 +150,29 @@ def test_language_pairs_cover_defaults(engines: Engines) -> None:
         ("ca", "en"),
     ]:
         assert pair in pairs
+
+
+def test_piper_voice_cache_is_keyed_by_file_and_bounded(tmp_path: Path) -> None:
+    """However a voice file's path is spelled, it is loaded once; beyond MAX_LOADED_VOICES
+    voices the least recently used is dropped (each holds ~60 MB)."""
+    joe = bundled_voices()["en_US-joe-medium"]
+    for i in range(MAX_LOADED_VOICES + 1):
+        for suffix in (".onnx", ".onnx.json"):
+            target = tmp_path / f"voice{i}{suffix}"
+            try:
+                os.link(f"{joe}{suffix.removeprefix('.onnx')}", target)  # no copy of 60 MB
+            except OSError:
+                shutil.copy(f"{joe}{suffix.removeprefix('.onnx')}", target)
+    tts = PiperTTS([tmp_path])
+
+    def speak(voice: str) -> None:
+        assert list(tts.synthesize("Hi.", "en", voice))
+
+    speak(str(tmp_path / "voice0.onnx"))
+    speak(f"{tmp_path}/../{tmp_path.name}/voice0.onnx")
+    speak("voice0")
+    assert len(tts._loaded) == 1
+    for i in range(1, MAX_LOADED_VOICES + 1):
+        speak(f"voice{i}")
+    assert len(tts._loaded) == MAX_LOADED_VOICES
+    assert str((tmp_path / "voice0.onnx").resolve()) not in tts._loaded  # least recently used

@@ -12,6 +12,7 @@ from aiortc import RTCPeerConnection
 
 from conftest import Server
 from lingolive.client import LoopbackClient, PacedFileTrack
+from lingolive.engines.piper_tts import bundled_voices
 from lingolive.signaling.messages import ErrorCode
 
 
@@ -107,6 +108,23 @@ async def test_unknown_voice(ws: Any) -> None:
     sdp = await real_offer_sdp()
     reply = await ask(ws, json.dumps({"type": "offer", "sdp": sdp, "voice": "no-such-voice"}))
     assert reply["code"] == ErrorCode.UNKNOWN_VOICE, reply
+
+
+async def test_a_client_names_voices_it_cannot_give_paths(ws: Any) -> None:
+    """A path to a model file on the server, however spelled, is refused like any unknown
+    name: the reply does not tell which files exist, and nothing is loaded."""
+    joe = bundled_voices()["en_US-joe-medium"]
+    sdp = await real_offer_sdp()
+    for voice in (str(joe), f"{joe.parent}/../{joe.parent.name}/{joe.name}", "/etc/passwd"):
+        offer = {"type": "offer", "sdp": sdp, "target_lang": "en", "source_lang": "es"}
+        reply = await ask(ws, json.dumps({**offer, "voice": voice}))
+        assert reply["code"] == ErrorCode.UNKNOWN_VOICE, reply
+        assert "en_US-joe-medium" in reply["message"], reply  # it lists what can be chosen
+    # By its name, the same voice is accepted.
+    offer = {"type": "offer", "sdp": sdp, "target_lang": "en", "source_lang": "es"}
+    reply = await ask(ws, json.dumps({**offer, "voice": "en_US-joe-medium"}))
+    assert reply["type"] == "answer", reply
+    await ws.send(json.dumps({"type": "bye"}))
 
 
 async def test_oversized_message(ws: Any) -> None:

@@ -46,6 +46,9 @@ def voice_language(onnx_path: Path) -> str:
     return str(code).split("_")[0].split("-")[0].lower()
 
 
+#: Piper voices kept loaded (~60–120 MB each); the least recently used one is dropped beyond.
+MAX_LOADED_VOICES = 4
+
 VOICE_ID = re.compile(r"^[a-z]{2,3}_[A-Z]{2}-[A-Za-z0-9_]+-(x_low|low|medium|high)$")
 
 
@@ -132,14 +135,16 @@ class PiperTTS:
             if not names:
                 raise EngineError(f"no Piper voice for language {language!r}")
             path = self._paths[names[0]]
-        key = str(path)
+        key = str(path.resolve())  # one model per file, however its path is spelled
         with self._lock:
-            loaded = self._loaded.get(key)
+            loaded = self._loaded.pop(key, None)
             if loaded is None:
                 from piper import PiperVoice
 
-                loaded = PiperVoice.load(str(path))
-                self._loaded[key] = loaded
+                loaded = PiperVoice.load(key)
+                while len(self._loaded) >= MAX_LOADED_VOICES:
+                    self._loaded.pop(next(iter(self._loaded)))  # the least recently used
+            self._loaded[key] = loaded  # (re)inserted last: most recently used
         return loaded
 
     def warm(self, language: str, voice: str | None = None) -> None:

@@ -249,6 +249,17 @@ class SignalingSession:
                 f"language pair {source}->{target} is not supported here; supported pairs: "
                 f"{engines.pairs_text()}",
             )
+        if offer.voice is not None:
+            # A client picks among the installed voices by name (what /api/languages lists).
+            # A path is the operator's choice only (LL_TTS_VOICE): from a client it would load
+            # any model file on the server, and the answer would tell which files exist.
+            installed = engines.tts.voices()
+            if offer.voice not in {name for names in installed.values() for name in names}:
+                raise SessionError(
+                    ErrorCode.UNKNOWN_VOICE,
+                    f"no voice named {offer.voice!r}; voices for {target!r}: "
+                    f"{', '.join(installed.get(target, [])) or 'none'}",
+                )
         if voice is not None:
             try:
                 engine_for = getattr(engines.tts, "engine_for", None)
