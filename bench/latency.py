@@ -341,7 +341,23 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         result["baseline_over_live_p50"] = round(
             statistics.median(baseline) / statistics.median(lat), 2
         )
+    result["by_set"] = by_set(samples, args.sets)
     return result
+
+
+def by_set(samples: list[Sample], sets: list[str]) -> dict[str, dict[str, Any]]:
+    """The latency figures per set and per direction (all sets of one source language)."""
+    groups: dict[str, set[str]] = {}
+    for name in sets:
+        source, target, files = SETS[name]
+        groups[name] = set(files)
+        groups.setdefault(f"{source}->{target}", set()).update(files)
+    out: dict[str, dict[str, Any]] = {}
+    for group, files in groups.items():
+        mine = [s for s in samples if s.file in files]
+        tts = [s.server["tts_first_audio_ms"] for s in mine if s.server.get("tts_first_audio_ms")]
+        out[group] = {**latency_stats(mine), "tts_first_audio_p50_ms": pct(tts, 50)}
+    return out
 
 
 def fmt(v: float | None) -> str:
@@ -381,8 +397,20 @@ def main() -> None:
             f"p95 {fmt(result['baseline_p95_ms'])} ms (naive batch cascade, same engines)"
         )
         print(f"ratio:    baseline / live p50 = {result.get('baseline_over_live_p50')}")
+    print(
+        "\n| set | measured / queued | e2e p50 | e2e p95 | server first-audio-out p50 "
+        "| TTS first audio p50 |"
+    )
+    print("|---|---|---|---|---|---|")
+    for group, st in result["by_set"].items():
+        print(
+            f"| {group} | {st['utterances'] - st['queued'] - st['missed']} / {st['queued']} "
+            f"| {fmt(st['e2e_p50_ms'])} ms | {fmt(st['e2e_p95_ms'])} ms "
+            f"| {fmt(st['server_first_audio_out_p50_ms'])} ms "
+            f"| {fmt(st['tts_first_audio_p50_ms'])} ms |"
+        )
     if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
+        args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,11 @@ MAX_TERMS = 100
 _PLACEHOLDER = "Llgx{}q"  # unknown to every Apertium dictionary, survives untouched
 
 
+def literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A replacement for ``re.sub`` that inserts ``text`` as it is."""
+    return lambda _: text
+
+
 def _key(text: str) -> str:
     return re.sub(r"[^\w]", "", text.lower())
 
@@ -115,10 +120,7 @@ class Glossary:
                 # A function as replacement: the rendering is literal text ("AC\\DC"), not a
                 # template with group references and escapes.
                 translated = re.sub(
-                    re.escape(placeholder),
-                    lambda _, text=rendering: text,
-                    translated,
-                    flags=re.IGNORECASE,
+                    re.escape(placeholder), literal(rendering), translated, flags=re.IGNORECASE
                 )
             return translated
 
