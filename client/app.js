@@ -325,7 +325,7 @@ function enterRoom(room, token) {
   fillPickers();
   fillTargets(keep);
   if (!ui.invite.value) {
-    ui.invite.value = `${location.origin}/?${new URLSearchParams({ room, token })}`;
+    ui.invite.value = `${location.origin}/?${new URLSearchParams({ room })}#${new URLSearchParams({ token })}`;
     ui.inviteBox.hidden = false;
   }
 }
@@ -349,7 +349,10 @@ window.addEventListener("beforeunload", () => stop());
 loadConfig()
   .then(() => {
     const params = new URLSearchParams(location.search);
-    if (params.get("room") && params.get("token")) enterRoom(params.get("room"), params.get("token"));
+    // The invite's token is in the fragment (#token=…), which never reaches a server log;
+    // links from before kept it in the query.
+    const token = new URLSearchParams(location.hash.slice(1)).get("token") || params.get("token");
+    if (params.get("room") && token) enterRoom(params.get("room"), token);
     if (params.get("name")) ui.name.value = params.get("name");
     for (const [key, el] of [["source", ui.source], ["target", ui.target]]) {
       const want = params.get(key);

@@ -9,6 +9,7 @@ import numpy as np
 from conftest import audio
 from lingolive.engines.registry import Engines
 from lingolive.evaluation import normalize
+from lingolive.pipeline.live import TokenBucket
 from lingolive.pipeline.recognizer import RecognizerConfig, StreamingRecognizer
 from lingolive.pipeline.segmenter import SpeechEnded, SpeechStarted
 from lingolive.pipeline.utterance import Utterance
@@ -52,3 +53,15 @@ async def test_merge_when_behind(engines: Engines) -> None:
     for words in ("nearest train station", "how much does this cost", "thank you very much"):
         assert words in heard, heard  # merged, but every word is there
     assert recognizer.merged_utterances == 2
+
+
+def test_audio_faster_than_real_time_is_cut_to_the_allowed_rate() -> None:
+    """A client flooding audio gets LL_MAX_AUDIO_RATE x real time through, no more."""
+    bucket = TokenBucket(rate=1.2, burst=1.0)
+    # 30 s of wall time, audio sent at 5x real time in 20 ms chunks.
+    passed = sum(bucket.take(0.02, i * 0.004) for i in range(7500))
+    assert 1.2 * 30 + 1.0 - 0.1 <= passed * 0.02 <= 1.2 * 30 + 1.0 + 0.02
+    # A real-time microphone, after a 0.6 s burst (network hiccup), loses nothing.
+    steady = TokenBucket(rate=1.2, burst=1.0)
+    assert all(steady.take(0.02, 0.0) for _ in range(30))
+    assert all(steady.take(0.02, 0.6 + i * 0.02) for i in range(3000))

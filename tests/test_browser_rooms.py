@@ -33,7 +33,10 @@ def test_two_browsers_in_one_room(server: Server, tmp_path: Path) -> None:
             host.select_option("#target", "en")
 
             guest = spanish.new_page()
-            guest.goto(invite + "&source=es&target=es&name=Bob")
+            # The token is in the invite's fragment (#token=…): the query goes before it.
+            link, fragment = invite.split("#", 1)
+            assert fragment.startswith("token=") and "token=" not in link, invite
+            guest.goto(f"{link}&source=es&target=es&name=Bob#{fragment}")
             guest.wait_for_selector("#mic:not([disabled])", timeout=15_000)
             assert guest.input_value("#source") == "es"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
+import string
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +17,7 @@ import websockets
 from conftest import DATA, Server, start_server, stop_server
 from lingolive.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 from lingolive.rooms import tokens
-from lingolive.signaling.messages import ErrorCode
+from lingolive.signaling.messages import MAX_TERM_WORDS, MAX_TOKEN_CHARS, ErrorCode
 from test_operations import metric
 
 SECRET = "room-test-secret"
@@ -260,6 +262,57 @@ async def test_tokens_are_checked(room_server: Server) -> None:
     async with httpx.AsyncClient() as http:
         info = (await http.get(f"{room_server.url}/api/rooms/{room['room']}")).json()
     assert info["participants"] == 0  # nobody got in
+
+
+def largest_glossary() -> list[dict[str, Any]]:
+    """A glossary at every limit of the offer, in random letters that do not compress."""
+    rng = random.Random(11)
+    letters = string.ascii_letters + string.digits
+
+    def text(chars: int) -> str:
+        return "".join(rng.choice(letters) for _ in range(chars))
+
+    return [
+        {
+            "term": " ".join(text(9) for _ in range(MAX_TERM_WORDS)),  # 59 characters
+            "translations": {f"l{i}": text(64) for i in range(8)},
+        }
+        for _ in range(100)
+    ]
+
+
+async def test_room_with_the_largest_glossary_is_joinable(room_server: Server) -> None:
+    """The token carries the glossary; an offer must accept the largest one allowed (a
+    60-term glossary used to make every join a bad_message: the token was capped at 1 kB)."""
+    async with httpx.AsyncClient() as http:
+        made = await http.post(f"{room_server.url}/rooms", json={"glossary": largest_glossary()})
+    assert made.status_code == 200, made.text
+    room = made.json()
+    assert len(room["token"]) <= MAX_TOKEN_CHARS, len(room["token"])
+    assert f"#token={room['token']}" in room["invite_url"]  # not in the query: never logged
+    client, _ = await join(room_server, room, silent(5), "en", "es", "Max")
+    try:
+        ready = await client.wait_for(lambda e: e["type"] == "ready", 10)
+        assert ready["type"] == "ready"
+    finally:
+        await client.close()
+    # Long text in 4-byte characters in every field fits the body limit but not a token:
+    # refused when the room is made, not at every join.
+    rng = random.Random(5)
+    wide = [
+        {
+            "term": "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(60)),
+            "translations": {
+                f"l{i}": "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(64))
+                for i in range(8)
+            },
+        }
+        for _ in range(100)
+    ]
+    body = json.dumps({"glossary": wide}, ensure_ascii=False).encode()
+    async with httpx.AsyncClient() as http:
+        refused = await http.post(f"{room_server.url}/rooms", content=body)
+    assert refused.status_code == 422 and "at most 131072" in refused.text, refused.text
 
 
 async def test_room_full(room_server: Server) -> None:

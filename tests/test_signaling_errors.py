@@ -12,6 +12,7 @@ from aiortc import RTCPeerConnection
 
 from conftest import Server
 from lingolive.client import LoopbackClient, PacedFileTrack
+from lingolive.config import Settings
 from lingolive.engines.piper_tts import bundled_voices
 from lingolive.signaling.messages import ErrorCode
 
@@ -71,6 +72,12 @@ async def ws(server: Server):  # type: ignore[no-untyped-def]
             + "}]}",
             ErrorCode.BAD_MESSAGE,
             "glossary",
+        ),
+        # A display name must show something: control and format characters are removed.
+        (
+            '{"type": "offer", "sdp": "v=0", "display_name": "\\u200b\\u202e\\u0007"}',
+            ErrorCode.BAD_MESSAGE,
+            "visible",
         ),
         # An integer past Python's 4300-digit conversion limit fails the parse itself.
         ('{"type": "bye", "x": ' + "9" * 5000 + "}", ErrorCode.BAD_JSON, "not valid JSON"),
@@ -178,3 +185,44 @@ async def test_far_oversized_message_closes_only_that_socket(server: Server) -> 
             assert reply["code"] == ErrorCode.UNKNOWN_TYPE
     finally:
         await other.close()
+
+
+async def test_candidates_are_bounded(ws: Any) -> None:
+    """The server sends STUN to every candidate it is given: no multicast/broadcast/unspecified
+    targets, and at most LL_MAX_CANDIDATES per session."""
+    reply = await ask(ws, json.dumps({"type": "offer", "sdp": await real_offer_sdp()}))
+    assert reply["type"] == "answer", reply
+    assert json.loads(await ws.recv())["type"] == "ready"
+    for address in ("224.0.0.251", "0.0.0.0", "255.255.255.255", "ff02::1"):
+        line = f"candidate:1 1 udp 2122260223 {address} 50000 typ host"
+        reply = await ask(ws, json.dumps({"type": "candidate", "candidate": line}))
+        assert reply["code"] == ErrorCode.BAD_MESSAGE and "unicast" in reply["message"], reply
+    limit = Settings().max_candidates
+    for port in range(50_000, 50_000 + limit - 4):  # the 4 refused above counted too
+        line = f"candidate:{port} 1 udp 2122260223 192.0.2.1 {port} typ host"
+        await ws.send(json.dumps({"type": "candidate", "candidate": line}))
+    line = "candidate:9 1 udp 2122260223 192.0.2.1 9 typ host"
+    reply = await ask(ws, json.dumps({"type": "candidate", "candidate": line}))
+    assert reply["code"] == ErrorCode.BAD_MESSAGE and f"at most {limit}" in reply["message"]
+    await ws.send(json.dumps({"type": "bye"}))
+
+
+@pytest.mark.parametrize("extra", ["video", "audio"])
+async def test_offer_with_more_than_one_audio_section_is_refused(ws: Any, extra: str) -> None:
+    """A video section used to be accepted, and aiortc decoded its frames into a queue nobody
+    read (+287 MiB in 20 s)."""
+    pc = RTCPeerConnection()
+    pc.addTransceiver("audio", direction="sendrecv")
+    pc.addTransceiver(extra, direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    reply = await ask(ws, json.dumps({"type": "offer", "sdp": sdp}))
+    assert reply["code"] == ErrorCode.BAD_SDP and f"audio, {extra}" in reply["message"], reply
+
+
+def test_display_names_lose_control_and_bidi_characters() -> None:
+    from lingolive.signaling.messages import CLIENT_MESSAGE
+
+    offer = {"type": "offer", "sdp": "v=0", "display_name": "Ann\u202e lacigoL\u200b \n Bob"}
+    assert CLIENT_MESSAGE.validate_python(offer).display_name == "Ann lacigoL Bob"  # type: ignore[union-attr]

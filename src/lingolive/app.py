@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 import os
 import threading
@@ -22,15 +23,22 @@ from fastapi import FastAPI, HTTPException, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lingolive.config import Settings
 from lingolive.context import AppContext
 from lingolive.engines.registry import load_engines, warm_engines
+from lingolive.hosts import AllowedHosts
 from lingolive.pipeline.workers import Workers
 from lingolive.rooms import tokens
-from lingolive.rtc.peer import browser_ice_server
-from lingolive.signaling.messages import Glossary, glossary_items
+from lingolive.rtc.peer import browser_ice_server, long_term_turn_urls, turn_secret
+from lingolive.signaling.messages import (
+    MAX_TOKEN_CHARS,
+    ErrorCode,
+    ErrorMsg,
+    Glossary,
+    glossary_items,
+)
 from lingolive.signaling.session import SignalingSession
 
 log = logging.getLogger(__name__)
@@ -65,6 +73,28 @@ class RoomCreated(BaseModel):
     expires_at: float  # Unix time
     invite_url: str
     max_participants: int
+
+
+async def room_request(request: Request, limit: int) -> RoomRequest | None:
+    """The optional JSON body of ``POST /rooms``, read at most ``limit`` bytes far.
+
+    413 beyond the limit (by Content-Length, or while streaming a body without one), 422 for
+    a body that is not a valid request.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise HTTPException(status_code=413, detail=f"the body exceeds {limit} bytes")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise HTTPException(status_code=413, detail=f"the body exceeds {limit} bytes")
+    if not data.strip():
+        return None
+    try:
+        return RoomRequest.model_validate_json(bytes(data))
+    except ValidationError as exc:
+        raise HTTPException(status_code=422, detail=exc.errors(include_url=False)) from exc
 
 
 def process_info() -> dict[str, int]:
@@ -113,6 +143,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         ctx.ready = True
         log.info("ready in %.1f s; language pairs: %s", time.monotonic() - t, engines.pairs_text())
+        if long_term_turn_urls(settings.ice_servers):
+            log.warning(
+                "LL_ICE_SERVERS holds a TURN password: /api/config gives it to every visitor; "
+                "set LL_TURN_SECRET (coturn use-auth-secret) and drop it from the URL"
+            )
         try:
             yield
         finally:
@@ -121,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engines.close()
 
     app = FastAPI(title="LingoLive", lifespan=lifespan)
+    app.add_middleware(AllowedHosts, allowed=settings.allowed_hosts)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -132,9 +168,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ok = ctx is not None and ctx.ready
         return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
+    def operator_only(request: Request) -> None:
+        """``/metrics`` and ``/api/status`` tell how busy the server is and what it runs:
+        for the operator (the bearer key, or from this machine), not for every visitor."""
+        if settings.metrics_key:
+            given = request.headers.get("authorization", "").encode()
+            if hmac.compare_digest(given, f"Bearer {settings.metrics_key}".encode()):
+                return
+            raise HTTPException(status_code=401, detail="this endpoint needs LL_METRICS_KEY")
+        client = request.client.host if request.client else ""
+        try:
+            if ipaddress.ip_address(client).is_loopback:
+                return
+        except ValueError:
+            pass
+        raise HTTPException(
+            status_code=403, detail="only from this machine (or set LL_METRICS_KEY)"
+        )
+
     @app.get("/api/status")
-    async def status() -> dict[str, object]:
+    async def status(request: Request) -> dict[str, object]:
         """Live sessions and engine readiness (operators; tests use it to check teardown)."""
+        operator_only(request)
         ctx = state.get("ctx")
         if ctx is None:
             return {"ready": False, "sessions": 0}
@@ -162,7 +217,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def client_config() -> dict[str, object]:
         """Everything the page needs to start: languages plus the ICE servers to use."""
         info = await languages()
-        info["ice_servers"] = [browser_ice_server(url) for url in settings.ice_servers]
+        turn = turn_secret(settings.turn_secret, settings.turn_credential_ttl_s)
+        info["ice_servers"] = [browser_ice_server(url, turn) for url in settings.ice_servers]
         return info
 
     @app.websocket("/ws")
@@ -174,32 +230,56 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # site cannot drive this server with its visitors' browsers.
             await ws.close(code=1008)
             return
-        await SignalingSession(ws, state["ctx"]).run()
+        ctx = state["ctx"]
+        address = ws.client.host if ws.client else "unknown"
+        refusal = ctx.admission.admit(address)
+        if refusal is not None:
+            ctx.metrics.sessions_refused.labels("connections").inc()
+            await ws.accept()
+            error = ErrorMsg(code=ErrorCode.TOO_MANY_CONNECTIONS, message=refusal)
+            await ws.send_text(error.model_dump_json())
+            await ws.close(code=1013)  # try again later
+            return
+        session = SignalingSession(ws, ctx, address)
+        try:
+            await session.run()
+        finally:
+            ctx.admission.closed(address, pending=not session.started)
 
     @app.post("/rooms")
-    async def create_room(request: Request, body: RoomRequest | None = None) -> RoomCreated:
+    async def create_room(request: Request) -> RoomCreated:
         """A new room and an invite (signed, expiring token) to join it.
 
         Room ids are always random: a name chosen by the caller could be somebody else's
-        room, and the token would let the caller in.
+        room, and the token would let the caller in. The key is checked before a byte of the
+        body is read, and the body is read only up to ``LL_MAX_MESSAGE_BYTES``.
         """
         if settings.room_create_key:
             expected = f"Bearer {settings.room_create_key}"
             given = request.headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), expected.encode()):
                 raise HTTPException(status_code=401, detail="creating rooms needs the room key")
+        body = await room_request(request, settings.max_message_bytes)
         ctx = state["ctx"]
         room = tokens.new_room_id()
         glossary = glossary_items(body.glossary) if body and body.glossary else None
         token, expires = tokens.issue(
             ctx.room_secret, room, settings.room_token_ttl_s, glossary=list(glossary or [])
         )
+        if len(token) > MAX_TOKEN_CHARS:  # only with long non-Latin text in every field
+            raise HTTPException(
+                status_code=422,
+                detail=f"the glossary makes an invite of {len(token)} characters; a room "
+                f"token holds at most {MAX_TOKEN_CHARS}: use fewer or shorter terms",
+            )
         base = str(request.base_url).rstrip("/")
         return RoomCreated(
             room=room,
             token=token,
             expires_at=expires,
-            invite_url=f"{base}/?{urlencode({'room': room, 'token': token})}",
+            # The token rides in the fragment: browsers never send it, so it stays out of
+            # access logs and proxies, and its length does not meet URL limits.
+            invite_url=f"{base}/?{urlencode({'room': room})}#{urlencode({'token': token})}",
             max_participants=settings.room_max_participants,
         )
 
@@ -214,7 +294,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
 
     @app.get("/metrics")
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        operator_only(request)
         ctx = state.get("ctx")
         body = ctx.metrics.render() if ctx is not None else b""
         return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -38,7 +38,8 @@ class Settings(BaseSettings):
         "(aiortc's default is 4, i.e. 80 ms; the server does not play audio, so 1 suffices).",
     )
     max_message_bytes: int = Field(
-        262_144, description="Largest signaling message accepted, in bytes."
+        262_144,
+        description="Largest signaling message, and largest `POST /rooms` body, accepted (bytes).",
     )
     max_sessions: int = Field(8, description="Concurrent sessions; more get `busy`.")
     max_session_s: float = Field(
@@ -54,10 +55,55 @@ class Settings(BaseSettings):
         description="A session whose media never starts flowing (ICE never completes) is "
         "closed after this long (`connect_timeout`).",
     )
+    max_candidates: int = Field(
+        32,
+        description="Trickled ICE candidates accepted per session (a browser sends a few); "
+        "more get `bad_message`. Candidates after ICE completed are ignored.",
+    )
+    metrics_key: str = Field(
+        "",
+        description="If set, `GET /metrics` and `/api/status` need `Authorization: Bearer "
+        "<key>`; empty: they answer only requests from this machine (loopback).",
+    )
+    turn_secret: str = Field(
+        "",
+        description="coturn's `static-auth-secret` (`use-auth-secret`): `turn:` URLs in "
+        "`LL_ICE_SERVERS` written without a user get credentials valid for "
+        "`LL_TURN_CREDENTIAL_TTL_S` only, for the page and the server alike.",
+    )
+    turn_credential_ttl_s: float = Field(
+        3600.0, description="How long TURN credentials made with `LL_TURN_SECRET` stay valid."
+    )
+    max_audio_rate: float = Field(
+        1.2,
+        description="Microphone audio accepted per second of time (1.0 = real time; 1 s of "
+        "burst allowed); a client sending faster has the excess dropped (`audio_dropped`).",
+    )
+    offer_timeout_s: float = Field(
+        10.0,
+        description="A WebSocket that has not made a valid offer after this long is closed "
+        "(`offer_timeout`).",
+    )
+    max_connections: int = Field(
+        100,
+        description="Open WebSockets, with or without a session; more are refused "
+        "(`too_many_connections`).",
+    )
+    max_pending_per_address: int = Field(
+        4,
+        description="WebSockets from one client address that have no session yet; more are "
+        "refused (`too_many_connections`).",
+    )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Extra `Origin`s allowed to open `/ws` (comma-separated, `*` for any). "
         "Same-origin pages and clients that send no Origin are always allowed.",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names this server answers to, besides localhost and IP addresses "
+        "(comma-separated, `*` for any): a request for any other name is refused, so a web "
+        "page cannot reach the server through a name it controls (DNS rebinding).",
     )
     log_format: str = Field(
         "text", description="`text` or `json` (one object per line); every line has the session."
@@ -199,7 +245,7 @@ class Settings(BaseSettings):
         "utterance is dropped and counted.",
     )
 
-    @field_validator("ice_servers", "allowed_origins", mode="before")
+    @field_validator("ice_servers", "allowed_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -18,6 +18,7 @@ from lingolive.metrics import Metrics
 from lingolive.pipeline.workers import StagePool, Workers
 from lingolive.rooms import placement
 from lingolive.rooms.room import RoomRegistry
+from lingolive.signaling.admission import Admission
 
 if TYPE_CHECKING:
     from lingolive.signaling.session import SignalingSession
@@ -38,6 +39,7 @@ class AppContext:
     warm_seconds: float = 0.0
     rooms: RoomRegistry = field(init=False)
     room_secret: bytes = field(init=False)
+    admission: Admission = field(init=False)
 
     def room_owner_url(self, room_id: str) -> str | None:
         """Where to relay a room's offer, or None if this process owns the room."""
@@ -56,6 +58,9 @@ class AppContext:
         return len(self.sessions) < self.settings.max_sessions
 
     def __post_init__(self) -> None:
+        self.admission = Admission(
+            self.settings.max_connections, self.settings.max_pending_per_address
+        )
         self.rooms = RoomRegistry(self.settings.room_max_participants, self.engines.language_pairs)
         self.room_secret = (
             self.settings.room_secret.encode()

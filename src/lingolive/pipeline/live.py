@@ -32,6 +32,28 @@ log = logging.getLogger(__name__)
 
 AUDIO_QUEUE_S = 2.0
 CHUNK_S = 0.02
+#: Audio a client may send ahead of real time at once (a network hiccup delivers a burst).
+AUDIO_BURST_S = 1.0
+
+
+class TokenBucket:
+    """Seconds of audio allowed: refilled at ``rate`` per second of wall time, up to
+    ``burst``."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._level = burst
+        self._at: float | None = None
+
+    def take(self, amount: float, now: float) -> bool:
+        if self._at is not None:
+            self._level = min(self.burst, self._level + (now - self._at) * self.rate)
+        self._at = now
+        if self._level < amount:
+            return False
+        self._level -= amount
+        return True
 
 
 def segmenter_config(settings: Settings) -> SegmenterConfig:
@@ -101,6 +123,7 @@ class LiveTranslation:
         self.last_audio_at: float | None = None  # arrival of the latest microphone chunk
         self._emit = emit
         self._dropped_notice_at = float("-inf")
+        self._budget = TokenBucket(rate=settings.max_audio_rate, burst=AUDIO_BURST_S)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -109,22 +132,34 @@ class LiveTranslation:
             self._task = asyncio.create_task(self._segment_loop(), name="live-segment")
 
     def feed(self, chunk: Float32Array, arrival: float) -> None:
-        """Accept one chunk of 16 kHz mono audio; never blocks (drops the oldest if full)."""
-        self.received_audio_s += len(chunk) / 16_000
+        """Accept one chunk of 16 kHz mono audio; never blocks (drops the oldest if full).
+
+        A microphone delivers audio in real time. A client that sends it faster (a flood of
+        RTP packets) would take the shared VAD thread from everyone, so beyond
+        ``LL_MAX_AUDIO_RATE`` × real time (with a second of burst for network jitter) the
+        excess is dropped and the client told.
+        """
+        seconds = len(chunk) / 16_000
+        self.received_audio_s += seconds
         self.last_audio_at = arrival
+        if not self._budget.take(seconds, arrival):
+            self.dropped_audio_s += seconds
+            self._observer.dropped_input(seconds)
+            self._notice_dropped(
+                arrival, "audio arrives faster than real time: the excess is dropped"
+            )
+            return
         if self._queue.full():
             old, _ = self._queue.get_nowait()
             self.dropped_audio_s += len(old) / 16_000
             self._observer.dropped_input(len(old) / 16_000)
-            if arrival - self._dropped_notice_at > 5.0:  # tell the client, not every 20 ms
-                self._dropped_notice_at = arrival
-                self._emit(
-                    NoticeMsg(
-                        code=NoticeCode.AUDIO_DROPPED,
-                        message="the server fell behind: older audio was dropped",
-                    )
-                )
+            self._notice_dropped(arrival, "the server fell behind: older audio was dropped")
         self._queue.put_nowait((chunk, arrival))
+
+    def _notice_dropped(self, arrival: float, why: str) -> None:
+        if arrival - self._dropped_notice_at > 5.0:  # tell the client, not every 20 ms
+            self._dropped_notice_at = arrival
+            self._emit(NoticeMsg(code=NoticeCode.AUDIO_DROPPED, message=why))
 
     async def _segment_loop(self) -> None:
         segmenter = self.segmenter

@@ -7,6 +7,7 @@ unknown ``type`` or a wrong field is rejected with a precise error before any co
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
@@ -22,6 +23,24 @@ class _Message(BaseModel):
 
 # --- client -> server ---------------------------------------------------------------------
 
+
+def _visible(name: str) -> str:
+    """A name others will see, without control or format characters: bidi overrides
+    (U+202E) would reverse the text around it, zero-width and control characters hide or
+    fake parts of it."""
+    clean = " ".join(
+        "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf")).split()
+    )
+    if not clean:
+        raise ValueError("the display name has no visible characters")
+    return clean
+
+
+#: The longest room token an offer may carry. A token carries the room's glossary: at every
+#: limit in Latin letters (100 terms of 64 characters with 8 translations of 64 characters
+#: each, random, so it hardly compresses) it is ~61 kB; ``POST /rooms`` refuses a glossary
+#: whose token would be longer (long non-Latin text in every field), so every invite joins.
+MAX_TOKEN_CHARS = 131_072
 
 #: Words in one glossary term: names and product words are short, and the transcript
 #: correction compares each term with every run of that many words.
@@ -69,8 +88,10 @@ class Offer(_Message):
     room: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = (
         None
     )
-    token: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
-    display_name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_CHARS)] | None = None
+    display_name: (
+        Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_visible)] | None
+    ) = None
     glossary: Glossary | None = None
 
 
@@ -236,6 +257,8 @@ class ErrorCode:
     TOKEN_EXPIRED = "token_expired"
     ROOM_FULL = "room_full"
     CONNECT_TIMEOUT = "connect_timeout"
+    OFFER_TIMEOUT = "offer_timeout"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     IDLE_TIMEOUT = "idle_timeout"
     SESSION_EXPIRED = "session_expired"
     SHUTDOWN = "server_shutdown"

@@ -42,6 +42,7 @@ from lingolive.rtc.peer import (
     create_peer,
     make_answer,
     shorten_audio_jitter_buffers,
+    turn_secret,
 )
 from lingolive.rtc.stats import LinkStats, read_link_stats
 from lingolive.signaling.messages import (
@@ -75,9 +76,13 @@ class SessionError(Exception):
 class SignalingSession:
     """The server side of one ``/ws`` connection."""
 
-    def __init__(self, ws: WebSocket, ctx: AppContext) -> None:
+    def __init__(self, ws: WebSocket, ctx: AppContext, address: str = "unknown") -> None:
         self.ws = ws
         self.ctx = ctx
+        self.address = address  # the client's, for the per-address limit (admission.py)
+        self.started = False  # an offer was accepted (or relayed): no longer pending
+        self._deadline_fired = False
+        self._candidates = 0  # trickled ICE candidates received
         self.id = uuid.uuid4().hex[:12]
         self.pc: RTCPeerConnection | None = None
         self.live: LiveTranslation | None = None
@@ -121,6 +126,7 @@ class SignalingSession:
         logs.session_id.set(self.id)  # every line logged on behalf of this session says so
         await self.ws.accept()
         self._sender = asyncio.create_task(self._send_loop(), name=f"ws-send-{self.id}")
+        deadline = asyncio.create_task(self._offer_deadline(), name=f"offer-{self.id}")
         try:
             while not self._closing:
                 event = await self.ws.receive()
@@ -143,6 +149,8 @@ class SignalingSession:
         except WebSocketDisconnect:
             pass
         except RelayTo as to:
+            self._start()
+            deadline.cancel()
             self.log.info("room offer relayed to its worker at %s", to.url)
             await self._stop_sender()
             try:
@@ -152,7 +160,22 @@ class SignalingSession:
             except Exception as exc:  # the owner worker is down: say so, do not hang
                 self.log.warning("relay to %s failed: %s", to.url, exc)
         finally:
+            if not self._deadline_fired:  # (if it fired, it is closing the session itself)
+                deadline.cancel()
             await self.close()
+
+    def _start(self) -> None:
+        if not self.started:
+            self.started = True
+            self.ctx.admission.started(self.address)
+
+    async def _offer_deadline(self) -> None:
+        """A socket that has not started a session in ``LL_OFFER_TIMEOUT_S`` is closed."""
+        limit = self.ctx.settings.offer_timeout_s
+        await asyncio.sleep(limit)
+        if not self.started and not self._closing:
+            self._deadline_fired = True
+            await self._end(ErrorCode.OFFER_TIMEOUT, f"no valid offer within {limit:.0f} s")
 
     def _too_large(self, size: int) -> str:
         return f"message of {size} bytes exceeds the limit of {self.ctx.settings.max_message_bytes}"
@@ -305,7 +328,10 @@ class SignalingSession:
             glossary=Glossary.parse(terms),
         )
         voice_sinks: list[VoiceSink] = []
-        pc = create_peer(self.ctx.settings.ice_servers)
+        settings = self.ctx.settings
+        pc = create_peer(
+            settings.ice_servers, turn_secret(settings.turn_secret, settings.turn_credential_ttl_s)
+        )
         self.pc, self.live = pc, live
         self.ctx.sessions[self.id] = self
 
@@ -337,6 +363,7 @@ class SignalingSession:
             await self._release_media()
             raise SessionError(ErrorCode.BAD_SDP, f"could not answer the offer: {exc}") from exc
         live.start()
+        self._start()
         self.ctx.metrics.sessions_started.inc()
         self._watch = asyncio.create_task(self._watch_loop(), name=f"watch-{self.id}")
         self.emit(Answer(sdp=sdp, session_id=self.id))
@@ -379,6 +406,15 @@ class SignalingSession:
     async def _on_candidate(self, message: Candidate) -> None:
         if self.pc is None:
             raise SessionError(ErrorCode.NO_SESSION, "send an offer before ICE candidates")
+        if self.pc.iceConnectionState == "completed":
+            return  # a path was chosen: late candidates change nothing (and cost checks)
+        limit = self.ctx.settings.max_candidates
+        if message.candidate:
+            self._candidates += 1
+            if self._candidates > limit:
+                raise SessionError(
+                    ErrorCode.BAD_MESSAGE, f"at most {limit} ICE candidates per session"
+                )
         try:
             await add_candidate(self.pc, message.candidate, message.sdpMid, message.sdpMLineIndex)
         except Exception as exc:
