@@ -62,3 +62,19 @@ def test_readme_quick_start_is_what_ci_runs() -> None:
     test_command = "./scripts/setup.sh --dev && .venv/bin/python -m pytest"
     assert test_command in README and test_command in ci
     assert "./scripts/setup.sh && .venv/bin/lingolive serve --port 8000" in README
+
+
+def test_security_doc_lists_every_limit() -> None:
+    """Every setting that bounds what a client can do is in docs/security.md."""
+    security = (ROOT / "docs" / "security.md").read_text()
+    limits = [
+        name
+        for name in Settings.model_fields
+        if name.startswith("max_")
+        or name.endswith("timeout_s")
+        or name.startswith("allowed_")
+        or name in ("metrics_key", "room_create_key", "room_token_ttl_s", "turn_secret")
+    ]
+    assert len(limits) >= 15
+    for name in limits:
+        assert f"`LL_{name.upper()}`" in security, f"LL_{name.upper()} missing from security.md"
