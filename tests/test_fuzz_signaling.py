@@ -40,6 +40,8 @@ sdp_garbage = st.one_of(
                 "c=IN IP4 0.0.0.0",
                 "a=rtpmap:111",
                 "m=video 0",
+                "m=video 9 UDP/TLS/RTP/SAVPF 96",
+                "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
                 "a=setup:actpass",
                 "o=- 1 1 IN IP4 1.2.3.4",
             ]
@@ -63,6 +65,31 @@ messages = st.one_of(
     st.text(max_size=200),
     st.integers(200_000, 400_000).map(lambda n: json.dumps({"type": "offer", "sdp": "x" * n})),
     st.just(json.dumps({"type": "offer", "sdp": "x" * (4 * LIMIT + 1)})),
+    # Integers past Python's 4300-digit limit: the parse itself fails.
+    st.integers(4200, 6000).map(lambda n: '{"type": "bye", "x": ' + "9" * n + "}"),
+    # Glossaries around their limits: 100 terms, 64 characters, 6 words, 8 translations.
+    st.fixed_dictionaries(
+        {
+            "type": st.just("offer"),
+            "sdp": st.just("v=0"),
+            "glossary": st.lists(
+                st.one_of(
+                    st.lists(st.text("ab", min_size=1, max_size=11), min_size=1, max_size=7).map(
+                        " ".join
+                    ),
+                    st.fixed_dictionaries(
+                        {
+                            "term": st.text(min_size=1, max_size=66),
+                            "translations": st.dictionaries(
+                                st.text(max_size=9), st.text(max_size=66), max_size=9
+                            ),
+                        }
+                    ),
+                ),
+                max_size=101,
+            ),
+        }
+    ).map(json.dumps),
 )
 
 

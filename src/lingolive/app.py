@@ -98,14 +98,25 @@ async def room_request(request: Request, limit: int) -> RoomRequest | None:
 
 
 def process_info() -> dict[str, int]:
-    """What a leak would grow: threads, open file descriptors, asyncio tasks."""
+    """What a leak would grow: threads, open file descriptors, asyncio tasks, memory."""
     fd_dir = Path("/proc/self/fd")
     return {
         "pid": os.getpid(),
         "threads": threading.active_count(),
         "open_fds": len(list(fd_dir.iterdir())) if fd_dir.exists() else -1,
         "tasks": len(asyncio.all_tasks()),
+        "rss_mib": rss_mib(),
     }
+
+
+def rss_mib() -> int:
+    """Resident memory of this process (Linux ``/proc``; -1 elsewhere)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return -1
+    kib = next((int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmRSS:"), -1)
+    return kib // 1024 if kib >= 0 else -1
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
