@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import typing
 
@@ -78,3 +79,18 @@ def test_security_doc_lists_every_limit() -> None:
     assert len(limits) >= 15
     for name in limits:
         assert f"`LL_{name.upper()}`" in security, f"LL_{name.upper()} missing from security.md"
+
+
+def test_readme_latency_claim_is_the_committed_benchmark() -> None:
+    """The README's headline numbers are those of bench/results/latency.json, both ways."""
+    result = json.loads((ROOT / "bench" / "results" / "latency.json").read_text())
+    intro = README.split("## Quick start", 1)[0]
+
+    def seconds(ms: float) -> str:
+        return f"{ms / 1000:.2f}"
+
+    for direction in ("en->es", "es->en"):
+        stats = result["by_set"][direction]
+        assert f"**{seconds(stats['e2e_p50_ms'])} s**" in intro, (direction, stats)
+        assert f"p95 {seconds(stats['e2e_p95_ms'])} s" in intro, (direction, stats)
+    assert f"**{result['baseline_over_live_p50']}×**" in intro

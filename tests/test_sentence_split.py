@@ -35,8 +35,9 @@ FILES = [
     "es_espeak_f2_01_pause.flac",
     "es_espeak_f2_08_pause.flac",
 ]
-#: Sentences cut in two, at most (measured: see docs/benchmarks.md, "Sentences split at a
-#: pause": 0 of these with the defaults, 8 before the fix).
+#: Sentences cut in two, at most. Measured 2026-11-27: 0 of these 15 with the defaults, 8 with
+#: the server of before the fix (commit 7cc6ba1, run as `PYTHONPATH=<its worktree>/src pytest
+#: -s tests/test_sentence_split.py`): the test fails there.
 MAX_SPLIT = 2
 
 
@@ -51,8 +52,9 @@ async def test_sentences_are_not_split_at_a_pause_inside(server: Server) -> None
         spans = [(float(a), float(b)) for a, b in entry["speech"]]
         run = await speak_file(server.ws_url, VARIANTS / name, spans, source, target, tail_s=0.5)
         (sample,) = run.samples
-        # Whatever the cut, the phrase was answered: translated and heard.
-        assert sample.translation and sample.latency_ms is not None, (name, sample)
+        # Whatever the cut, the phrase was answered: translated, and its audio came back
+        # (after the speech, or already while it went on: then it counts as queued).
+        assert sample.translation and (sample.latency_ms is not None or sample.queued), sample
         if sample.segments >= 2:
             split.append(f"{name}: {sample.text!r}")
     print(f"split: {len(split)} of {len(FILES)}", *split, sep="\n  ")
