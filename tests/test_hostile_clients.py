@@ -108,6 +108,7 @@ async def test_attacks_do_not_hurt_a_normal_session(server: Server) -> None:
     try:
         got = await attack(server)
         await normal.wait_settled(40)
+        await asyncio.sleep(4)  # the translation (~4 s of Spanish) plays out
     finally:
         await normal.close()
     assert got["idle_refused"] >= 6, got  # at most LL_MAX_PENDING_PER_ADDRESS (4) admitted

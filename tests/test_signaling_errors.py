@@ -195,14 +195,14 @@ async def test_candidates_are_bounded(ws: Any) -> None:
     assert json.loads(await ws.recv())["type"] == "ready"
     for address in ("224.0.0.251", "0.0.0.0", "255.255.255.255", "ff02::1"):
         line = f"candidate:1 1 udp 2122260223 {address} 50000 typ host"
-        reply = await ask(ws, json.dumps({"type": "candidate", "candidate": line}))
+        reply = await ask(ws, json.dumps({"type": "candidate", "candidate": line, "sdpMid": "0"}))
         assert reply["code"] == ErrorCode.BAD_MESSAGE and "unicast" in reply["message"], reply
     limit = Settings().max_candidates
     for port in range(50_000, 50_000 + limit - 4):  # the 4 refused above counted too
         line = f"candidate:{port} 1 udp 2122260223 192.0.2.1 {port} typ host"
-        await ws.send(json.dumps({"type": "candidate", "candidate": line}))
+        await ws.send(json.dumps({"type": "candidate", "candidate": line, "sdpMid": "0"}))
     line = "candidate:9 1 udp 2122260223 192.0.2.1 9 typ host"
-    reply = await ask(ws, json.dumps({"type": "candidate", "candidate": line}))
+    reply = await ask(ws, json.dumps({"type": "candidate", "candidate": line, "sdpMid": "0"}))
     assert reply["code"] == ErrorCode.BAD_MESSAGE and f"at most {limit}" in reply["message"]
     await ws.send(json.dumps({"type": "bye"}))
 

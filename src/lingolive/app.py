@@ -94,7 +94,10 @@ async def room_request(request: Request, limit: int) -> RoomRequest | None:
     try:
         return RoomRequest.model_validate_json(bytes(data))
     except ValidationError as exc:
-        raise HTTPException(status_code=422, detail=exc.errors(include_url=False)) from exc
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        ]
+        raise HTTPException(status_code=422, detail=problems[:5]) from exc
 
 
 def process_info() -> dict[str, int]:
