@@ -9,7 +9,7 @@ import numpy as np
 from conftest import audio
 from lingolive.engines.registry import Engines
 from lingolive.evaluation import normalize
-from lingolive.pipeline.live import TokenBucket
+from lingolive.pipeline.rate_limit import TokenBucket
 from lingolive.pipeline.recognizer import RecognizerConfig, StreamingRecognizer
 from lingolive.pipeline.segmenter import SpeechEnded, SpeechStarted
 from lingolive.pipeline.utterance import Utterance

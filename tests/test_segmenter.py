@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 
 from conftest import audio
+from lingolive.config import SegmenterConfig
 from lingolive.engines.base import MODEL_RATE
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.segmenter import (
     Segmenter,
-    SegmenterConfig,
     SegmenterEvent,
     SpeechEnded,
     SpeechPaused,

@@ -7,11 +7,53 @@ with overrides instead of patching the environment.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """The voice-activity segmenter's thresholds (``pipeline.segmenter``)."""
+
+    threshold: float = 0.5
+    speculate_ms: int = 0  # silence that starts a speculative final pass (0: at the pause)
+    hangover_ms: int = 400  # silence that pauses the utterance (first end decision)
+    undo_window_ms: int = 400  # silence that ends it for good (>= hangover_ms)
+    min_speech_ms: int = 200
+    partial_interval_ms: int = 800
+    max_utterance_s: float = 15.0
+    pre_roll_ms: int = 200
+    tail_ms: int = 150
+
+
+@dataclass(frozen=True)
+class RecognizerConfig:
+    """The streaming recognizer's policy (``pipeline.recognizer``)."""
+
+    partials: bool = True
+    early_commit: bool = True  # commit at the pause when the text ends a sentence
+    sentence_commit: bool = True  # commit finished sentences while the speaker goes on
+    max_pending: int = 3
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything one speaker's pipeline needs from the settings, as plain data.
+
+    The pipeline takes this, not ``Settings``, so that a recording (``lingolive
+    translate``) and a live call build the same pipeline with different policies.
+    """
+
+    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
+    recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
+    first_words: int = 0  # see speaker.first_clause_apart
+    #: Audio accepted per second of wall time (x real time); None: a recording, fed as fast
+    #: as the engines go, nothing dropped.
+    max_audio_rate: float | None = 1.2
 
 
 def _default_cache_dir() -> Path:
@@ -281,6 +323,45 @@ class Settings(BaseSettings):
                 return self.tts_voice if self.tts_voice in known.get(language, []) else None
             return self.tts_voice
         return self.voice_map().get(language)
+
+    def segmenter(self) -> SegmenterConfig:
+        return SegmenterConfig(
+            threshold=self.vad_threshold,
+            speculate_ms=self.speculate_ms,
+            hangover_ms=self.vad_hangover_ms,
+            undo_window_ms=self.undo_window_ms,
+            min_speech_ms=self.min_speech_ms,
+            partial_interval_ms=self.partial_interval_ms,
+            max_utterance_s=self.max_utterance_s,
+            pre_roll_ms=self.pre_roll_ms,
+        )
+
+    def recognizer(self, *, partials: bool = True) -> RecognizerConfig:
+        return RecognizerConfig(
+            partials=partials and self.partial_interval_ms > 0,
+            early_commit=self.early_commit,
+            sentence_commit=self.sentence_commit,
+            max_pending=self.max_pending_utterances,
+        )
+
+    def pipeline(self) -> PipelineConfig:
+        """A live call's pipeline."""
+        return PipelineConfig(
+            segmenter=self.segmenter(),
+            recognizer=self.recognizer(),
+            first_words=self.tts_first_chunk_words,
+            max_audio_rate=self.max_audio_rate,
+        )
+
+    def recording_pipeline(self) -> PipelineConfig:
+        """A recording's pipeline: no partials (nobody watches captions grow), no limit on
+        waiting phrases, nothing dropped."""
+        return PipelineConfig(
+            segmenter=self.segmenter(),
+            recognizer=replace(self.recognizer(partials=False), max_pending=10_000),
+            first_words=self.tts_first_chunk_words,
+            max_audio_rate=None,
+        )
 
     @field_validator("source_lang", "target_lang")
     @classmethod

@@ -27,20 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lingolive.config import SegmenterConfig
 from lingolive.engines.base import MODEL_RATE, VAD, Float32Array, VADStream
-
-
-@dataclass(frozen=True)
-class SegmenterConfig:
-    threshold: float = 0.5
-    speculate_ms: int = 0  # silence that starts a speculative final pass (0: at the pause)
-    hangover_ms: int = 400  # silence that pauses the utterance (first end decision)
-    undo_window_ms: int = 400  # silence that ends it for good (>= hangover_ms)
-    min_speech_ms: int = 200
-    partial_interval_ms: int = 800
-    max_utterance_s: float = 15.0
-    pre_roll_ms: int = 200
-    tail_ms: int = 150
 
 
 @dataclass(frozen=True)

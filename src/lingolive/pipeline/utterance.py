@@ -1,8 +1,9 @@
-"""An utterance as data: its audio, its texts and when every stage touched it.
+"""A phrase as data: its texts and when every stage touched it.
 
-Latency is the product, so timings travel with the utterance instead of being log lines:
-each stage marks the instant it started and finished (``time.monotonic()``), and the
-``timing`` event sent to the client is computed from those marks alone.
+Latency is the product, so timings travel with the phrase instead of being log lines: each
+stage marks the instant it started and finished (``time.monotonic()``), and the
+``PhraseTimed`` event (the client's ``timing`` message, the metrics' histograms) is computed
+from those marks alone.
 """
 
 from __future__ import annotations
@@ -10,14 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from lingolive.engines.base import MODEL_RATE, Float32Array
-from lingolive.signaling.messages import TimingMsg
-
 
 class Stage:
-    """Names of the stage boundaries an utterance records."""
+    """Names of the stage boundaries a phrase records."""
 
     SPEECH_START = "speech_start"  # arrival of the first voiced audio
     SPEECH_END = "speech_end"  # arrival of the last voiced audio
@@ -56,43 +52,33 @@ class Marks:
         ordered = sorted(self.at.items(), key=lambda kv: kv[1])
         return {name: round((t - zero) * 1000.0, 1) for name, t in ordered}
 
+    def copy(self) -> Marks:
+        return Marks(dict(self.at))
+
 
 @dataclass
 class Utterance:
-    """One phrase on its way through the cascade."""
+    """One committed phrase on its way through translation and speech, in one language.
+
+    Recognition makes it (``target_lang`` empty); the cascade hands each listener language
+    its own copy (``for_language``), which records that language's stage marks.
+    """
 
     segment_id: int
-    audio: Float32Array
     source_lang: str | None  # None: detect
-    target_lang: str
-    marks: Marks = field(default_factory=Marks)
     text: str = ""
     detected_lang: str | None = None
+    target_lang: str = ""
+    marks: Marks = field(default_factory=Marks)
     translation: str = ""
     audio_out_s: float = 0.0
 
-    @property
-    def duration_s(self) -> float:
-        return len(self.audio) / MODEL_RATE
-
-    def merge(self, later: Utterance) -> None:
-        """Absorb a later utterance (back-pressure: STT fell behind). Keeps every word."""
-        gap = np.zeros(int(0.2 * MODEL_RATE), dtype=np.float32)
-        self.audio = np.concatenate([self.audio, gap, later.audio])
-        for stage in (Stage.SPEECH_END, Stage.VAD_END):
-            if stage in later.marks.at:
-                self.marks.at[stage] = later.marks.at[stage]
-
-    def timing(self) -> TimingMsg:
-        m = self.marks
-        return TimingMsg(
+    def for_language(self, language: str) -> Utterance:
+        return Utterance(
             segment_id=self.segment_id,
-            speech_end_ms=m.span_ms(Stage.SPEECH_END, Stage.VAD_END),
-            stt_ms=m.span_ms(Stage.STT_START, Stage.STT_END),
-            mt_ms=m.span_ms(Stage.MT_START, Stage.MT_END),
-            tts_first_audio_ms=m.span_ms(Stage.TTS_START, Stage.TTS_FIRST_AUDIO),
-            first_audio_out_ms=m.span_ms(Stage.SPEECH_END, Stage.FIRST_AUDIO_OUT),
-            audio_ms=round(self.audio_out_s * 1000.0, 1) if self.audio_out_s else None,
-            stages=m.relative_ms(Stage.SPEECH_END),
-            lang=self.target_lang,
+            source_lang=self.source_lang,
+            text=self.text,
+            detected_lang=self.detected_lang,
+            target_lang=language,
+            marks=self.marks.copy(),
         )
