@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from latency import machine
 from lingolive.evaluation import pct
 from lingolive.pipeline.glossary import Glossary
-from lingolive.signaling.messages import CLIENT_MESSAGE, MAX_TERM_WORDS
+from lingolive.protocol import CLIENT_MESSAGE, MAX_TERM_WORDS
 
 TERMS = 100
 TERM_CHARS = 64

@@ -38,7 +38,6 @@ from latency import machine, manifest_entries  # noqa: E402
 from lingolive.audio_files import decode_float  # noqa: E402
 from lingolive.config import Settings  # noqa: E402
 from lingolive.engines.registry import load_engines  # noqa: E402
-from lingolive.pipeline.live import segmenter_config  # noqa: E402
 from lingolive.pipeline.segmenter import (  # noqa: E402
     Segmenter,
     SpeechEnded,
@@ -81,7 +80,7 @@ def opus_round_trip(audio: np.ndarray) -> np.ndarray:
 
 def pauses(engines: Any, settings: Settings, entry: dict[str, Any]) -> list[dict[str, Any]]:
     audio = opus_round_trip(decode_float(DATA / entry["file"], 16_000))
-    segmenter = Segmenter(engines.vad, segmenter_config(settings))
+    segmenter = Segmenter(engines.vad, settings.segmenter())
     events: list[Any] = []
     for pos in range(0, len(audio), 320):
         events += segmenter.feed(audio[pos : pos + 320], (pos + 320) / 16_000)

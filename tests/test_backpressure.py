@@ -7,14 +7,15 @@ import asyncio
 import numpy as np
 
 from conftest import audio
+from lingolive.config import RecognizerConfig
 from lingolive.engines.registry import Engines
 from lingolive.evaluation import normalize
+from lingolive.pipeline.events import Caption, PipelineEvent, RecognitionBehind
 from lingolive.pipeline.rate_limit import TokenBucket
-from lingolive.pipeline.recognizer import RecognizerConfig, StreamingRecognizer
+from lingolive.pipeline.recognizer import StreamingRecognizer
 from lingolive.pipeline.segmenter import SpeechEnded, SpeechStarted
 from lingolive.pipeline.utterance import Utterance
 from lingolive.pipeline.workers import StagePool
-from lingolive.signaling.messages import NoticeCode, NoticeMsg, ServerMessage, TranscriptMsg
 
 
 def phrase(name: str) -> np.ndarray:
@@ -23,15 +24,14 @@ def phrase(name: str) -> np.ndarray:
 
 
 async def test_merge_when_behind(engines: Engines) -> None:
-    messages: list[ServerMessage] = []
+    events: list[PipelineEvent] = []
     committed: list[Utterance] = []
     pool = StagePool("stt", 1)
     recognizer = StreamingRecognizer(
         engines.stt,
         pool,
         "en",
-        "es",
-        emit=messages.append,
+        events=events.append,
         commit=committed.append,
         config=RecognizerConfig(partials=False, max_pending=1),
     )
@@ -46,9 +46,8 @@ async def test_merge_when_behind(engines: Engines) -> None:
     await recognizer.wait_idle()
     task.cancel()
     pool.shutdown()
-    notices = [m for m in messages if isinstance(m, NoticeMsg)]
-    assert [n.code for n in notices] == [NoticeCode.RECOGNITION_BEHIND] * 2
-    finals = [m for m in messages if isinstance(m, TranscriptMsg) and m.final]
+    assert sum(isinstance(e, RecognitionBehind) for e in events) == 2
+    finals = [e for e in events if isinstance(e, Caption) and e.final]
     heard = normalize(" ".join(f.text for f in finals))
     for words in ("nearest train station", "how much does this cost", "thank you very much"):
         assert words in heard, heard  # merged, but every word is there

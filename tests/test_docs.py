@@ -7,8 +7,8 @@ import re
 import typing
 
 from conftest import ROOT
+from lingolive import protocol
 from lingolive.config import Settings
-from lingolive.signaling import messages
 
 README = (ROOT / "README.md").read_text()
 PROTOCOL = (ROOT / "docs" / "protocol.md").read_text()
@@ -44,16 +44,16 @@ def test_protocol_documents_every_message_and_error_code() -> None:
     }
     kinds = [
         kind
-        for model in typing.get_args(messages.ServerMessage)
+        for model in typing.get_args(protocol.ServerMessage)
         for kind in typing.get_args(model.model_fields["type"].annotation)
     ]
     for kind in [*kinds, "offer", "candidate", "bye"]:
         assert kind in documented, f"no ### section for `{kind}` in docs/protocol.md"
         assert len(documented[kind].split()) >= 10, (kind, documented[kind])
-    codes = [v for k, v in vars(messages.ErrorCode).items() if k.isupper()]
+    codes = [v for k, v in vars(protocol.ErrorCode).items() if k.isupper()]
     for code in codes:
         assert f"| `{code}` |" in PROTOCOL, code
-    for field in messages.TimingMsg.model_fields:
+    for field in protocol.TimingMsg.model_fields:
         if field != "type":
             assert f"`{field}`" in PROTOCOL, field
 

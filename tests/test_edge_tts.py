@@ -20,7 +20,7 @@ from lingolive.engines.base import SpeechAudio
 from lingolive.engines.edge_tts_engine import DEFAULT_VOICES, EdgeTTS, decode_mp3_stream
 from lingolive.engines.fallback_tts import FallbackTTS
 from lingolive.engines.registry import Engines, build_tts
-from lingolive.signaling.messages import NoticeCode
+from lingolive.protocol import NoticeCode
 
 
 def mp3_of(pcm: np.ndarray, rate: int) -> bytes:

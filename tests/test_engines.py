@@ -15,7 +15,7 @@ from conftest import audio
 from lingolive.engines.base import MODEL_RATE, EngineError
 from lingolive.engines.piper_tts import MAX_LOADED_VOICES, PiperTTS, bundled_voices
 from lingolive.engines.registry import Engines
-from lingolive.pipeline.cascade import resampled
+from lingolive.pipeline.speaker import resampled
 
 _NORM = jiwer.Compose(
     [

@@ -24,7 +24,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from conftest import DATA, Server
 from lingolive.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
-from lingolive.signaling.messages import ErrorCode
+from lingolive.protocol import ErrorCode
 
 
 class FloodTrack(MediaStreamTrack):

@@ -28,9 +28,9 @@ from conftest import DATA, ROOT, Server, free_port, start_server, stop_server
 from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48
 from lingolive.config import Settings
 from lingolive.hosts import host_allowed
+from lingolive.protocol import ErrorCode
 from lingolive.rtc.peer import TurnSecret, browser_ice_server, long_term_turn_urls
 from lingolive.signaling.admission import Admission
-from lingolive.signaling.messages import ErrorCode
 
 
 @pytest.fixture(scope="module")

@@ -25,21 +25,25 @@ async def test_frames_are_paced_to_the_wall_clock() -> None:
     track.stop()
 
 
-async def test_segments_play_in_order_with_marks() -> None:
-    starts: list[int] = []
-    ends: list[int] = []
-    track = TranslatedAudioTrack(
-        on_first_audio=lambda s, t: starts.append(s), on_last_audio=lambda s, t: ends.append(s)
-    )
+async def test_segments_play_in_order_and_their_handles_say_when() -> None:
+    track = TranslatedAudioTrack()
     tone = (np.ones(FRAME_SAMPLES * 3) * 1000).astype(np.int16)
+    first = track.open_segment(1)
     track.push(1, tone)
     track.close_segment(1)
+    second = track.open_segment(2)
     track.push(2, tone * 2)
     track.close_segment(2)
+    assert not first.started.done()  # nothing plays before the track is pulled
     out = [(await track.recv()).to_ndarray().reshape(-1) for _ in range(8)]
     levels = [int(np.abs(f).max()) for f in out]
     assert levels == [1000] * 3 + [2000] * 3 + [0, 0]
-    assert starts == [1, 2] and ends == [1, 2]
+    for playback in (first, second):
+        assert playback.started.done() and playback.finished.done()
+        assert not playback.dropped.done()
+    # 3 frames each; the second starts where the first ends.
+    assert first.started.result() < first.finished.result() <= second.started.result()
+    assert second.started.result() < second.finished.result()
     assert track.stats.speech_frames == 6 and track.stats.underruns == 0
     track.stop()
 
@@ -57,14 +61,17 @@ async def test_underrun_is_counted_while_a_segment_is_open() -> None:
 
 
 async def test_backlog_drops_oldest_unplayed_segment() -> None:
-    dropped: list[int] = []
-    track = TranslatedAudioTrack(max_backlog_s=1.0, on_dropped=lambda s, t: dropped.append(s))
-    second = np.ones(RATE // 2, np.int16)
+    track = TranslatedAudioTrack(max_backlog_s=1.0)
+    half_second = np.ones(RATE // 2, np.int16)
+    handles = []
     for seg in (1, 2, 3):
-        track.push(seg, second)
+        handles.append(track.open_segment(seg))
+        track.push(seg, half_second)
         track.close_segment(seg)
     assert track.backlog_s == 1.5 - 0.5  # segment 1 went
-    assert dropped == [1] and track.stats.dropped_segments == 1
+    assert [h.dropped.done() for h in handles] == [True, False, False]
+    assert not handles[0].started.done()  # dropped unplayed: it never starts
+    assert track.stats.dropped_segments == 1
     track.stop()
 
 

@@ -14,7 +14,7 @@ from conftest import Server
 from lingolive.client import LoopbackClient, PacedFileTrack
 from lingolive.config import Settings
 from lingolive.engines.piper_tts import bundled_voices
-from lingolive.signaling.messages import ErrorCode
+from lingolive.protocol import ErrorCode
 
 
 async def real_offer_sdp() -> str:
@@ -222,7 +222,7 @@ async def test_offer_with_more_than_one_audio_section_is_refused(ws: Any, extra:
 
 
 def test_display_names_lose_control_and_bidi_characters() -> None:
-    from lingolive.signaling.messages import CLIENT_MESSAGE
+    from lingolive.protocol import CLIENT_MESSAGE
 
     offer = {"type": "offer", "sdp": "v=0", "display_name": "Ann\u202e lacigoL\u200b \n Bob"}
     assert CLIENT_MESSAGE.validate_python(offer).display_name == "Ann lacigoL Bob"  # type: ignore[union-attr]

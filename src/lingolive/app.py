@@ -30,15 +30,16 @@ from lingolive.context import AppContext
 from lingolive.engines.registry import load_engines, warm_engines
 from lingolive.hosts import AllowedHosts
 from lingolive.pipeline.workers import Workers
-from lingolive.rooms import tokens
-from lingolive.rtc.peer import browser_ice_server, long_term_turn_urls, turn_secret
-from lingolive.signaling.messages import (
+from lingolive.protocol import (
     MAX_TOKEN_CHARS,
     ErrorCode,
     ErrorMsg,
     Glossary,
     glossary_items,
 )
+from lingolive.rooms import tokens
+from lingolive.rtc.peer import browser_ice_server, long_term_turn_urls, turn_secret
+from lingolive.signaling.admission import Admission
 from lingolive.signaling.session import SignalingSession
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,8 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     state: dict[str, AppContext] = {}
+    # Which sockets may open (counted from the handshake on, before the engines are loaded).
+    admission = Admission(settings.max_connections, settings.max_pending_per_address)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -246,7 +249,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return
         ctx = state["ctx"]
         address = ws.client.host if ws.client else "unknown"
-        refusal = ctx.admission.admit(address)
+        refusal = admission.admit(address)
         if refusal is not None:
             ctx.metrics.sessions_refused.labels("connections").inc()
             await ws.accept()
@@ -254,11 +257,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await ws.send_text(error.model_dump_json())
             await ws.close(code=1013)  # try again later
             return
-        session = SignalingSession(ws, ctx, address)
+        session = SignalingSession(ws, ctx, admission, address)
         try:
             await session.run()
         finally:
-            ctx.admission.closed(address, pending=not session.started)
+            admission.closed(address, pending=not session.started)
 
     @app.post("/rooms")
     async def create_room(request: Request) -> RoomCreated:

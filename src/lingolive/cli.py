@@ -34,8 +34,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_translate(args: argparse.Namespace) -> int:
     from lingolive.audio_files import write_wav
     from lingolive.engines.registry import load_engines
+    from lingolive.engines.selection import Languages
     from lingolive.file_translate import format_caption, read_audio, translate_file
-    from lingolive.pipeline.cascade import Languages
     from lingolive.pipeline.glossary import Glossary
 
     settings = _settings(args)

@@ -3,6 +3,10 @@
 Settings, the loaded engines, the shared worker pools and the registry of live sessions.
 Created by the FastAPI lifespan and passed explicitly to whoever needs it; there are no
 module-level globals, so two apps (tests) can live in one process.
+
+It sits below everything that uses it: it imports no session, call or media code (a live
+session is anything that can be shut down, ``LiveSession``), so the process-wide state
+never drags in WebRTC.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lingolive.config import Settings
 from lingolive.engines.registry import Engines
@@ -18,10 +22,12 @@ from lingolive.metrics import Metrics
 from lingolive.pipeline.workers import StagePool, Workers
 from lingolive.rooms import placement
 from lingolive.rooms.room import RoomRegistry
-from lingolive.signaling.admission import Admission
 
-if TYPE_CHECKING:
-    from lingolive.signaling.session import SignalingSession
+
+class LiveSession(Protocol):
+    """A running session, as the process sees it: it can be told the server is stopping."""
+
+    async def shutdown(self) -> None: ...
 
 
 def _depth(pool: StagePool) -> Callable[[], float]:
@@ -34,12 +40,11 @@ class AppContext:
     engines: Engines
     workers: Workers
     metrics: Metrics = field(default_factory=Metrics)
-    sessions: dict[str, SignalingSession] = field(default_factory=dict)
+    sessions: dict[str, LiveSession] = field(default_factory=dict)
     ready: bool = False
     warm_seconds: float = 0.0
     rooms: RoomRegistry = field(init=False)
     room_secret: bytes = field(init=False)
-    admission: Admission = field(init=False)
 
     def room_owner_url(self, room_id: str) -> str | None:
         """Where to relay a room's offer, or None if this process owns the room."""
@@ -58,9 +63,6 @@ class AppContext:
         return len(self.sessions) < self.settings.max_sessions
 
     def __post_init__(self) -> None:
-        self.admission = Admission(
-            self.settings.max_connections, self.settings.max_pending_per_address
-        )
         self.rooms = RoomRegistry(self.settings.room_max_participants, self.engines.language_pairs)
         self.room_secret = (
             self.settings.room_secret.encode()

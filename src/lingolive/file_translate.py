@@ -1,15 +1,15 @@
 """``lingolive translate``: the live pipeline run over a WAV file, for users and debugging.
 
-The file is fed to the same ``Segmenter`` and ``Cascade`` as a live session, in 20 ms chunks
-and as fast as the engines allow. Each utterance's translated speech is placed in the output
-no earlier than the moment its source phrase ended (like an interpreter following the
-speaker), so the output lines up with the input.
+The file is fed to the same pipeline as a live session
+(``LiveTranslation.feed_recording``), in 20 ms chunks and as fast as the engines allow.
+Each utterance's translated speech is placed in the output no earlier than the moment its
+source phrase ended (like an interpreter following the speaker), so the output lines up
+with the input.
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +18,14 @@ from lingolive.audio_files import decode_float
 from lingolive.config import Settings
 from lingolive.engines.base import MODEL_RATE, Float32Array, Int16Array
 from lingolive.engines.registry import Engines
-from lingolive.pipeline.cascade import OUT_RATE, Cascade, Languages
+from lingolive.engines.selection import Languages
+from lingolive.pipeline.events import PipelineEvent, StageFailed
 from lingolive.pipeline.glossary import Glossary
-from lingolive.pipeline.live import recognizer_config, segmenter_config
-from lingolive.pipeline.segmenter import Segmenter
+from lingolive.pipeline.live import LiveTranslation
+from lingolive.pipeline.playback import Playback
+from lingolive.pipeline.speaker import OUT_RATE
 from lingolive.pipeline.utterance import Stage
 from lingolive.pipeline.workers import Workers
-from lingolive.signaling.messages import ErrorMsg, ServerMessage
-
-CHUNK = 320  # 20 ms at 16 kHz
 
 
 def read_audio(path: Path) -> Float32Array:
@@ -40,8 +39,9 @@ class FileOutput:
 
     audio: dict[int, list[Int16Array]] = field(default_factory=dict)
 
-    def open_segment(self, segment_id: int) -> None:
+    def open_segment(self, segment_id: int) -> Playback:
         self.audio.setdefault(segment_id, [])
+        return Playback(segment_id)  # never played: the file is laid out afterwards
 
     def push(self, segment_id: int, samples: Int16Array) -> None:
         self.audio.setdefault(segment_id, []).append(samples)
@@ -85,42 +85,30 @@ async def translate_file(
     output = FileOutput()
     errors: dict[int, str] = {}
 
-    def emit(message: ServerMessage) -> None:
-        if isinstance(message, ErrorMsg) and message.segment_id is not None:
-            errors[message.segment_id] = message.message
+    def note(event: PipelineEvent) -> None:
+        if isinstance(event, StageFailed) and event.segment_id is not None:
+            errors[event.segment_id] = event.message
 
-    # No partials (nobody watches captions grow) and no limit on waiting phrases.
-    config = replace(recognizer_config(settings, partials=False), max_pending=10_000)
-    cascade = Cascade(
+    pipeline = LiveTranslation(
         engines,
         pools,
+        settings.recording_pipeline(),
         languages,
-        emit=emit,
+        events=note,
         output=output,
-        config=config,
         glossary=glossary,
-        first_words=settings.tts_first_chunk_words,
     )
-    segmenter = Segmenter(engines.vad, segmenter_config(settings))
-    cascade.start()
     try:
-        for pos in range(0, len(audio), CHUNK):
-            chunk = audio[pos : pos + CHUNK]
-            # Arrival = position in the file, so segment times are audio seconds.
-            events = segmenter.feed(chunk, (pos + len(chunk)) / MODEL_RATE)
-            events += [] if pos + CHUNK < len(audio) else segmenter.flush(len(audio) / MODEL_RATE)
-            for event in events:
-                cascade.on_event(event)
-            await asyncio.sleep(0)
-        await cascade.drain()
+        await pipeline.feed_recording(audio)
     finally:
-        await cascade.close()
+        await pipeline.close()
         if own_workers:
             pools.shutdown()
+    completed = pipeline.cascade.completed
 
     # Speech marks are audio seconds here (arrival = position in the file).
     captions: list[Caption] = []
-    for utt in sorted(cascade.completed, key=lambda u: u.segment_id):
+    for utt in sorted(completed, key=lambda u: u.segment_id):
         cap = Caption(
             utt.segment_id,
             utt.marks.at.get(Stage.SPEECH_START, 0.0),

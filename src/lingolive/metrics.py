@@ -3,8 +3,9 @@
 One ``Metrics`` object per app, holding its own ``CollectorRegistry`` (no process-global
 default registry), so two apps in one process — as in tests — never share counters.
 
-Latency histograms are fed from the stage marks every segment carries (the same data as the
-``timing`` event), so what an operator sees is what a client is told.
+The pipeline's counters are fed from the same events the clients' messages are made of
+(``observe``, a pipeline ``EventSink``): latency histograms from the stage marks every phrase
+carries (the ``timing`` message's data), so what an operator sees is what a client is told.
 """
 
 from __future__ import annotations
@@ -13,7 +14,18 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from lingolive.pipeline.utterance import Stage, Utterance
+from lingolive.pipeline.events import (
+    AudioShed,
+    FinalPass,
+    PhraseCommitted,
+    PhraseTimed,
+    PipelineEvent,
+    RecognitionBehind,
+    StageFailed,
+    SynthesisStarted,
+    Translated,
+)
+from lingolive.pipeline.utterance import Marks, Stage
 
 _LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0)
 _CHUNK_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0)
@@ -130,41 +142,36 @@ class Metrics:
     def watch_queue(self, stage: str, depth: Callable[[], float]) -> None:
         self.queue_depth.labels(stage).set_function(depth)
 
-    def observe_segment(self, segment: Utterance) -> None:
-        """Record the stage durations of a segment whose first audio went out."""
+    def observe(self, event: PipelineEvent) -> None:
+        """Count one pipeline event (an ``EventSink``)."""
+        match event:
+            case PhraseTimed() if Stage.FIRST_AUDIO_OUT in event.marks.at:
+                self._played(event.marks)
+            case StageFailed():
+                self.engine_errors.labels(event.stage).inc()
+            case FinalPass():
+                self.voiced_seconds.observe(event.voiced_s)
+            case RecognitionBehind():
+                self.merged_utterances.inc()
+            case AudioShed():
+                self.dropped_input_seconds.inc(event.seconds)
+            case PhraseCommitted():
+                self.recognized_segments.inc()
+            case Translated(by_engine=True):
+                self.translations.labels(event.lang).inc()
+            case SynthesisStarted():
+                self.syntheses.labels(event.lang).inc()
+
+    def _played(self, marks: Marks) -> None:
+        """The stage durations of a segment whose first audio went out."""
         self.segments.inc()
         for label, start, end in STAGES:
-            span = segment.marks.span_ms(start, end)
+            span = marks.span_ms(start, end)
             if span is not None and span >= 0:
                 self.stage_seconds.labels(label).observe(span / 1000)
-        total = segment.marks.span_ms(Stage.SPEECH_END, Stage.FIRST_AUDIO_OUT)
+        total = marks.span_ms(Stage.SPEECH_END, Stage.FIRST_AUDIO_OUT)
         if total is not None and total >= 0:
             self.first_audio_out_seconds.observe(total / 1000)
-
-    # PipelineObserver
-    def segment_out(self, segment: Utterance) -> None:
-        self.observe_segment(segment)
-
-    def engine_error(self, engine: str) -> None:
-        self.engine_errors.labels(engine).inc()
-
-    def voiced(self, seconds: float) -> None:
-        self.voiced_seconds.observe(seconds)
-
-    def merged(self) -> None:
-        self.merged_utterances.inc()
-
-    def dropped_input(self, seconds: float) -> None:
-        self.dropped_input_seconds.inc(seconds)
-
-    def recognized(self) -> None:
-        self.recognized_segments.inc()
-
-    def translated(self, language: str) -> None:
-        self.translations.labels(language).inc()
-
-    def synthesized(self, language: str) -> None:
-        self.syntheses.labels(language).inc()
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -42,6 +42,9 @@ class AutoTTS:
             return self.espeak
         raise EngineError(f"no voice {voice or ''} for language {language!r}".replace("  ", " "))
 
+    def check_voice(self, language: str, voice: str | None) -> None:
+        self.engine_for(language, voice)
+
     def synthesize(
         self, text: str, language: str, voice: str | None = None
     ) -> Iterator[SpeechAudio]:

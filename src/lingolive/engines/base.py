@@ -158,6 +158,11 @@ class TTS(Protocol):
         """Installed voices per ISO 639-1 language, best first."""
         ...
 
+    def check_voice(self, language: str, voice: str | None) -> None:
+        """Raise ``EngineError`` unless ``voice`` (None: the language's default) can speak
+        ``language``: checked when a session starts, not at its first phrase."""
+        ...
+
     def synthesize(
         self, text: str, language: str, voice: str | None = None
     ) -> Iterator[SpeechAudio]:

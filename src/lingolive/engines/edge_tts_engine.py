@@ -81,6 +81,9 @@ class EdgeTTS:
             raise EngineError(f"no Edge voice for language {language!r}")
         return chosen
 
+    def check_voice(self, language: str, voice: str | None) -> None:
+        self.voice_for(language, voice)
+
     def _mp3(self, text: str, voice: str) -> Iterator[bytes]:
         """The service's MP3 stream, chunk by chunk, in this (worker) thread.
 

@@ -65,6 +65,9 @@ class EspeakTTS:
             raise EngineError(f"espeak-ng has no voice for language {language!r}")
         return names[0]
 
+    def check_voice(self, language: str, voice: str | None) -> None:
+        self.voice_for(language, voice)
+
     def synthesize(
         self, text: str, language: str, voice: str | None = None
     ) -> Iterator[SpeechAudio]:

@@ -28,6 +28,9 @@ class FallbackTTS:
             merged[lang] = [*names, *merged.get(lang, [])]
         return merged
 
+    def check_voice(self, language: str, voice: str | None) -> None:
+        self.primary.check_voice(language, voice)  # the fallback picks its own voice
+
     def synthesize(
         self, text: str, language: str, voice: str | None = None
     ) -> Iterator[SpeechAudio]:

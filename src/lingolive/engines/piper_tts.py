@@ -117,6 +117,10 @@ class PiperTTS:
             return self._resolve(voice) is not None
         return bool(self._languages.get(language))
 
+    def check_voice(self, language: str, voice: str | None) -> None:
+        if not self.has_voice(language, voice):
+            raise EngineError(f"no Piper voice {voice or ''} for language {language!r}")
+
     def _resolve(self, voice: str) -> Path | None:
         if voice in self._paths:
             return self._paths[voice]

@@ -9,37 +9,25 @@ phrase is translated and synthesized for it once (LiveKit's ``track × language`
 
 Every part runs as its own task, so the next phrase is recognized while the previous one is
 spoken. No inference runs on the event loop: engine calls go to the shared ``Workers``
-pools. An engine error fails that phrase (an ``error`` event with its ``segment_id``) and
-the session carries on.
+pools. An engine error fails that phrase (a ``StageFailed`` event with its ``segment_id``)
+and the session carries on. Everything the cascade has to say goes to one ``EventSink``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
-from collections.abc import Callable
-from dataclasses import dataclass
 
+from lingolive.config import RecognizerConfig
 from lingolive.engines.registry import Engines
+from lingolive.engines.selection import Languages
+from lingolive.pipeline.events import EventSink, PhraseCommitted
 from lingolive.pipeline.glossary import Glossary
-from lingolive.pipeline.observer import NullObserver, PipelineObserver
-from lingolive.pipeline.recognizer import RecognizerConfig, StreamingRecognizer
+from lingolive.pipeline.playback import SpeechOutput
+from lingolive.pipeline.recognizer import StreamingRecognizer
 from lingolive.pipeline.segmenter import SegmenterEvent
-from lingolive.pipeline.speaker import OUT_RATE, Speaker, SpeechOutput, resampled
+from lingolive.pipeline.speaker import Speaker
 from lingolive.pipeline.utterance import Utterance
 from lingolive.pipeline.workers import Workers
-from lingolive.signaling.messages import ServerMessage
-
-__all__ = ["OUT_RATE", "Cascade", "Languages", "SpeechOutput", "resampled"]
-
-Emit = Callable[[ServerMessage], None]
-
-
-@dataclass(frozen=True)
-class Languages:
-    source: str | None  # None: detect per utterance
-    target: str
-    voice: str | None = None
 
 
 class Cascade:
@@ -51,10 +39,9 @@ class Cascade:
         workers: Workers,
         languages: Languages,
         *,
-        emit: Emit,
+        events: EventSink,
         output: SpeechOutput | None,
         config: RecognizerConfig | None = None,
-        observer: PipelineObserver | None = None,
         glossary: Glossary | None = None,
         first_words: int = 0,
     ) -> None:
@@ -64,7 +51,7 @@ class Cascade:
         self.languages = languages
         self._engines = engines
         self._workers = workers
-        self._observer = observer or NullObserver()
+        self._events = events
         self.speakers: dict[str, Speaker] = {}
         self._speaker_tasks: dict[str, asyncio.Task[None]] = {}
         self._started = False
@@ -73,45 +60,40 @@ class Cascade:
             engines.stt,
             workers.stt,
             languages.source,
-            languages.target,
             # Auto-detection answers only languages that can reach a listener.
             candidates=frozenset(s for s, t in engines.language_pairs() if t in targets)
             if output is None
             else frozenset(s for s, t in engines.language_pairs() if t == languages.target)
             | {languages.target},
-            emit=emit,
+            events=events,
             commit=self._commit,
             config=config or RecognizerConfig(),
-            observer=self._observer,
             glossary=glossary,
         )
         self._recognize_task: asyncio.Task[None] | None = None
         if output is not None:
-            self.add_language(languages.target, languages.voice, output, emit)
+            self.add_language(languages.target, languages.voice, output)
 
     # -- listener languages -------------------------------------------------------------------
 
-    def add_language(
-        self, language: str, voice: str | None, output: SpeechOutput, emit: Emit
-    ) -> Speaker:
-        """Start translating into ``language`` (no-op if already done)."""
+    def add_language(self, language: str, voice: str | None, output: SpeechOutput) -> None:
+        """Start translating into ``language``, spoken into ``output`` (no-op if already
+        done)."""
         speaker = self.speakers.get(language)
         if speaker is None:
             speaker = Speaker(
                 self._engines,
                 self._workers,
+                language,
                 voice,
-                emit=emit,
+                events=self._events,
                 output=output,
-                observer=self._observer,
-                target=language,
                 glossary=self._glossary,
                 first_words=self._first_words,
             )
             self.speakers[language] = speaker
             if self._started:
                 self._speaker_tasks[language] = asyncio.create_task(speaker.run())
-        return speaker
 
     async def remove_language(self, language: str) -> None:
         """Nobody listens in ``language`` any more: stop translating into it."""
@@ -124,30 +106,14 @@ class Cascade:
             await asyncio.gather(task, return_exceptions=True)
 
     def _commit(self, phrase: Utterance) -> None:
-        self._observer.recognized()
+        self._events(PhraseCommitted(phrase.segment_id, phrase.text, phrase.detected_lang or ""))
         for language, speaker in self.speakers.items():
-            mine = copy.deepcopy(phrase)  # each language records its own stage marks
-            mine.target_lang = language
-            speaker.say(mine)
-
-    # -- compatibility with a single listener language (loopback, file mode) --------------------
-
-    @property
-    def speaker(self) -> Speaker:
-        return self.speakers[self.languages.target]
+            speaker.say(phrase.for_language(language))  # each records its own stage marks
 
     @property
     def completed(self) -> list[Utterance]:
+        """The last phrases spoken, in every language (file mode, tests)."""
         return [u for s in self.speakers.values() for u in s.completed]
-
-    def audio_started(self, segment_id: int, when: float) -> None:
-        self.speaker.audio_started(segment_id, when)
-
-    def audio_finished(self, segment_id: int, when: float) -> None:
-        self.speaker.audio_finished(segment_id, when)
-
-    def audio_dropped(self, segment_id: int, when: float) -> None:
-        self.speaker.audio_dropped(segment_id, when)
 
     # -- running ------------------------------------------------------------------------------
 

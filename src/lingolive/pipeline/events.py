@@ -1,7 +1,7 @@
 """What the pipeline says happened, in its own words: small typed events, no wire format.
 
 Every stage reports through one ``EventSink`` (a callable). The pipeline never builds a
-protocol message: the edge that owns a client (``signaling.wire_events``) turns these events
+protocol message: the edge that owns a client (``wire_events``) turns these events
 into wire messages, a room tags them with the speaker, and ``Metrics`` counts the same
 events, so a fact is reported once and read by whoever cares. This is how Pipecat keeps
 frames inside processors and lets one observer speak the client protocol.

@@ -76,7 +76,7 @@ class Glossary:
         """Runs of words close to a term take the term's spelling.
 
         Cost: terms × 3 window sizes × words comparisons. With the offer's limits (100 terms
-        of at most 64 characters and 6 words, ``signaling/messages.py``) and RapidFuzz's C++
+        of at most 64 characters and 6 words, ``protocol.py``) and RapidFuzz's C++
         ratio with a score cutoff, the worst case allowed stays in milliseconds
         (``bench/glossary.py``); it runs in the STT thread after the pass, never on the
         event loop.

@@ -1,135 +1,98 @@
-"""One live translation: microphone chunks in → segmenter → cascade → outgoing track.
+"""One speaker's translation: audio chunks in → segmenter → cascade → speech output.
 
-This is the glue of a session's media path, and it only wires stages together:
-``feed`` (called by ``rtc.inbound.pump`` for every 20 ms of audio) puts the chunk on a
-bounded queue; one task hands batches of chunks to the VAD pool and forwards the resulting
-utterance events to the ``Cascade``, whose speech goes to a ``TranslatedAudioTrack``.
+This is the one glue between the incoming audio and the stages, for a live call and for a
+recording alike: chunks are segmented in the VAD pool (never on the event loop) and the
+segmenter's events go to the ``Cascade``, which speaks into whatever ``SpeechOutput`` it was
+given (a call's outgoing track, a room's fan-out, a file). Everything the pipeline has to
+say goes to one ``EventSink``.
 
-Back-pressure: the audio queue holds ``AUDIO_QUEUE_S`` of audio. If the VAD thread cannot
-keep up (a starved machine), the oldest audio is dropped and counted: the newest speech
-matters most in a live conversation.
+* A live call (``feed``, called by ``rtc.inbound.pump`` for every 20 ms): the chunk goes on
+  a bounded queue, one task hands batches of chunks to the VAD pool. Back-pressure: the
+  queue holds ``AUDIO_QUEUE_S`` of audio; if the VAD thread cannot keep up (a starved
+  machine) the oldest audio is dropped and counted, because the newest speech matters most
+  in a conversation. A client sending faster than ``max_audio_rate`` × real time has the
+  excess dropped before it reaches the shared VAD thread.
+* A recording (``feed_recording``): the whole file, in the same 20 ms chunks, as fast as
+  the engines allow; nothing is dropped, the arrival instant of a chunk is its position in
+  the file (so stage marks are audio seconds).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
-from lingolive.config import Settings
-from lingolive.engines.base import Float32Array
+from lingolive.config import PipelineConfig
+from lingolive.engines.base import MODEL_RATE, Float32Array
 from lingolive.engines.registry import Engines
-from lingolive.pipeline.cascade import Cascade, Languages
+from lingolive.engines.selection import Languages
+from lingolive.pipeline.cascade import Cascade
+from lingolive.pipeline.events import AudioShed, EventSink
 from lingolive.pipeline.glossary import Glossary
-from lingolive.pipeline.observer import NullObserver, PipelineObserver
-from lingolive.pipeline.recognizer import RecognizerConfig
-from lingolive.pipeline.segmenter import Segmenter, SegmenterConfig, SegmenterEvent
+from lingolive.pipeline.playback import SpeechOutput
+from lingolive.pipeline.rate_limit import TokenBucket
+from lingolive.pipeline.segmenter import Segmenter, SegmenterEvent
 from lingolive.pipeline.workers import Workers
-from lingolive.rtc.outbound import TranslatedAudioTrack
-from lingolive.signaling.messages import NoticeCode, NoticeMsg, ServerMessage
 
 log = logging.getLogger(__name__)
 
 AUDIO_QUEUE_S = 2.0
 CHUNK_S = 0.02
+CHUNK = int(CHUNK_S * MODEL_RATE)
 #: Audio a client may send ahead of real time at once (a network hiccup delivers a burst).
 AUDIO_BURST_S = 1.0
+#: A recording is segmented this much at a time (one VAD-pool call).
+RECORDING_BATCH_S = 1.0
+#: Shed audio is told to the client at most this often (the metrics count all of it).
+TELL_SHED_EVERY_S = 5.0
 
-
-class TokenBucket:
-    """Seconds of audio allowed: refilled at ``rate`` per second of wall time, up to
-    ``burst``."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._level = burst
-        self._at: float | None = None
-
-    def take(self, amount: float, now: float) -> bool:
-        if self._at is not None:
-            self._level = min(self.burst, self._level + (now - self._at) * self.rate)
-        self._at = now
-        if self._level < amount:
-            return False
-        self._level -= amount
-        return True
-
-
-def segmenter_config(settings: Settings) -> SegmenterConfig:
-    return SegmenterConfig(
-        threshold=settings.vad_threshold,
-        speculate_ms=settings.speculate_ms,
-        hangover_ms=settings.vad_hangover_ms,
-        undo_window_ms=settings.undo_window_ms,
-        min_speech_ms=settings.min_speech_ms,
-        partial_interval_ms=settings.partial_interval_ms,
-        max_utterance_s=settings.max_utterance_s,
-        pre_roll_ms=settings.pre_roll_ms,
-    )
-
-
-def recognizer_config(settings: Settings, *, partials: bool = True) -> RecognizerConfig:
-    return RecognizerConfig(
-        partials=partials and settings.partial_interval_ms > 0,
-        early_commit=settings.early_commit,
-        sentence_commit=settings.sentence_commit,
-        max_pending=settings.max_pending_utterances,
-    )
+Chunk = tuple[Float32Array, float]
 
 
 class LiveTranslation:
-    """The media path of one session (one speaker, one listener: loopback)."""
+    """The pipeline of one speaker: segmentation, recognition, translation, speech."""
 
     def __init__(
         self,
         engines: Engines,
         workers: Workers,
-        settings: Settings,
+        config: PipelineConfig,
         languages: Languages,
-        emit: Callable[[ServerMessage], None],
-        observer: PipelineObserver | None = None,
         *,
-        loopback: bool = True,
+        events: EventSink,
+        output: SpeechOutput | None,
         glossary: Glossary | None = None,
     ) -> None:
-        """``loopback``: the speaker hears their own translation on ``track``; otherwise
-        (rooms) listener languages are added to ``cascade`` by whoever routes the room."""
+        """``output`` given: the speaker hears their own translation there (loopback, file);
+        otherwise (rooms) listener languages are added to ``cascade`` by the room."""
         self._workers = workers
-        self._observer = observer or NullObserver()
-        self.track = TranslatedAudioTrack(
-            max_backlog_s=settings.max_output_backlog_s,
-            on_first_audio=lambda seg, t: self.cascade.audio_started(seg, t),
-            on_last_audio=lambda seg, t: self.cascade.audio_finished(seg, t),
-            on_dropped=lambda seg, t: self.cascade.audio_dropped(seg, t),
-        )
+        self._events = events
         self.cascade = Cascade(
             engines,
             workers,
             languages,
-            emit=emit,
-            output=self.track if loopback else None,
-            config=recognizer_config(settings),
-            observer=self._observer,
+            events=events,
+            output=output,
+            config=config.recognizer,
             glossary=glossary,
-            first_words=settings.tts_first_chunk_words,
+            first_words=config.first_words,
         )
-        self.segmenter = Segmenter(engines.vad, segmenter_config(settings))
-        self._queue: asyncio.Queue[tuple[Float32Array, float]] = asyncio.Queue(
-            maxsize=int(AUDIO_QUEUE_S / CHUNK_S)
-        )
+        self.segmenter = Segmenter(engines.vad, config.segmenter)
+        self._queue: asyncio.Queue[Chunk] = asyncio.Queue(maxsize=int(AUDIO_QUEUE_S / CHUNK_S))
         self.dropped_audio_s = 0.0
         self.received_audio_s = 0.0
         self.last_audio_at: float | None = None  # arrival of the latest microphone chunk
-        self._emit = emit
-        self._dropped_notice_at = float("-inf")
-        self._budget = TokenBucket(rate=settings.max_audio_rate, burst=AUDIO_BURST_S)
+        self._told_shed_at = float("-inf")
+        rate = config.max_audio_rate
+        self._budget = None if rate is None else TokenBucket(rate=rate, burst=AUDIO_BURST_S)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.cascade.start()
         if self._task is None:
             self._task = asyncio.create_task(self._segment_loop(), name="live-segment")
+
+    # -- a live call ----------------------------------------------------------------------------
 
     def feed(self, chunk: Float32Array, arrival: float) -> None:
         """Accept one chunk of 16 kHz mono audio; never blocks (drops the oldest if full).
@@ -139,48 +102,65 @@ class LiveTranslation:
         ``LL_MAX_AUDIO_RATE`` × real time (with a second of burst for network jitter) the
         excess is dropped and the client told.
         """
-        seconds = len(chunk) / 16_000
+        seconds = len(chunk) / MODEL_RATE
         self.received_audio_s += seconds
         self.last_audio_at = arrival
-        if not self._budget.take(seconds, arrival):
-            self.dropped_audio_s += seconds
-            self._observer.dropped_input(seconds)
-            self._notice_dropped(
-                arrival, "audio arrives faster than real time: the excess is dropped"
+        if self._budget is not None and not self._budget.take(seconds, arrival):
+            self._shed(
+                seconds, arrival, "audio arrives faster than real time: the excess is dropped"
             )
             return
         if self._queue.full():
             old, _ = self._queue.get_nowait()
-            self.dropped_audio_s += len(old) / 16_000
-            self._observer.dropped_input(len(old) / 16_000)
-            self._notice_dropped(arrival, "the server fell behind: older audio was dropped")
+            self._shed(
+                len(old) / MODEL_RATE, arrival, "the server fell behind: older audio was dropped"
+            )
         self._queue.put_nowait((chunk, arrival))
 
-    def _notice_dropped(self, arrival: float, why: str) -> None:
-        if arrival - self._dropped_notice_at > 5.0:  # tell the client, not every 20 ms
-            self._dropped_notice_at = arrival
-            self._emit(NoticeMsg(code=NoticeCode.AUDIO_DROPPED, message=why))
+    def _shed(self, seconds: float, arrival: float, why: str) -> None:
+        self.dropped_audio_s += seconds
+        tell = arrival - self._told_shed_at > TELL_SHED_EVERY_S
+        if tell:
+            self._told_shed_at = arrival
+        self._events(AudioShed(seconds, why, tell))
+
+    def _segment(self, batch: list[Chunk]) -> list[SegmenterEvent]:
+        """In the VAD thread: a batch of chunks through the segmenter."""
+        events: list[SegmenterEvent] = []
+        for chunk, arrival in batch:
+            events.extend(self.segmenter.feed(chunk, arrival))
+        return events
+
+    def _hand_on(self, events: list[SegmenterEvent]) -> None:
+        for event in events:
+            self.cascade.on_event(event)
 
     async def _segment_loop(self) -> None:
-        segmenter = self.segmenter
-
-        def process(batch: list[tuple[Float32Array, float]]) -> list[SegmenterEvent]:
-            events: list[SegmenterEvent] = []
-            for chunk, arrival in batch:
-                events.extend(segmenter.feed(chunk, arrival))
-            return events
-
         while True:
             batch = [await self._queue.get()]
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            for event in await self._workers.vad.run(process, batch):
-                self.cascade.on_event(event)
+            self._hand_on(await self._workers.vad.run(self._segment, batch))
+
+    # -- a recording ----------------------------------------------------------------------------
+
+    async def feed_recording(self, audio: Float32Array) -> None:
+        """Translate a whole recording; returns when every phrase of it has been spoken."""
+        self.cascade.start()
+        step = int(RECORDING_BATCH_S / CHUNK_S)
+        chunks = [
+            (audio[pos : pos + CHUNK], (pos + len(audio[pos : pos + CHUNK])) / MODEL_RATE)
+            for pos in range(0, len(audio), CHUNK)
+        ]
+        for first in range(0, len(chunks), step):
+            self._hand_on(await self._workers.vad.run(self._segment, chunks[first : first + step]))
+        self._hand_on(self.segmenter.flush(len(audio) / MODEL_RATE))
+        await self.cascade.drain()
 
     async def close(self) -> None:
+        """Stop now; phrases in flight are abandoned."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self.cascade.close()
-        self.track.stop()

@@ -1,7 +1,8 @@
-"""Streaming recognition: segmenter events in, partial captions and committed phrases out.
+"""Streaming recognition: segmenter events in, captions and committed phrases out.
 
-One recognizer per speaker; it processes that speaker's events in order, one STT pass at a
-time, from a job queue:
+One recognizer per speaker; it takes that speaker's events in order from its job queue
+(``recognition_jobs``: which events still need a pass, back-pressure) and runs one STT pass
+at a time. It decides what was said and when a phrase is committed:
 
 * **Partials** (``SpeechProgress``): the growing utterance is transcribed when the STT pool
   is idle; LocalAgreement confirms the words two passes agree on (``stable`` in the
@@ -9,34 +10,39 @@ time, from a job queue:
   as its own segment at once and the audio buffer is trimmed at its end (Whisper's segment
   timestamp), so long utterances are spoken sentence by sentence while the speaker talks.
 * **Pause** (``SpeechPaused``, after the hangover): the final pass starts right away (or was
-  started speculatively), forced to begin with the confirmed words, so only the tail is new.
-  If its text reads as a finished sentence on its own (``sentence_end.complete_at_pause``:
-  not a greeting before a comma, not an opening clause), the segment is committed
-  immediately (early end of speech). If not, it is held.
+  started speculatively at ``SpeechPausing``), forced to begin with the confirmed words, so
+  only the tail is new. If its text reads as a finished sentence on its own
+  (``sentence_end.complete_at_pause``: not a greeting before a comma, not an opening
+  clause), the segment is committed immediately (early end of speech). If not, it is held.
 * **Resume** (``SpeechResumed`` within the undo window): the held result is discarded and
   the same segment goes on, so a pause inside a sentence does not split it.
 * **End** (``SpeechEnded``, after the undo window): the held result is committed (or the
   remaining audio transcribed); the last words are never dropped.
 
-Back-pressure: when ``max_pending`` ended utterances already wait in the queue, speculative
-work (partials, pause passes) is skipped and a new utterance is merged into the last waiting
-one (one longer STT call; no words lost).
+It reports through an ``EventSink`` (``Caption``, ``FinalPass``, ``RecognitionBehind``,
+``StageFailed``) and hands each committed phrase to ``commit``; the cascade decides where
+it goes and in which languages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from lingolive.config import RecognizerConfig
 from lingolive.engines.base import MODEL_RATE, STT, Float32Array, Transcript
 from lingolive.pipeline.agreement import LocalAgreement, words
+from lingolive.pipeline.events import (
+    Caption,
+    EventSink,
+    FinalPass,
+    RecognitionBehind,
+    StageFailed,
+)
 from lingolive.pipeline.glossary import Glossary
-from lingolive.pipeline.observer import NullObserver, PipelineObserver
+from lingolive.pipeline.recognition_jobs import RecognitionJobs
 from lingolive.pipeline.segmenter import (
     SegmenterEvent,
     SpeechEnded,
@@ -49,14 +55,6 @@ from lingolive.pipeline.segmenter import (
 from lingolive.pipeline.sentence_end import complete_at_pause, ends_sentence
 from lingolive.pipeline.utterance import Stage, Utterance
 from lingolive.pipeline.workers import StagePool
-from lingolive.signaling.messages import (
-    ErrorCode,
-    ErrorMsg,
-    NoticeCode,
-    NoticeMsg,
-    ServerMessage,
-    TranscriptMsg,
-)
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +69,33 @@ CONTEXT_WORDS = 12
 CONTEXT_SAMPLES = 8 * MODEL_RATE
 
 
-#: (the segment's own text, the raw result, pass start, pass end)
-PassResult = tuple[str, Transcript, float, float]
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    """One STT pass over a segment."""
+
+    text: str  # the segment's own text (acoustic context words removed, glossary applied)
+    transcript: Transcript  # the engine's raw result, context words included
+    started_at: float
+    ended_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HeardPartial:
+    """A partial pass and how much of the utterance it heard: if that is all the speech,
+    it is the final pass already."""
+
+    samples: int
+    result: PassResult
+
+
+@dataclass(frozen=True, slots=True)
+class HeldFinal:
+    """The final pass at a pause whose text did not read as finished: committed at the end
+    if no voice came back (``samples``: the utterance audio it heard), dropped if it did."""
+
+    samples: int
+    result: PassResult
+    pause: SpeechPaused
 
 
 @dataclass
@@ -83,10 +106,8 @@ class _Segment:
     start_at: float
     agreement: LocalAgreement = field(default_factory=LocalAgreement)
     shown: bool = False  # a partial caption was sent for it
-    # The last partial pass: (utterance samples it heard, its result). If it heard all the
-    # speech, it is the final pass already.
-    last_partial: tuple[int, PassResult] | None = None
-    segment_id: int = 0  # protocol id, given when the segment first shows (0: none yet)
+    last_partial: HeardPartial | None = None
+    segment_id: int = 0  # given when the segment first shows (0: none yet)
 
 
 @dataclass
@@ -100,15 +121,16 @@ class _Utterance:
     # the words before it instead of alone.
     context_offset: int = 0
     context_text: str = ""
-    held: tuple[int, str, Transcript, float, float, SpeechPaused] | None = None
+    held: HeldFinal | None = None
 
 
-@dataclass(frozen=True)
-class RecognizerConfig:
-    partials: bool = True
-    early_commit: bool = True  # commit at the pause when the text ends a sentence
-    sentence_commit: bool = True  # commit finished sentences while the speaker goes on
-    max_pending: int = 3
+@dataclass(frozen=True, slots=True)
+class Speculation:
+    """A final pass started at ``SpeechPausing``, before the pause is decided."""
+
+    segment: _Segment
+    speech_end_at: float
+    task: asyncio.Task[PassResult]
 
 
 class StreamingRecognizer:
@@ -119,124 +141,68 @@ class StreamingRecognizer:
         stt: STT,
         pool: StagePool,
         source_lang: str | None,
-        target_lang: str,
         *,
         candidates: frozenset[str] | None = None,
-        emit: Callable[[ServerMessage], None],
+        events: EventSink,
         commit: Callable[[Utterance], None],
         config: RecognizerConfig,
-        observer: PipelineObserver | None = None,
         glossary: Glossary | None = None,
     ) -> None:
+        """``source_lang`` None: detect it per utterance, among ``candidates`` (None: any)."""
         self._glossary = glossary
-        self._observer = observer or NullObserver()
         self._stt = stt
         self._pool = pool
         self._source = source_lang
-        self._target = target_lang
-        self._candidates = candidates  # languages auto-detection may answer
-        self._emit = emit
+        self._candidates = candidates
+        self._events = events
         self._commit = commit
         self._cfg = config
-        self._jobs: deque[SegmenterEvent] = deque()
-        self._wake = asyncio.Event()
+        self._jobs = RecognitionJobs(
+            config.max_pending, on_merge=lambda: events(RecognitionBehind())
+        )
         self._utt: _Utterance | None = None
         self._next_segment = 1
         self._said = ""  # recent committed text of the session (prompt context)
-        # A speculative final pass started at SpeechPausing: (segment, end of speech, task).
-        self._spec: tuple[_Segment, float, asyncio.Task[PassResult]] | None = None
-        self._merging: set[int] = set()
-        self._closed = False
-        self.merged_utterances = 0
+        self._spec: Speculation | None = None
+        #: STT passes finished (language detection not counted).
         self.passes = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
 
-    # -- input ------------------------------------------------------------------------------
+    @property
+    def merged_utterances(self) -> int:
+        """Utterances merged into a waiting one because recognition fell behind."""
+        return self._jobs.merged
 
-    def _queued_ends(self) -> int:
-        return sum(isinstance(j, SpeechEnded) for j in self._jobs)
+    # -- input and the loop -------------------------------------------------------------------
 
     def on_event(self, event: SegmenterEvent) -> None:
         """Queue one segmenter event (event loop; never blocks)."""
-        if self._closed:
-            return
-        behind = self._queued_ends() >= self._cfg.max_pending
-        if isinstance(event, SpeechStarted) and behind:
-            self._merging.add(event.utterance_id)
-            return
-        if event.utterance_id in self._merging:
-            if isinstance(event, SpeechEnded):
-                self._merging.discard(event.utterance_id)
-                self._merge_into_last_end(event)
-            return
-        if behind and isinstance(event, SpeechProgress | SpeechPausing | SpeechPaused):
-            return  # speculation off while behind
-        if isinstance(event, SpeechProgress):
-            # Only the newest partial matters.
-            self._jobs = deque(j for j in self._jobs if not isinstance(j, SpeechProgress))
-        self._jobs.append(event)
-        self._idle.clear()
-        self._wake.set()
-
-    def _merge_into_last_end(self, event: SpeechEnded) -> None:
-        for i in range(len(self._jobs) - 1, -1, -1):
-            job = self._jobs[i]
-            if isinstance(job, SpeechEnded):
-                gap = np.zeros(int(0.2 * MODEL_RATE), dtype=np.float32)
-                self._jobs[i] = SpeechEnded(
-                    utterance_id=job.utterance_id,
-                    audio=np.concatenate([job.audio, gap, event.audio]),
-                    speech_start_at=job.speech_start_at,
-                    speech_end_at=event.speech_end_at,
-                    decided_at=event.decided_at,
-                    forced=event.forced,
-                )
-                self.merged_utterances += 1
-                self._observer.merged()
-                self._emit(
-                    NoticeMsg(
-                        code=NoticeCode.RECOGNITION_BEHIND,
-                        message="recognition fell behind: the next phrases are merged into one",
-                    )
-                )
-                log.warning(
-                    "STT behind: merged utterance %d into %d", event.utterance_id, job.utterance_id
-                )
-                return
-
-    # -- the loop -----------------------------------------------------------------------------
+        self._jobs.put(event)
 
     async def run(self) -> None:
         while True:
-            while not self._jobs:
-                self._wake.clear()
-                await self._wake.wait()
-            job = self._jobs.popleft()
+            job = await self._jobs.get()
             try:
                 await self._handle(job)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("recognition failed: %s", exc)
-                self._observer.engine_error("stt")
                 seg = self._id(self._utt.segment) if self._utt else None
-                self._emit(
-                    ErrorMsg(
-                        code=ErrorCode.ENGINE,
-                        message=f"speech recognition failed: {exc}",
-                        segment_id=seg,
-                    )
-                )
+                self._events(StageFailed("stt", f"speech recognition failed: {exc}", seg))
                 if isinstance(job, SpeechEnded):
                     self._utt = None
             finally:
-                if not self._jobs:
-                    self._idle.set()
+                self._jobs.done()
 
     async def wait_idle(self) -> None:
         """Until every queued event has been handled."""
-        await self._idle.wait()
+        await self._jobs.wait_idle()
+
+    def close(self) -> None:
+        self._jobs.close()
+        if self._spec is not None:
+            self._spec.task.cancel()
+            self._spec = None
 
     async def _handle(self, job: SegmenterEvent) -> None:
         if isinstance(job, SpeechStarted):
@@ -244,7 +210,7 @@ class StreamingRecognizer:
                 utterance_id=job.utterance_id,
                 audio_t0=job.audio_t0,
                 lang=self._source,
-                segment=self._new_segment(0, job.at),
+                segment=_Segment(offset=0, start_at=job.at),
             )
             return
         utt = self._utt
@@ -259,7 +225,7 @@ class StreamingRecognizer:
         elif isinstance(job, SpeechResumed):
             utt.held = None  # the phrase goes on: undo the pause decision
             if self._spec is not None:
-                self._spec[2].cancel()  # frees the STT pool if it has not started yet
+                self._spec.task.cancel()  # frees the STT pool if it has not started yet
                 self._spec = None
         elif isinstance(job, SpeechEnded):
             await self._end(utt, job)
@@ -268,11 +234,8 @@ class StreamingRecognizer:
     def _remember(self, text: str) -> None:
         self._said = f"{self._said} {text}".strip()[-400:]
 
-    def _new_segment(self, offset: int, start_at: float) -> _Segment:
-        return _Segment(offset=offset, start_at=start_at)
-
     def _id(self, seg: _Segment) -> int:
-        """The segment's protocol id, numbered when it first shows (no gaps for silence)."""
+        """The segment's id, numbered when it first shows (no gaps for silence)."""
         if not seg.segment_id:
             seg.segment_id = self._next_segment
             self._next_segment += 1
@@ -291,11 +254,7 @@ class StreamingRecognizer:
     async def _pass(
         self, utt: _Utterance, audio: Float32Array, *, confirmed: str, partial: bool
     ) -> PassResult:
-        """One STT pass over the segment (with its acoustic context).
-
-        Returns the segment's own text (context words removed), the raw result and the
-        pass's start and end instants.
-        """
+        """One STT pass over the segment (with its acoustic context)."""
         context = utt.context_text
         # Whisper's prompt: what was said before the acoustic context, across utterances.
         before = self._said[: len(self._said) - len(context)].strip()[-200:]
@@ -322,39 +281,37 @@ class StreamingRecognizer:
 
         own, result = await self._pool.run(recognize)
         self.passes += 1
-        return own, result, start, loop.time()
+        return PassResult(own, result, start, loop.time())
 
     async def _partial(self, utt: _Utterance, job: SpeechProgress) -> None:
-        if not self._cfg.partials or job.trailing_silence_ms >= 100 or self._jobs:
+        if not self._cfg.partials or job.trailing_silence_ms >= 100 or len(self._jobs):
             return  # optional work: skip it when the phrase may be ending or more is waiting
         if self._pool.pending:
             return  # another speaker's recognition runs: do not queue behind it
         seg = utt.segment
         if utt.lang is None and len(job.audio) < DETECT_SAMPLES:
             return  # detect the language on a full first second
-        text, result, t0, t1 = await self._pass(utt, job.audio, confirmed="", partial=True)
+        heard = await self._pass(utt, job.audio, confirmed="", partial=True)
         if utt.held is not None or utt is not self._utt or seg is not utt.segment:
             return
-        confirmed = seg.agreement.update(text)
-        if self._cfg.sentence_commit and self._commit_sentence(utt, text, result, t0, t1):
+        confirmed = seg.agreement.update(heard.text)
+        if self._cfg.sentence_commit and self._commit_sentence(utt, heard):
             return
-        seg.last_partial = (len(job.audio), (text, result, t0, t1))
-        self._trim_context(utt, result)
-        if text:
+        seg.last_partial = HeardPartial(len(job.audio), heard)
+        self._trim_context(utt, heard.transcript)
+        if heard.text:
             seg.shown = True
-            self._emit(
-                TranscriptMsg(
+            self._events(
+                Caption(
                     segment_id=self._id(seg),
-                    lang=result.language,
-                    text=text,
+                    lang=heard.transcript.language,
+                    text=heard.text,
                     final=False,
                     stable=" ".join(confirmed),
                 )
             )
 
-    def _commit_sentence(
-        self, utt: _Utterance, own: str, result: Transcript, t0: float, t1: float
-    ) -> bool:
+    def _commit_sentence(self, utt: _Utterance, heard: PassResult) -> bool:
         """Commit the finished, confirmed sentences while the speaker goes on.
 
         The audio buffer is trimmed where Whisper put a segment boundary right after them
@@ -370,17 +327,17 @@ class StreamingRecognizer:
             for i, word in enumerate(confirmed)
             if ends_sentence(word, utt.lang) and i + 1 >= MIN_WORDS
         ]
-        if not ends or len(words(own)) <= ends[-1] + 1:
+        if not ends or len(words(heard.text)) <= ends[-1] + 1:
             return False  # no confirmed sentence end, or nothing said after it yet
         count = ends[-1] + 1
         text = " ".join(confirmed[:count])
-        cut = self._boundary(utt, result, len(words(utt.context_text)) + count)
+        cut = self._boundary(utt, heard.transcript, len(words(utt.context_text)) + count)
         end_at = None if cut is None else utt.audio_t0 + cut / MODEL_RATE
-        phrase = self._phrase(utt, text, result.language, t0, t1, end_at)
+        phrase = self._phrase(utt, text, heard, end_at)
         phrase.marks.mark(Stage.SPEECH_START, seg.start_at)
         seg.agreement.drop(count)
         self._remember(text)
-        nxt = self._new_segment(seg.offset if cut is None else cut, end_at or t1)
+        nxt = _Segment(seg.offset if cut is None else cut, end_at or heard.ended_at)
         nxt.agreement = seg.agreement
         utt.segment = nxt
         if cut is None:
@@ -412,76 +369,66 @@ class StreamingRecognizer:
             utt.segment.offset = max(utt.segment.offset, cut)
 
     @staticmethod
-    def _partial_covers(seg: _Segment, speech_samples: int) -> bool:
-        """The last partial heard all the speech, and agrees with the confirmed words."""
-        if seg.last_partial is None or seg.last_partial[0] < speech_samples:
-            return False
+    def _covering_partial(seg: _Segment, speech_samples: int) -> PassResult | None:
+        """The last partial, if it heard all the speech and agrees with the confirmed words."""
+        last = seg.last_partial
+        if last is None or last.samples < speech_samples:
+            return None
         confirmed = seg.agreement.confirmed
-        return words(seg.last_partial[1][0])[: len(confirmed)] == confirmed
+        return last.result if words(last.result.text)[: len(confirmed)] == confirmed else None
 
     def _speculate(self, utt: _Utterance, job: SpeechPausing) -> None:
         """Start the final pass now, without waiting for the decision (``SpeechPaused``)."""
         seg = utt.segment
         if len(job.audio) - seg.offset < MIN_REST_SAMPLES or self._pool.pending:
             return  # speculation must never delay work that is certainly needed
-        if self._partial_covers(seg, job.speech_samples):
+        if self._covering_partial(seg, job.speech_samples) is not None:
             return  # the last partial already heard all of it
         task = asyncio.create_task(
             self._pass(utt, job.audio, confirmed=seg.agreement.text, partial=False)
         )
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        self._spec = (seg, job.speech_end_at, task)
+        self._spec = Speculation(seg, job.speech_end_at, task)
 
     async def _final_pass(
         self, utt: _Utterance, audio: Float32Array, speech_end_at: float, speech_samples: int
     ) -> PassResult:
         """The final pass: a partial or speculative pass that heard all this speech, if any."""
-        seg = utt.segment
-        if self._partial_covers(seg, speech_samples) and seg.last_partial is not None:
-            return seg.last_partial[1]
+        covering = self._covering_partial(utt.segment, speech_samples)
+        if covering is not None:
+            return covering
         spec, self._spec = self._spec, None
-        if spec is not None and spec[0] is utt.segment and spec[1] == speech_end_at:
-            return await spec[2]
+        if spec is not None and spec.segment is utt.segment and spec.speech_end_at == speech_end_at:
+            return await spec.task
         if spec is not None:
-            spec[2].cancel()
+            spec.task.cancel()
         return await self._pass(utt, audio, confirmed=utt.segment.agreement.text, partial=False)
 
     async def _pause(self, utt: _Utterance, job: SpeechPaused) -> None:
         seg = utt.segment
         if len(job.audio) - seg.offset < MIN_REST_SAMPLES:
             return
-        text, result, t0, t1 = await self._final_pass(
-            utt, job.audio, job.speech_end_at, job.speech_samples
-        )
-        if utt is not self._utt or any(isinstance(j, SpeechResumed) for j in self._jobs):
+        heard = await self._final_pass(utt, job.audio, job.speech_end_at, job.speech_samples)
+        if utt is not self._utt or self._jobs.resume_waiting():
             return  # the speaker went on while we listened: the pause is void
-        if self._cfg.early_commit and complete_at_pause(text, result.language):
-            self._commit_final(
-                utt, text, result, t0, t1, job.speech_end_at, job.decided_at, cut=len(job.audio)
-            )
+        if self._cfg.early_commit and complete_at_pause(heard.text, heard.transcript.language):
+            self._commit_final(utt, heard, job.speech_end_at, job.decided_at, cut=len(job.audio))
         else:
-            utt.held = (len(job.audio), text, result, t0, t1, job)
+            utt.held = HeldFinal(len(job.audio), heard, job)
 
     async def _end(self, utt: _Utterance, job: SpeechEnded) -> None:
         seg = utt.segment
         held = utt.held
-        if held is not None and held[0] == len(job.audio):
-            _, text, result, t0, t1, pause = held
+        if held is not None and held.samples == len(job.audio):
+            pause = held.pause
             self._commit_final(
-                utt,
-                text,
-                result,
-                t0,
-                t1,
-                pause.speech_end_at,
-                pause.decided_at,
-                cut=len(job.audio),
+                utt, held.result, pause.speech_end_at, pause.decided_at, cut=len(job.audio)
             )
             return
         if len(job.audio) - seg.offset < MIN_REST_SAMPLES:
             if seg.shown:  # close the caption the client is showing
-                self._emit(
-                    TranscriptMsg(
+                self._events(
+                    Caption(
                         segment_id=self._id(seg),
                         lang=utt.lang or "",
                         text=seg.agreement.text,
@@ -490,55 +437,46 @@ class StreamingRecognizer:
                     )
                 )
             return
-        text, result, t0, t1 = await self._final_pass(
-            utt, job.audio, job.speech_end_at, job.speech_samples
-        )
-        self._commit_final(
-            utt, text, result, t0, t1, job.speech_end_at, job.decided_at, cut=len(job.audio)
-        )
+        heard = await self._final_pass(utt, job.audio, job.speech_end_at, job.speech_samples)
+        self._commit_final(utt, heard, job.speech_end_at, job.decided_at, cut=len(job.audio))
 
     # -- commits --------------------------------------------------------------------------
 
     def _phrase(
-        self, utt: _Utterance, text: str, lang: str, t0: float, t1: float, end_at: float | None
+        self, utt: _Utterance, text: str, heard: PassResult, end_at: float | None
     ) -> Utterance:
         phrase = Utterance(
             segment_id=self._id(utt.segment) if text or utt.segment.shown else 0,
-            audio=np.zeros(0, np.float32),
             source_lang=utt.lang,
-            target_lang=self._target,
+            text=text,
+            detected_lang=heard.transcript.language,
         )
-        phrase.text = text
-        phrase.detected_lang = lang
         if end_at is not None:  # unknown for a sentence committed without a boundary
             phrase.marks.mark(Stage.SPEECH_END, end_at)
-        phrase.marks.mark(Stage.STT_START, t0)
-        phrase.marks.mark(Stage.STT_END, t1)
+        phrase.marks.mark(Stage.STT_START, heard.started_at)
+        phrase.marks.mark(Stage.STT_END, heard.ended_at)
         return phrase
 
     def _commit_final(
         self,
         utt: _Utterance,
-        text: str,
-        result: Transcript,
-        t0: float,
-        t1: float,
+        heard: PassResult,
         speech_end_at: float,
         decided_at: float,
         *,
         cut: int,
     ) -> None:
         seg = utt.segment
-        self._observer.voiced(max(0, cut - seg.offset) / MODEL_RATE)
-        phrase = self._phrase(utt, text, result.language, t0, t1, speech_end_at)
+        self._events(FinalPass(voiced_s=max(0, cut - seg.offset) / MODEL_RATE))
+        phrase = self._phrase(utt, heard.text, heard, speech_end_at)
         phrase.marks.mark(Stage.SPEECH_START, seg.start_at)
         phrase.marks.mark(Stage.VAD_END, decided_at)
-        self._remember(text)
+        self._remember(heard.text)
         utt.held = None
         # Speech that follows (after a pause commit) is a new segment of the same utterance,
         # heard with this one as acoustic context while that context stays short.
-        utt.segment = self._new_segment(cut, decided_at)
-        utt.context_text = f"{utt.context_text} {text}".strip()
+        utt.segment = _Segment(cut, decided_at)
+        utt.context_text = f"{utt.context_text} {heard.text}".strip()
         if len(words(utt.context_text)) > CONTEXT_WORDS or cut - utt.context_offset > (
             CONTEXT_SAMPLES
         ):
@@ -547,8 +485,8 @@ class StreamingRecognizer:
 
     def _finish(self, seg: _Segment, phrase: Utterance) -> None:
         if phrase.text or seg.shown:
-            self._emit(
-                TranscriptMsg(
+            self._events(
+                Caption(
                     segment_id=phrase.segment_id,
                     lang=phrase.detected_lang or "",
                     text=phrase.text,
@@ -558,10 +496,3 @@ class StreamingRecognizer:
             )
         if phrase.text:
             self._commit(phrase)
-
-    def close(self) -> None:
-        self._closed = True
-        self._jobs.clear()
-        if self._spec is not None:
-            self._spec[2].cancel()
-            self._spec = None

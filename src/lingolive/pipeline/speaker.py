@@ -1,9 +1,9 @@
 """Committed phrases in, translated speech out: MT, then TTS streamed piece by piece.
 
-One speaker per session, processing phrases in order (speech must come out in the order it
-was said). Each synthesized piece is resampled to 48 kHz in the TTS thread and handed to the
-``SpeechOutput`` (the outgoing track) as soon as it exists. The ``timing`` event is sent
-when the track reports that the phrase's first frame went out.
+One speaker per listener language, processing phrases in order (speech must come out in the
+order it was said). Each synthesized piece is resampled to 48 kHz in the TTS thread and
+handed to the ``SpeechOutput`` as soon as it exists. The phrase's ``PhraseTimed`` event is
+sent when the output's ``Playback`` handle says its first frame went out.
 """
 
 from __future__ import annotations
@@ -13,39 +13,30 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Protocol
 
 import av
 import numpy as np
 
 from lingolive.engines.base import TTS, EngineError, Int16Array, SpeechAudio
 from lingolive.engines.registry import Engines
+from lingolive.pipeline.events import (
+    EventSink,
+    PhraseTimed,
+    SpeechDropped,
+    StageFailed,
+    StageName,
+    SynthesisStarted,
+    Translated,
+    VoiceFallback,
+)
 from lingolive.pipeline.glossary import Glossary
-from lingolive.pipeline.observer import NullObserver, PipelineObserver
+from lingolive.pipeline.playback import Playback, SpeechOutput
 from lingolive.pipeline.utterance import Stage, Utterance
 from lingolive.pipeline.workers import Workers
-from lingolive.signaling.messages import (
-    ErrorCode,
-    ErrorMsg,
-    NoticeCode,
-    NoticeMsg,
-    ServerMessage,
-    TranslationMsg,
-)
 
 log = logging.getLogger(__name__)
 
 OUT_RATE = 48_000
-
-
-class SpeechOutput(Protocol):
-    """Where synthesized speech goes (the outgoing track, or a file)."""
-
-    def open_segment(self, segment_id: int) -> None: ...
-
-    def push(self, segment_id: int, samples: Int16Array) -> None: ...
-
-    def close_segment(self, segment_id: int) -> None: ...
 
 
 def resampled(pieces: Iterator[SpeechAudio], rate: int = OUT_RATE) -> Iterator[Int16Array]:
@@ -155,32 +146,30 @@ def synthesize_phrase(
 
 
 class Speaker:
-    """Translates and voices committed phrases, in order."""
+    """Translates and voices committed phrases into one language, in order."""
 
     def __init__(
         self,
         engines: Engines,
         workers: Workers,
+        target: str,
         voice: str | None,
         *,
-        emit: Callable[[ServerMessage], None],
+        events: EventSink,
         output: SpeechOutput,
-        observer: PipelineObserver | None = None,
-        target: str | None = None,
         glossary: Glossary | None = None,
         first_words: int = 0,
     ) -> None:
         self._glossary = glossary
         self._first_words = first_words  # see first_clause_apart
-        self._observer = observer or NullObserver()
-        self.target = target  # None: each phrase's own target_lang
+        self.target = target
         self._engines = engines
         self._workers = workers
         self._voice = voice
-        self._emit = emit
+        self._events = events
         self._output = output
         self._queue: asyncio.Queue[Utterance | None] = asyncio.Queue()
-        self._awaiting_audio: dict[int, Utterance] = {}
+        self._playing: set[Playback] = set()  # segments whose playback is awaited
         self.completed: list[Utterance] = []  # the last phrases, for file mode and tests
 
     def say(self, phrase: Utterance) -> None:
@@ -201,36 +190,40 @@ class Speaker:
                 return
             await self._speak(phrase)
 
-    # -- notifications from the outgoing track (event loop) ----------------------------------
+    # -- playback (the output resolves the handle; the event loop runs these) ------------------
 
-    def audio_started(self, segment_id: int, when: float) -> None:
-        phrase = self._awaiting_audio.get(segment_id)
-        # Heard by several listeners: the first one to get audio marks the segment.
-        if phrase is not None and Stage.FIRST_AUDIO_OUT not in phrase.marks.at:
-            phrase.marks.mark(Stage.FIRST_AUDIO_OUT, when)
-            self._emit(phrase.timing())
-            self._observer.segment_out(phrase)
+    def _follow(self, phrase: Utterance, playback: Playback) -> None:
+        """Mark the phrase when its audio starts and ends playing, or say it was dropped."""
+        self._playing.add(playback)
 
-    def audio_finished(self, segment_id: int, when: float) -> None:
-        phrase = self._awaiting_audio.pop(segment_id, None)
-        if phrase is not None:
-            phrase.marks.mark(Stage.LAST_AUDIO_OUT, when)
+        def started(future: asyncio.Future[float]) -> None:
+            if not future.cancelled():
+                phrase.marks.mark(Stage.FIRST_AUDIO_OUT, future.result())
+                self._timed(phrase)
 
-    def audio_dropped(self, segment_id: int, when: float) -> None:
-        if self._awaiting_audio.pop(segment_id, None) is not None:
-            self._emit(
-                ErrorMsg(
-                    code=ErrorCode.ENGINE,
-                    message="translated speech dropped: playback fell too far behind",
-                    segment_id=segment_id,
-                )
-            )
+        def finished(future: asyncio.Future[float]) -> None:
+            self._playing.discard(playback)
+            if not future.cancelled() and playback.started.done():
+                phrase.marks.mark(Stage.LAST_AUDIO_OUT, future.result())
+
+        def dropped(future: asyncio.Future[float]) -> None:
+            if not future.cancelled():
+                self._events(SpeechDropped(phrase.segment_id))
+
+        playback.started.add_done_callback(started)
+        playback.finished.add_done_callback(finished)
+        playback.dropped.add_done_callback(dropped)
+
+    def _timed(self, phrase: Utterance) -> None:
+        self._events(
+            PhraseTimed(phrase.segment_id, self.target, phrase.marks.copy(), phrase.audio_out_s)
+        )
 
     # -- stages -------------------------------------------------------------------------------
 
     async def _speak(self, phrase: Utterance) -> None:
         source = phrase.detected_lang or phrase.source_lang or ""
-        target = self.target or phrase.target_lang
+        target = self.target
         phrase.marks.mark(Stage.MT_START)
         try:
             if source == target:
@@ -250,27 +243,24 @@ class Speaker:
                         self._engines.translator.translate, text, source, target
                     )
                 )
-                self._observer.translated(target)
         except Exception as exc:
             phrase.marks.mark(Stage.MT_END)
-            self._observer.engine_error("mt")
-            self._fail(phrase, "translation", exc)
+            self._fail(phrase, "mt", "translation", exc)
             return
         phrase.marks.mark(Stage.MT_END)
-        self._emit(
-            TranslationMsg(segment_id=phrase.segment_id, lang=target, text=phrase.translation)
+        self._events(
+            Translated(phrase.segment_id, target, phrase.translation, by_engine=source != target)
         )
         if not phrase.translation.strip():
-            self._emit(phrase.timing())
+            self._timed(phrase)
             return
 
         tts = self._engines.tts
         voice = self._voice
         text = phrase.translation
         phrase.marks.mark(Stage.TTS_START)
-        self._observer.synthesized(target)
-        self._awaiting_audio[phrase.segment_id] = phrase
-        self._output.open_segment(phrase.segment_id)
+        self._events(SynthesisStarted(phrase.segment_id, target))
+        self._follow(phrase, self._output.open_segment(phrase.segment_id))
         notes: list[str] = []
         try:
             async for samples in self._workers.tts.iterate(
@@ -283,36 +273,25 @@ class Speaker:
                 if Stage.TTS_FIRST_AUDIO not in phrase.marks.at:
                     phrase.marks.mark(Stage.TTS_FIRST_AUDIO)
                     if notes:  # the requested voice was unreachable: say who spoke instead
-                        self._emit(
-                            NoticeMsg(
-                                code=NoticeCode.TTS_FALLBACK,
-                                message=notes[0],
-                                segment_id=phrase.segment_id,
-                            )
-                        )
+                        self._events(VoiceFallback(phrase.segment_id, notes[0]))
                 phrase.audio_out_s += len(samples) / OUT_RATE
                 self._output.push(phrase.segment_id, samples)
         except Exception as exc:
-            self._observer.engine_error("tts")
-            self._fail(phrase, "speech synthesis", exc)
+            self._fail(phrase, "tts", "speech synthesis", exc)
         finally:
             phrase.marks.mark(Stage.TTS_END)
             self._output.close_segment(phrase.segment_id)
             self.completed.append(phrase)
             del self.completed[:-200]
         if Stage.TTS_FIRST_AUDIO not in phrase.marks.at:
-            self._awaiting_audio.pop(phrase.segment_id, None)
-            self._emit(phrase.timing())
+            self._timed(phrase)  # no audio will play: its marks are complete now
 
-    def _fail(self, phrase: Utterance, stage: str, exc: BaseException) -> None:
-        log.warning("segment %d: %s failed: %s", phrase.segment_id, stage, exc)
-        self._emit(
-            ErrorMsg(
-                code=ErrorCode.ENGINE,
-                message=f"{stage} failed: {exc}",
-                segment_id=phrase.segment_id,
-            )
-        )
+    def _fail(self, phrase: Utterance, stage: StageName, what: str, exc: BaseException) -> None:
+        log.warning("segment %d: %s failed: %s", phrase.segment_id, what, exc)
+        self._events(StageFailed(stage, f"{what} failed: {exc}", phrase.segment_id))
 
     def close(self) -> None:
-        self._awaiting_audio.clear()
+        """Stop following playbacks: nobody is told about them any more."""
+        for playback in list(self._playing):
+            playback.cancel()
+        self._playing.clear()

@@ -11,20 +11,26 @@ the captions. Nobody hears themselves.
 Routes are recomputed whenever somebody joins or leaves, so joining or leaving mid-phrase
 only adds or removes that person's own sources and languages; everybody else's audio goes
 on. Captions and events are sent to every participant, tagged with the speaker.
+
+A room sees a participant through two small interfaces, not through their call: what it
+asks of a speaker's pipeline (``Translating``: add or remove a listener language) and of a
+listener's track (``Hearing``: mix in or take out a source). The first listener that plays
+a phrase resolves the phrase's ``Playback`` handle, which the fan-out shares among them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from lingolive.engines.base import Int16Array
-from lingolive.pipeline.live import LiveTranslation
-from lingolive.rtc.outbound import LiveQueue, SpeechQueue
-from lingolive.signaling.messages import (
+from lingolive.pipeline.events import EventSink, PipelineEvent
+from lingolive.pipeline.playback import Playback, SpeechOutput
+from lingolive.protocol import (
     ErrorCode,
     ErrorMsg,
     ParticipantEvent,
@@ -32,16 +38,37 @@ from lingolive.signaling.messages import (
     ServerMessage,
     SpeakerRef,
 )
+from lingolive.rtc.mixing import LiveQueue, Source, SpeechQueue
+from lingolive.wire_events import to_wire
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[ServerMessage], None]
 
 
+class Translating(Protocol):
+    """A speaker's pipeline, as a room uses it (``pipeline.cascade.Cascade``)."""
+
+    def add_language(self, language: str, voice: str | None, output: SpeechOutput) -> None: ...
+
+    async def remove_language(self, language: str) -> None: ...
+
+
+class Hearing(Protocol):
+    """What a listener hears, as a room uses it (``rtc.outbound.TranslatedAudioTrack``)."""
+
+    def add_source(self, key: object, source: Source) -> None: ...
+
+    def speech_source(self, key: object) -> SpeechQueue: ...
+
+    def remove_source(self, key: object) -> None: ...
+
+
 @dataclass
 class Participant:
     info: ParticipantInfo
-    live: LiveTranslation  # their voice's pipeline, and (live.track) what they hear
+    translates: Translating  # their voice's pipeline
+    hears: Hearing  # what they hear
     emit: Emit  # to their socket
     voice: str | None = None  # the voice they want to hear
     voice_sinks: list[Callable[[Int16Array], None]] = field(default_factory=list)
@@ -56,18 +83,28 @@ class FanOut:
 
     def __init__(self) -> None:
         self.queues: dict[str, SpeechQueue] = {}
+        self._open: dict[int, Playback] = {}  # one handle per segment, shared by the queues
 
-    def open_segment(self, segment_id: int) -> None:
+    def open_segment(self, segment_id: int) -> Playback:
+        playback = self._open.get(segment_id)
+        if playback is None:
+            playback = self._open[segment_id] = Playback(segment_id)
         for queue in list(self.queues.values()):
-            queue.open_segment(segment_id)
+            queue.open_segment(segment_id, playback)
+        return playback
 
     def push(self, segment_id: int, samples: Int16Array) -> None:
+        playback = self._open.get(segment_id)
         for queue in list(self.queues.values()):
+            queue.open_segment(segment_id, playback)  # a listener who joined meanwhile
             queue.push(segment_id, samples)
 
     def close_segment(self, segment_id: int) -> None:
+        playback = self._open.pop(segment_id, None)
         for queue in list(self.queues.values()):
             queue.close_segment(segment_id)
+        if playback is not None and not self.queues:
+            playback.finish(time.monotonic())  # nobody listens: it is over
 
 
 class Room:
@@ -115,11 +152,16 @@ class Room:
         for participant in list(self.participants.values()):
             participant.emit(message)
 
-    def speaker_emitter(self, info: ParticipantInfo) -> Emit:
-        """Captions, translations, timings and errors of one speaker, tagged, to everyone."""
+    def speaker_events(self, info: ParticipantInfo) -> EventSink:
+        """Captions, translations, timings and errors of one speaker's pipeline, as wire
+        messages tagged with the speaker, to everyone (a speaker's own session problems to
+        them alone)."""
         ref = SpeakerRef(id=info.id, display_name=info.display_name)
 
-        def emit(message: ServerMessage) -> None:
+        def deliver(event: PipelineEvent) -> None:
+            message = to_wire(event)
+            if message is None:
+                return
             if "speaker" in type(message).model_fields:
                 message = message.model_copy(update={"speaker": ref})
             if isinstance(message, ErrorMsg) and message.segment_id is None:
@@ -129,7 +171,7 @@ class Room:
                 return
             self.broadcast(message)
 
-        return emit
+        return deliver
 
     # -- membership -----------------------------------------------------------------------------
 
@@ -157,7 +199,7 @@ class Room:
             if participant_id in (speaker, listener):
                 self._drop_forward(speaker, listener)
         for other in self.participants.values():
-            other.live.track.remove_source(participant_id)
+            other.hears.remove_source(participant_id)
         await self._reroute()
         self._announce("participant_left", gone.info)
 
@@ -186,13 +228,11 @@ class Room:
                 voice = next(
                     (p.voice for p in listeners if p.info.target_lang == language and p.voice), None
                 )
-                speaker.live.cascade.add_language(
-                    language, voice, fanout, self.speaker_emitter(speaker.info)
-                )
+                speaker.translates.add_language(language, voice, fanout)
             for s, language in list(self._fanouts):
                 if s == speaker.id and language not in wanted:
                     del self._fanouts[(s, language)]
-                    await speaker.live.cascade.remove_language(language)
+                    await speaker.translates.remove_language(language)
             for listener in listeners:
                 self._route(speaker, listener, pairs)
 
@@ -203,7 +243,7 @@ class Room:
         if target == source:
             if (speaker.id, listener.id) not in self._forwards:
                 queue = LiveQueue()
-                listener.live.track.add_source(speaker.id, queue)
+                listener.hears.add_source(speaker.id, queue)
                 self._forwards[(speaker.id, listener.id)] = queue.push
                 speaker.voice_sinks.append(queue.push)
             return
@@ -221,13 +261,7 @@ class Room:
                 )
             return
         if listener.id not in fanout.queues:
-            voice_of = speaker.live.cascade.speakers[target]
-            fanout.queues[listener.id] = listener.live.track.speech_source(
-                speaker.id,
-                on_first_audio=voice_of.audio_started,
-                on_last_audio=voice_of.audio_finished,
-                on_dropped=voice_of.audio_dropped,
-            )
+            fanout.queues[listener.id] = listener.hears.speech_source(speaker.id)
 
     def _drop_forward(self, speaker_id: str, listener_id: str) -> None:
         push = self._forwards.pop((speaker_id, listener_id), None)

@@ -1,10 +1,12 @@
-"""One signaling WebSocket: parse client messages, run one loopback session, report events.
+"""One signaling WebSocket: parse client messages, start one call, tell the client.
 
-Every inbound message is size-checked, JSON-decoded and validated against
-``signaling.messages`` before anything acts on it; whatever is wrong gets an ``error``
-message with a precise ``code`` and the socket stays usable. The session owns its peer
-connection and media path and releases all of it when the socket closes, whichever side
-closes it, so nothing outlives the client.
+Every inbound message is size-checked, JSON-decoded and validated against ``protocol``
+before anything acts on it; whatever is wrong gets an ``error`` message with a precise
+``code`` and the socket stays usable. An offer is admitted (capacity, languages, room
+token), then becomes a ``Call`` (``rtc.call``: the media of one participant); the session
+keeps the socket, its outbox, and the mapping of the call's events and ending to wire
+messages. When the socket closes, whichever side closes it, the call is released with it,
+so nothing outlives the client.
 """
 
 from __future__ import annotations
@@ -14,38 +16,18 @@ import contextlib
 import json
 import logging
 import os
-import time
 import uuid
-from dataclasses import replace
 
-from aiortc import RTCPeerConnection
-from aiortc.mediastreams import MediaStreamTrack
 from fastapi import WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from lingolive import logs
 from lingolive.context import AppContext
-from lingolive.engines.base import EngineError
-from lingolive.pipeline.cascade import Languages
+from lingolive.engines.selection import Languages, Refusal, SelectionError, select_languages
+from lingolive.pipeline.events import EventSink, PipelineEvent, fan_out
 from lingolive.pipeline.glossary import Glossary
-from lingolive.pipeline.live import LiveTranslation
-from lingolive.rooms import tokens
-from lingolive.rooms.room import Participant, Room
-from lingolive.rtc import inbound
-from lingolive.rtc.inbound import VoiceSink
-from lingolive.rtc.outbound import TrackStats
-from lingolive.rtc.peer import (
-    BadSDP,
-    add_candidate,
-    apply_offer,
-    create_peer,
-    make_answer,
-    shorten_audio_jitter_buffers,
-    turn_secret,
-)
-from lingolive.rtc.stats import LinkStats, read_link_stats
-from lingolive.signaling.messages import (
+from lingolive.protocol import (
     CLIENT_MESSAGE,
     Answer,
     Bye,
@@ -58,12 +40,31 @@ from lingolive.signaling.messages import (
     ServerMessage,
     glossary_items,
 )
+from lingolive.rooms import tokens
+from lingolive.rooms.room import Participant, Room
+from lingolive.rtc.call import Call, CallEnd, CandidateRefused, Ending
+from lingolive.rtc.peer import BadSDP
+from lingolive.signaling.admission import Admission
 from lingolive.signaling.relay import RelayTo, relay
+from lingolive.wire_events import to_wire
 
 log = logging.getLogger(__name__)
 
 SEND_QUEUE = 1000
-WATCH_INTERVAL_S = 1.0
+
+#: What the client is told when its call ends by itself (None: nothing to tell).
+ENDING_CODES: dict[CallEnd, str | None] = {
+    CallEnd.CONNECTION_FAILED: ErrorCode.CONNECTION_FAILED,
+    CallEnd.CONNECTION_CLOSED: None,
+    CallEnd.CONNECT_TIMEOUT: ErrorCode.CONNECT_TIMEOUT,
+    CallEnd.IDLE_TIMEOUT: ErrorCode.IDLE_TIMEOUT,
+    CallEnd.EXPIRED: ErrorCode.SESSION_EXPIRED,
+}
+REFUSAL_CODES: dict[Refusal, str] = {
+    Refusal.UNSUPPORTED_PAIR: ErrorCode.UNSUPPORTED_PAIR,
+    Refusal.UNKNOWN_VOICE: ErrorCode.UNKNOWN_VOICE,
+    Refusal.SOURCE_NEEDED: ErrorCode.BAD_MESSAGE,
+}
 
 
 class SessionError(Exception):
@@ -76,22 +77,20 @@ class SessionError(Exception):
 class SignalingSession:
     """The server side of one ``/ws`` connection."""
 
-    def __init__(self, ws: WebSocket, ctx: AppContext, address: str = "unknown") -> None:
+    def __init__(
+        self, ws: WebSocket, ctx: AppContext, admission: Admission, address: str = "unknown"
+    ) -> None:
         self.ws = ws
         self.ctx = ctx
+        self._admission = admission
         self.address = address  # the client's, for the per-address limit (admission.py)
         self.started = False  # an offer was accepted (or relayed): no longer pending
         self._deadline_fired = False
-        self._candidates = 0  # trickled ICE candidates received
         self.id = uuid.uuid4().hex[:12]
-        self.pc: RTCPeerConnection | None = None
-        self.live: LiveTranslation | None = None
-        self._pump: asyncio.Task[None] | None = None
+        self.call: Call | None = None
         self._outbox: asyncio.Queue[ServerMessage | None] = asyncio.Queue(SEND_QUEUE)
         self._sender: asyncio.Task[None] | None = None
-        self._watch: asyncio.Task[None] | None = None
         self.room_id: str | None = None
-        self.started_at = time.monotonic()
         self._closing = False
         self.log = log
 
@@ -119,6 +118,12 @@ class SignalingSession:
 
     def error(self, code: str, message: str) -> None:
         self.emit(ErrorMsg(code=code, message=message))
+
+    def _tell(self, event: PipelineEvent) -> None:
+        """The loopback call's pipeline events, as wire messages to this client."""
+        message = to_wire(event)
+        if message is not None:
+            self.emit(message)
 
     # -- incoming ---------------------------------------------------------------------------
 
@@ -167,7 +172,7 @@ class SignalingSession:
     def _start(self) -> None:
         if not self.started:
             self.started = True
-            self.ctx.admission.started(self.address)
+            self._admission.started(self.address)
 
     async def _offer_deadline(self) -> None:
         """A socket that has not started a session in ``LL_OFFER_TIMEOUT_S`` is closed."""
@@ -211,7 +216,7 @@ class SignalingSession:
             )
             self.error(ErrorCode.BAD_MESSAGE, f"invalid {kind} message: {problems}")
             return
-        if isinstance(message, Offer) and message.room and self.pc is None:
+        if isinstance(message, Offer) and message.room and self.call is None:
             url = self.ctx.room_owner_url(message.room)
             if url is not None:
                 raise RelayTo(url, raw)
@@ -231,69 +236,20 @@ class SignalingSession:
     # -- handlers ---------------------------------------------------------------------------
 
     def _languages(self, offer: Offer) -> Languages:
-        settings = self.ctx.settings
-        engines = self.ctx.engines
-        source = offer.source_lang or settings.source_lang
-        target = offer.target_lang or settings.target_lang
-        voice = (
-            offer.voice
-            if offer.voice is not None
-            else settings.default_voice(target, engines.tts.voices())
-        )
-        pairs = engines.language_pairs()
-        if offer.room is not None:
-            # In a room, each listener picks what they hear; each pair is checked per route.
-            if source == "auto":
-                raise SessionError(
-                    ErrorCode.BAD_MESSAGE, "rooms need source_lang: the others must know it"
-                )
-            if source not in {s for s, _ in pairs}:
-                raise SessionError(
-                    ErrorCode.UNSUPPORTED_PAIR,
-                    f"nothing can be translated from {source!r}; supported "
-                    f"pairs: {engines.pairs_text()}",
-                )
-            if target != source and target not in {t for _, t in pairs}:
-                raise SessionError(
-                    ErrorCode.UNSUPPORTED_PAIR,
-                    f"nothing can be translated into {target!r}; supported "
-                    f"pairs: {engines.pairs_text()}",
-                )
-        elif source == "auto":
-            if not any(t == target for _, t in pairs):
-                raise SessionError(
-                    ErrorCode.UNSUPPORTED_PAIR,
-                    f"nothing can be translated into {target!r}; supported pairs: "
-                    f"{engines.pairs_text()}",
-                )
-        elif (source, target) not in pairs:
-            raise SessionError(
-                ErrorCode.UNSUPPORTED_PAIR,
-                f"language pair {source}->{target} is not supported here; supported pairs: "
-                f"{engines.pairs_text()}",
+        try:
+            return select_languages(
+                self.ctx.engines,
+                self.ctx.settings,
+                offer.source_lang,
+                offer.target_lang,
+                offer.voice,
+                room=offer.room is not None,
             )
-        if offer.voice is not None:
-            # A client picks among the installed voices by name (what /api/languages lists).
-            # A path is the operator's choice only (LL_TTS_VOICE): from a client it would load
-            # any model file on the server, and the answer would tell which files exist.
-            installed = engines.tts.voices()
-            if offer.voice not in {name for names in installed.values() for name in names}:
-                raise SessionError(
-                    ErrorCode.UNKNOWN_VOICE,
-                    f"no voice named {offer.voice!r}; voices for {target!r}: "
-                    f"{', '.join(installed.get(target, [])) or 'none'}",
-                )
-        if voice is not None:
-            try:
-                engine_for = getattr(engines.tts, "engine_for", None)
-                if engine_for is not None:
-                    engine_for(target, voice)
-            except EngineError as exc:
-                raise SessionError(ErrorCode.UNKNOWN_VOICE, str(exc)) from exc
-        return Languages(source=None if source == "auto" else source, target=target, voice=voice)
+        except SelectionError as exc:
+            raise SessionError(REFUSAL_CODES[exc.refusal], exc.message) from exc
 
     async def _on_offer(self, offer: Offer) -> None:
-        if self.pc is not None:
+        if self.call is not None:
             raise SessionError(ErrorCode.ALREADY_STARTED, "this socket already has a session")
         if not self.ctx.ready:
             self.ctx.metrics.sessions_refused.labels("loading").inc()
@@ -308,6 +264,7 @@ class SignalingSession:
         room: Room | None = None
         info: ParticipantInfo | None = None
         terms: list[str | dict[str, object]] = glossary_items(offer.glossary)
+        events: EventSink = self._tell
         if offer.room is not None:
             room, grant = self._admit(offer)
             terms = [*list(grant.glossary or []), *terms]  # type: ignore[list-item]
@@ -317,55 +274,31 @@ class SignalingSession:
                 source_lang=languages.source or "",
                 target_lang=languages.target,
             )
-        live = LiveTranslation(
+            events = room.speaker_events(info)
+        call = Call(
             self.ctx.engines,
             self.ctx.workers,
             self.ctx.settings,
+            self.ctx.metrics,
             languages,
-            self.emit if room is None or info is None else room.speaker_emitter(info),
-            observer=self.ctx.metrics,
+            events=fan_out(self.ctx.metrics.observe, events),
             loopback=room is None,
             glossary=Glossary.parse(terms),
         )
-        voice_sinks: list[VoiceSink] = []
-        settings = self.ctx.settings
-        pc = create_peer(
-            settings.ice_servers, turn_secret(settings.turn_secret, settings.turn_credential_ttl_s)
-        )
-        self.pc, self.live = pc, live
+        self.call = call
         self.ctx.sessions[self.id] = self
-
-        @pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
-            if track.kind == "audio" and self._pump is None:
-                self._pump = asyncio.create_task(inbound.pump(track, live.feed, voice_sinks))
-
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            self.log.info("peer connection %s", pc.connectionState)
-            if self.pc is not pc:  # a peer we already released (e.g. after a bad offer)
-                return
-            if pc.connectionState == "failed":
-                self.error(ErrorCode.CONNECTION_FAILED, "the media connection failed (ICE)")
-            if pc.connectionState in ("failed", "closed"):
-                await self.close()
-
         try:
-            await apply_offer(pc, offer.sdp)
+            sdp = await call.answer(offer.sdp)
         except BadSDP as exc:
             await self._release_media()
             raise SessionError(ErrorCode.BAD_SDP, f"could not apply the offer: {exc}") from exc
-        shorten_audio_jitter_buffers(pc, self.ctx.settings.rtc_audio_prefetch)
-        pc.addTrack(live.track)
-        try:
-            sdp = await make_answer(pc)
         except Exception as exc:
             await self._release_media()
             raise SessionError(ErrorCode.BAD_SDP, f"could not answer the offer: {exc}") from exc
-        live.start()
+        call.start()
+        call.ended.add_done_callback(self._call_ended)
         self._start()
         self.ctx.metrics.sessions_started.inc()
-        self._watch = asyncio.create_task(self._watch_loop(), name=f"watch-{self.id}")
         self.emit(Answer(sdp=sdp, session_id=self.id))
         self.emit(
             Ready(
@@ -377,7 +310,14 @@ class SignalingSession:
             )
         )
         if room is not None and info is not None:
-            participant = Participant(info, live, self.emit, languages.voice, voice_sinks)
+            participant = Participant(
+                info,
+                call.pipeline.cascade,
+                call.track,
+                self.emit,
+                languages.voice,
+                call.voice_sinks,
+            )
             await self.ctx.rooms.join(room, participant)
         self.log.info(
             "session started: %s -> %s%s",
@@ -385,6 +325,17 @@ class SignalingSession:
             languages.target,
             f" in room {room.id}" if room else "",
         )
+
+    def _call_ended(self, ended: asyncio.Future[Ending]) -> None:
+        """The call ended by itself (ICE failed, a limit): tell the client, close."""
+        if ended.cancelled() or self._closing:
+            return
+        ending = ended.result()
+        code = ENDING_CODES[ending.reason]
+        if code is None:
+            asyncio.get_running_loop().create_task(self.close())
+        else:
+            asyncio.get_running_loop().create_task(self._end(code, ending.message))
 
     def _admit(self, offer: Offer) -> tuple[Room, tokens.RoomGrant]:
         """Check the room token and the room's size; the room to join."""
@@ -404,73 +355,12 @@ class SignalingSession:
         return room, grant
 
     async def _on_candidate(self, message: Candidate) -> None:
-        if self.pc is None:
+        if self.call is None:
             raise SessionError(ErrorCode.NO_SESSION, "send an offer before ICE candidates")
-        if self.pc.iceConnectionState == "completed":
-            return  # a path was chosen: late candidates change nothing (and cost checks)
-        limit = self.ctx.settings.max_candidates
-        if message.candidate:
-            self._candidates += 1
-            if self._candidates > limit:
-                raise SessionError(
-                    ErrorCode.BAD_MESSAGE, f"at most {limit} ICE candidates per session"
-                )
         try:
-            await add_candidate(self.pc, message.candidate, message.sdpMid, message.sdpMLineIndex)
-        except Exception as exc:
-            raise SessionError(ErrorCode.BAD_MESSAGE, f"bad ICE candidate: {exc}") from exc
-
-    # -- limits and stats -----------------------------------------------------------------
-
-    async def _watch_loop(self) -> None:
-        """Once a second: session limits, and the numbers only polling can give."""
-        settings = self.ctx.settings
-        metrics = self.ctx.metrics
-        seen = TrackStats()
-        lost = 0
-        media_start = time.monotonic()
-        while True:
-            await asyncio.sleep(WATCH_INTERVAL_S)
-            live, pc = self.live, self.pc
-            if live is None or pc is None:
-                return
-            now = time.monotonic()
-            stats = live.track.stats
-            metrics.underruns.inc(stats.underruns - seen.underruns)
-            metrics.late_frames.inc(stats.late_frames - seen.late_frames)
-            metrics.dropped_segments.inc(stats.dropped_segments - seen.dropped_segments)
-            seen = replace(stats)
-            if pc.connectionState != "closed":
-                try:
-                    link = await asyncio.wait_for(read_link_stats(pc), WATCH_INTERVAL_S)
-                except Exception:  # stats are best effort; the limits below must still run
-                    self.log.exception("reading WebRTC stats")
-                    link = LinkStats(None, None, lost)
-                if link.rtt_s is not None:
-                    metrics.rtt_seconds.observe(link.rtt_s)
-                if link.jitter_s is not None:
-                    metrics.jitter_seconds.observe(link.jitter_s)
-                metrics.packets_lost.inc(max(0, link.packets_lost - lost))
-                lost = max(lost, link.packets_lost)
-            if now - self.started_at > settings.max_session_s:
-                await self._end(
-                    ErrorCode.SESSION_EXPIRED,
-                    f"sessions last at most {settings.max_session_s:.0f} s",
-                )
-                return
-            if live.last_audio_at is None:
-                if now - media_start > settings.connect_timeout_s:
-                    await self._end(
-                        ErrorCode.CONNECT_TIMEOUT,
-                        f"no audio arrived within {settings.connect_timeout_s:.0f} s "
-                        "(did ICE complete?)",
-                    )
-                    return
-            elif now - live.last_audio_at > settings.idle_timeout_s:
-                await self._end(
-                    ErrorCode.IDLE_TIMEOUT, f"no audio for {settings.idle_timeout_s:.0f} s"
-                )
-                return
+            await self.call.add_candidate(message.candidate, message.sdpMid, message.sdpMLineIndex)
+        except CandidateRefused as exc:
+            raise SessionError(ErrorCode.BAD_MESSAGE, str(exc)) from exc
 
     async def _end(self, code: str, message: str) -> None:
         self.log.info("ending session: %s", message)
@@ -492,24 +382,13 @@ class SignalingSession:
         room_id, self.room_id = self.room_id, None
         if room_id is not None:
             await self.ctx.rooms.leave(room_id, self.id)
-        watch, self._watch = self._watch, None
-        if watch is not None and watch is not asyncio.current_task():
-            watch.cancel()
-            await asyncio.gather(watch, return_exceptions=True)
-        pump, self._pump = self._pump, None
-        if pump is not None:
-            pump.cancel()
-            await asyncio.gather(pump, return_exceptions=True)
-        live, self.live = self.live, None
-        if live is not None:
-            await live.close()
-        pc, self.pc = self.pc, None
-        if pc is not None:
-            await pc.close()
+        call, self.call = self.call, None
+        if call is not None:
+            await call.close()
 
     async def close(self) -> None:
         """Release everything; safe to call more than once, from any path."""
-        if self._closing and self.pc is None and self._sender is None:
+        if self._closing and self.call is None and self._sender is None:
             return
         self._closing = True
         await self._release_media()

@@ -3,6 +3,10 @@
 This module *is* the wire contract that ``docs/protocol.md`` documents: a field added here
 and not there is a bug. Client messages are parsed through one discriminated union so that an
 unknown ``type`` or a wrong field is rejected with a precise error before any code acts on it.
+
+A leaf: it imports nothing of LingoLive. The pipeline, engines and media code never import
+it; only the edge (signaling, rooms, the app) speaks the wire (``wire_events``
+turns the pipeline's events into these messages).
 """
 
 from __future__ import annotations

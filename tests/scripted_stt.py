@@ -1,0 +1,110 @@
+"""A fake STT for recognition-policy tests: it hears the words that were put in the audio.
+
+``ScriptedSTT.say("How much does this cost?")`` returns audio in which every word is a
+stretch of ``WORD_SAMPLES`` samples holding that word's number (unique per spoken word, so
+"very very" is two stretches); silence is zeros. ``transcribe`` reads the numbers back, so
+a pass over any slice of the audio (a cut segment, merged utterances, a partial) answers
+exactly the words whose samples it got, with Whisper-like segments that end after every
+sentence. No model, no timing noise: the recognizer's decisions are all that is tested.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from lingolive.engines.base import MODEL_RATE, EngineError, Float32Array, TimedText, Transcript
+
+WORD_SAMPLES = int(0.3 * MODEL_RATE)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One ``transcribe`` call, as the fake saw it."""
+
+    heard: str
+    samples: int
+    prompt: str | None
+    prefix: str | None
+    partial: bool
+
+
+def silence(seconds: float) -> Float32Array:
+    return np.zeros(int(seconds * MODEL_RATE), dtype=np.float32)
+
+
+class ScriptedSTT:
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self._vocabulary: list[str] = []
+        self.calls: list[Call] = []
+        #: The next this many ``transcribe`` calls raise ``EngineError``.
+        self.failures = 0
+        #: Cleared: ``transcribe`` waits until it is set (a pass that takes its time).
+        self.gate = threading.Event()
+        self.gate.set()
+        self._lock = threading.Lock()
+
+    def say(self, text: str) -> Float32Array:
+        """Audio of ``text``, word by word, without silence around it."""
+        chunks = []
+        for word in text.split():
+            self._vocabulary.append(word)
+            chunks.append(np.full(WORD_SAMPLES, len(self._vocabulary), dtype=np.float32))
+        return np.concatenate(chunks)
+
+    def _words(self, audio: Float32Array) -> list[tuple[str, int, int]]:
+        """(word, first sample, end sample) of every word with samples in ``audio``."""
+        found: list[tuple[str, int, int]] = []
+        codes = np.rint(audio).astype(np.int64)
+        edges = np.flatnonzero(np.diff(codes)) + 1
+        for start, end in zip(
+            np.concatenate([[0], edges]), np.concatenate([edges, [len(codes)]]), strict=True
+        ):
+            if codes[start]:
+                found.append((self._vocabulary[codes[start] - 1], int(start), int(end)))
+        return found
+
+    def languages(self) -> frozenset[str]:
+        return frozenset({"en"})
+
+    def detect_language(
+        self, audio: Float32Array, candidates: frozenset[str] | None = None
+    ) -> tuple[str, float]:
+        return "en", 1.0
+
+    def transcribe(
+        self,
+        audio: Float32Array,
+        language: str | None,
+        *,
+        prompt: str | None = None,
+        prefix: str | None = None,
+        partial: bool = False,
+    ) -> Transcript:
+        heard = self._words(audio)
+        text = " ".join(word for word, _, _ in heard)
+        with self._lock:
+            self.calls.append(Call(text, len(audio), prompt, prefix, partial))
+            fail = self.failures > 0
+            self.failures -= fail
+        self.gate.wait(5)
+        if fail:
+            raise EngineError("the model crashed")
+        segments: list[TimedText] = []
+        sentence: list[tuple[str, int, int]] = []
+        for item in heard:
+            sentence.append(item)
+            if item[0].endswith((".", "?", "!")) or item is heard[-1]:
+                segments.append(
+                    TimedText(
+                        start=sentence[0][1] / MODEL_RATE,
+                        end=sentence[-1][2] / MODEL_RATE,
+                        text=" ".join(word for word, _, _ in sentence),
+                    )
+                )
+                sentence = []
+        return Transcript(text=text, language=language or "en", segments=tuple(segments))

@@ -1,0 +1,115 @@
+"""The layers point one way: read from the code's own imports, every one of them.
+
+The pipeline speaks its own events; only the edge (signaling, rooms, ``wire_events``) knows
+the wire protocol. A module that breaks this (a stage building an ``ErrorMsg``, the media
+code importing a session) fails here, not in a review. Imports inside functions and under
+``TYPE_CHECKING`` count: a cycle hidden there is still a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "src" / "lingolive"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports() -> dict[str, set[str]]:
+    """Every lingolive module → the lingolive modules it imports (anywhere in the file)."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                base = node.module
+                if node.level:  # relative: resolve against this module's package
+                    package = name.rsplit(".", node.level)[0]
+                    base = f"{package}.{node.module}"
+                found.add(base)
+                found.update(f"{base}.{a.name}" for a in node.names)
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def test_stages_and_media_never_speak_the_wire() -> None:
+    graph = imports()
+    lower = ("lingolive.pipeline", "lingolive.engines", "lingolive.rtc")
+    edge = ("lingolive.signaling", "lingolive.protocol", "lingolive.wire_events", "lingolive.rooms")
+    offenders = {
+        module: sorted(m for m in deps if m.startswith(edge))
+        for module, deps in graph.items()
+        if module.startswith(lower)
+    }
+    assert {m: d for m, d in offenders.items() if d} == {}
+
+
+def test_the_protocol_is_a_leaf() -> None:
+    assert imports()["lingolive.protocol"] == set()
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for dep in sorted(graph.get(node, set())):
+            if state.get(dep) == 1:
+                return [*path[path.index(dep) :], dep]
+            if dep not in state and (cycle := visit(dep)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_import_cycle() -> None:
+    cycle = find_cycle(imports())
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_no_cycle_between_packages() -> None:
+    """Between folders too: ``signaling`` may use ``rooms`` and ``rtc``, never the other way
+    round, even through a third one."""
+
+    def room(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    packages: dict[str, set[str]] = {}
+    for module, deps in imports().items():
+        packages.setdefault(room(module), set()).update(
+            room(d) for d in deps if room(d) != room(module)
+        )
+    cycle = find_cycle(packages)
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_app_context_does_not_load_the_media_stack() -> None:
+    """Process-wide state (settings, engines, pools, rooms) without WebRTC or a session."""
+    probe = (
+        "import sys, lingolive.context; "
+        "print(sorted(m for m in ('aiortc', 'av', 'fastapi', 'lingolive.rtc.call', "
+        "'lingolive.signaling.session', 'lingolive.pipeline.live') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
