@@ -97,6 +97,10 @@ class Offer(_Message):
         Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_visible)] | None
     ) = None
     glossary: Glossary | None = None
+    #: Two people share one device, each speaking their own language: every phrase's
+    #: language is detected between ``source_lang`` and ``target_lang`` and the phrase is
+    #: translated into the other one. Loopback only.
+    conversation: bool = False
 
 
 class Candidate(_Message):
@@ -115,8 +119,47 @@ class Bye(_Message):
     type: Literal["bye"]
 
 
-ClientMessage = Annotated[Offer | Candidate | Bye, Field(discriminator="type")]
-CLIENT_MESSAGE: TypeAdapter[Offer | Candidate | Bye] = TypeAdapter(ClientMessage)
+class Listen(_Message):
+    """Hear another language from now on, without reconnecting (rooms: re-routed)."""
+
+    type: Literal["listen"]
+    target_lang: LangCode
+    voice: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class Mute(_Message):
+    """The microphone is muted (or not): nothing said meanwhile is translated; in a room
+    the others see it."""
+
+    type: Literal["mute"]
+    muted: bool
+
+
+#: The longest text a client may ask to have spoken (``say``): a few sentences.
+MAX_SAY_CHARS = 500
+
+
+class Say(_Message):
+    """Text typed instead of spoken: translated and voiced like a spoken phrase."""
+
+    type: Literal["say"]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_SAY_CHARS)]
+    #: The text's language; null: the session's ``source_lang`` (required when that is auto
+    #: or in a conversation).
+    lang: LangCode | None = None
+
+
+class Skip(_Message):
+    """Drop the translated speech queued for me and not yet played (a long backlog)."""
+
+    type: Literal["skip"]
+
+
+ClientMessageType = Offer | Candidate | Bye | Listen | Mute | Say | Skip
+ClientMessage = Annotated[ClientMessageType, Field(discriminator="type")]
+CLIENT_MESSAGE: TypeAdapter[ClientMessageType] = TypeAdapter(ClientMessage)
+#: Every client message ``type``, for the precise ``unknown_type`` error.
+CLIENT_TYPES = ("offer", "candidate", "bye", "listen", "mute", "say", "skip")
 
 
 # --- server -> client ---------------------------------------------------------------------
@@ -134,12 +177,14 @@ class ParticipantInfo(_Message):
     display_name: str
     source_lang: str  # what they speak
     target_lang: str  # what they hear
+    muted: bool = False
 
 
 class ParticipantEvent(_Message):
-    """Somebody joined or left the room; ``participants`` is everybody now in it."""
+    """Somebody joined, left or changed (muted, another language heard);
+    ``participants`` is everybody now in the room."""
 
-    type: Literal["participant_joined", "participant_left"]
+    type: Literal["participant_joined", "participant_left", "participant_updated"]
     room: str
     participant: ParticipantInfo
     participants: list[ParticipantInfo]
@@ -207,6 +252,14 @@ class TimingMsg(_Message):
     speaker: SpeakerRef | None = None
 
 
+class SpeakingMsg(_Message):
+    """A speaker started or stopped speaking (the server's voice activity detection)."""
+
+    type: Literal["speaking"] = "speaking"
+    speaking: bool
+    speaker: SpeakerRef | None = None
+
+
 class NoticeMsg(_Message):
     """Something the client should know that is not a failure (e.g. a fallback voice)."""
 
@@ -233,6 +286,7 @@ ServerMessage = (
     | TimingMsg
     | ErrorMsg
     | NoticeMsg
+    | SpeakingMsg
     | ParticipantEvent
 )
 
@@ -264,6 +318,7 @@ class ErrorCode:
     OFFER_TIMEOUT = "offer_timeout"
     TOO_MANY_CONNECTIONS = "too_many_connections"
     IDLE_TIMEOUT = "idle_timeout"
+    TOO_MANY_REQUESTS = "too_many_requests"
     SESSION_EXPIRED = "session_expired"
     SHUTDOWN = "server_shutdown"
     ENGINE = "engine_error"
