@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         description="Trickled ICE candidates accepted per session (a browser sends a few); "
         "more get `bad_message`. Candidates after ICE completed are ignored.",
     )
+    max_say_per_minute: int = Field(
+        20,
+        description="Typed phrases (`say`) a session may have spoken per minute (each costs "
+        "a translation and a synthesis); more get `too_many_requests`.",
+    )
     metrics_key: str = Field(
         "",
         description="If set, `GET /metrics` and `/api/status` need `Authorization: Bearer "

@@ -14,6 +14,7 @@ from lingolive.pipeline.events import (
     PhraseTimed,
     PipelineEvent,
     RecognitionBehind,
+    SpeechActivity,
     SpeechDropped,
     StageFailed,
     Translated,
@@ -26,6 +27,7 @@ from lingolive.protocol import (
     NoticeCode,
     NoticeMsg,
     ServerMessage,
+    SpeakingMsg,
     TimingMsg,
     TranscriptMsg,
     TranslationMsg,
@@ -51,6 +53,8 @@ def timing(event: PhraseTimed) -> TimingMsg:
 def to_wire(event: PipelineEvent) -> ServerMessage | None:
     """The message a client gets for ``event``, or None if clients are not told."""
     match event:
+        case SpeechActivity():
+            return SpeakingMsg(speaking=event.speaking)
         case Caption():
             return TranscriptMsg(
                 segment_id=event.segment_id,

@@ -25,6 +25,10 @@ class Languages:
     source: str | None  # None: detect per utterance
     target: str
     voice: str | None = None
+    #: Two people on one device: each phrase is detected between ``source`` and ``target``
+    #: and spoken in the other one (``source_voice`` speaks ``source``).
+    conversation: bool = False
+    source_voice: str | None = None
 
 
 class Refusal(Enum):
@@ -50,6 +54,7 @@ def select_languages(
     voice: str | None,
     *,
     room: bool,
+    conversation: bool = False,
 ) -> Languages:
     """The languages and voice for a session, or ``SelectionError``.
 
@@ -62,7 +67,21 @@ def select_languages(
     chosen = voice if voice is not None else settings.default_voice(target, engines.tts.voices())
     pairs = engines.language_pairs()
     supported = engines.pairs_text()
-    if room:
+    if conversation:
+        if room or source == "auto" or source == target:
+            raise SelectionError(
+                Refusal.SOURCE_NEEDED,
+                "a conversation is two languages on one device: source_lang and "
+                "target_lang, both named and different, and no room",
+            )
+        for pair in ((source, target), (target, source)):
+            if pair not in pairs:
+                raise SelectionError(
+                    Refusal.UNSUPPORTED_PAIR,
+                    f"a conversation needs both directions; {pair[0]}->{pair[1]} is not "
+                    f"supported here; supported pairs: {supported}",
+                )
+    elif room:
         if source == "auto":
             raise SelectionError(
                 Refusal.SOURCE_NEEDED, "rooms need source_lang: the others must know it"
@@ -104,4 +123,18 @@ def select_languages(
             engines.tts.check_voice(target, chosen)
         except EngineError as exc:
             raise SelectionError(Refusal.UNKNOWN_VOICE, str(exc)) from exc
-    return Languages(source=None if source == "auto" else source, target=target, voice=chosen)
+    source_voice = None
+    if conversation:
+        source_voice = settings.default_voice(source, engines.tts.voices())
+        if source_voice is not None:
+            try:
+                engines.tts.check_voice(source, source_voice)
+            except EngineError:
+                source_voice = None  # the configured voice cannot speak it: the default
+    return Languages(
+        source=None if source == "auto" else source,
+        target=target,
+        voice=chosen,
+        conversation=conversation,
+        source_voice=source_voice,
+    )

@@ -3,9 +3,11 @@
 Wires a ``StreamingRecognizer`` (which decides what was said and when a phrase is
 committed) to one ``Speaker`` per language somebody listens in (each translates and voices
 the committed phrases, in order, into its own output). A loopback session has exactly one
-listener language, its own; in a room, languages come and go with the listeners
-(``add_language``/``remove_language``), and however many people listen in one language the
-phrase is translated and synthesized for it once (LiveKit's ``track × language``).
+listener language, its own (``listen`` changes it mid-session); in a room, languages come
+and go with the listeners (``add_language``/``remove_language``), and however many people
+listen in one language the phrase is translated and synthesized for it once (LiveKit's
+``track × language``). A conversation (two people, one device) has two languages on one
+output and sends each phrase to the one it was not spoken in.
 
 Every part runs as its own task, so the next phrase is recognized while the previous one is
 spoken. No inference runs on the event loop: engine calls go to the shared ``Workers``
@@ -16,6 +18,7 @@ and the session carries on. Everything the cascade has to say goes to one ``Even
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from lingolive.config import RecognizerConfig
 from lingolive.engines.registry import Engines
@@ -55,16 +58,14 @@ class Cascade:
         self.speakers: dict[str, Speaker] = {}
         self._speaker_tasks: dict[str, asyncio.Task[None]] = {}
         self._started = False
-        targets = {t for _, t in engines.language_pairs()}
+        self._output = output
+        # Speakers of a language nobody hears any more, finishing what they were given.
+        self._retired: list[tuple[Speaker, asyncio.Task[None]]] = []
         self.recognizer = StreamingRecognizer(
             engines.stt,
             workers.stt,
-            languages.source,
-            # Auto-detection answers only languages that can reach a listener.
-            candidates=frozenset(s for s, t in engines.language_pairs() if t in targets)
-            if output is None
-            else frozenset(s for s, t in engines.language_pairs() if t == languages.target)
-            | {languages.target},
+            None if languages.conversation else languages.source,
+            candidates=self._candidates(),
             events=events,
             commit=self._commit,
             config=config or RecognizerConfig(),
@@ -73,6 +74,39 @@ class Cascade:
         self._recognize_task: asyncio.Task[None] | None = None
         if output is not None:
             self.add_language(languages.target, languages.voice, output)
+            if languages.conversation and languages.source is not None:
+                self.add_language(languages.source, languages.source_voice, output)
+
+    def _candidates(self) -> frozenset[str]:
+        """What auto-detection may answer: only languages that can reach a listener."""
+        pairs = self._engines.language_pairs()
+        languages = self.languages
+        if languages.conversation and languages.source is not None:
+            return frozenset({languages.source, languages.target})
+        if self._output is None:  # a room: whatever some listener language can be made of
+            targets = {t for _, t in pairs}
+            return frozenset(s for s, t in pairs if t in targets)
+        return frozenset(s for s, t in pairs if t == languages.target) | {languages.target}
+
+    async def listen(self, language: str, voice: str | None) -> None:
+        """A loopback listener now hears ``language``: phrases committed from now on are
+        translated into it (one being spoken finishes in the old one)."""
+        if self._output is None or self.languages.conversation:
+            raise ValueError("only a loopback pipeline changes its one listener language")
+        old = self.languages.target
+        self.languages = replace(self.languages, target=language, voice=voice)
+        self.recognizer.candidates = self._candidates()
+        speaker = self.speakers.pop(old, None)
+        task = self._speaker_tasks.pop(old, None)
+        if speaker is not None and task is not None:
+            speaker.finish()  # it speaks what it was given, then stops
+            self._retired = [(s, t) for s, t in self._retired if not t.done()]
+            self._retired.append((speaker, task))
+        self.add_language(language, voice, self._output)
+
+    def say(self, text: str, lang: str) -> None:
+        """A typed phrase: committed as if it had been spoken (numbered like the others)."""
+        self.recognizer.commit_text(text, lang)
 
     # -- listener languages -------------------------------------------------------------------
 
@@ -107,6 +141,12 @@ class Cascade:
 
     def _commit(self, phrase: Utterance) -> None:
         self._events(PhraseCommitted(phrase.segment_id, phrase.text, phrase.detected_lang or ""))
+        if self.languages.conversation:  # into the other person's language
+            spoken = phrase.detected_lang or phrase.source_lang
+            other = next((lang for lang in self.speakers if lang != spoken), None)
+            if other is not None:
+                self.speakers[other].say(phrase.for_language(other))
+            return
         for language, speaker in self.speakers.items():
             speaker.say(phrase.for_language(language))  # each records its own stage marks
 
@@ -138,10 +178,10 @@ class Cascade:
     async def close(self) -> None:
         """Stop now; phrases in flight are abandoned."""
         self.recognizer.close()
-        tasks = list(self._speaker_tasks.values())
+        tasks = [*self._speaker_tasks.values(), *(t for _, t in self._retired)]
         if self._recognize_task is not None:
             tasks.append(self._recognize_task)
-        for speaker in self.speakers.values():
+        for speaker in [*self.speakers.values(), *(s for s, _ in self._retired)]:
             speaker.close()
         for task in tasks:
             task.cancel()

@@ -21,6 +21,13 @@ StageName = Literal["stt", "mt", "tts"]
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechActivity:
+    """The speaker started or stopped speaking (voice activity, not recognition)."""
+
+    speaking: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Caption:
     """What the speaker said; partials (``final`` False) replace each other."""
 
@@ -119,7 +126,8 @@ class StageFailed:
 
 
 PipelineEvent = (
-    Caption
+    SpeechActivity
+    | Caption
     | PhraseCommitted
     | FinalPass
     | RecognitionBehind

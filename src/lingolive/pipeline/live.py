@@ -22,16 +22,18 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import numpy as np
+
 from lingolive.config import PipelineConfig
 from lingolive.engines.base import MODEL_RATE, Float32Array
 from lingolive.engines.registry import Engines
 from lingolive.engines.selection import Languages
 from lingolive.pipeline.cascade import Cascade
-from lingolive.pipeline.events import AudioShed, EventSink
+from lingolive.pipeline.events import AudioShed, EventSink, SpeechActivity
 from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.playback import SpeechOutput
 from lingolive.pipeline.rate_limit import TokenBucket
-from lingolive.pipeline.segmenter import Segmenter, SegmenterEvent
+from lingolive.pipeline.segmenter import Segmenter, SegmenterEvent, SpeechEnded, SpeechStarted
 from lingolive.pipeline.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,9 @@ class LiveTranslation:
         rate = config.max_audio_rate
         self._budget = None if rate is None else TokenBucket(rate=rate, burst=AUDIO_BURST_S)
         self._task: asyncio.Task[None] | None = None
+        #: The speaker muted their microphone: what still arrives counts as silence, so an
+        #: utterance in progress ends as if they had stopped talking.
+        self.muted = False
 
     def start(self) -> None:
         self.cascade.start()
@@ -105,6 +110,8 @@ class LiveTranslation:
         seconds = len(chunk) / MODEL_RATE
         self.received_audio_s += seconds
         self.last_audio_at = arrival
+        if self.muted:
+            chunk = np.zeros_like(chunk)
         if self._budget is not None and not self._budget.take(seconds, arrival):
             self._shed(
                 seconds, arrival, "audio arrives faster than real time: the excess is dropped"
@@ -133,6 +140,8 @@ class LiveTranslation:
 
     def _hand_on(self, events: list[SegmenterEvent]) -> None:
         for event in events:
+            if isinstance(event, SpeechStarted | SpeechEnded):
+                self._events(SpeechActivity(isinstance(event, SpeechStarted)))
             self.cascade.on_event(event)
 
     async def _segment_loop(self) -> None:

@@ -153,7 +153,7 @@ class StreamingRecognizer:
         self._stt = stt
         self._pool = pool
         self._source = source_lang
-        self._candidates = candidates
+        self.candidates = candidates  # may change mid-session (listen)
         self._events = events
         self._commit = commit
         self._cfg = config
@@ -231,6 +231,14 @@ class StreamingRecognizer:
             await self._end(utt, job)
             self._utt = None
 
+    def commit_text(self, text: str, lang: str) -> None:
+        """A phrase typed instead of spoken: shown and committed as it is, numbered like the
+        spoken ones (so captions and speech keep one order of segment ids)."""
+        segment_id = self._next_segment
+        self._next_segment += 1
+        self._events(Caption(segment_id, lang, text, final=True, stable=text))
+        self._commit(Utterance(segment_id, source_lang=lang, text=text, detected_lang=lang))
+
     def _remember(self, text: str) -> None:
         self._said = f"{self._said} {text}".strip()[-400:]
 
@@ -246,7 +254,7 @@ class StreamingRecognizer:
     async def _language(self, utt: _Utterance, audio: Float32Array) -> str | None:
         if utt.lang is None:
             lang, _ = await self._pool.run(
-                self._stt.detect_language, audio[:DETECT_SAMPLES], self._candidates
+                self._stt.detect_language, audio[:DETECT_SAMPLES], self.candidates
             )
             utt.lang = lang
         return utt.lang

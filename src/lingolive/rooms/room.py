@@ -182,6 +182,42 @@ class Room:
             await self._reroute()
         self._announce("participant_joined", participant.info)
 
+    async def update(
+        self,
+        participant_id: str,
+        *,
+        target_lang: str | None = None,
+        voice: str | None = None,
+        muted: bool | None = None,
+    ) -> None:
+        """A participant muted or unmuted, or now hears ``target_lang``: re-route them and
+        tell everyone."""
+        async with self._membership:
+            who = self.participants.get(participant_id)
+            if who is None:
+                return
+            if muted is not None:
+                who.info = who.info.model_copy(update={"muted": muted})
+            if target_lang is not None and target_lang != who.info.target_lang:
+                self._unroute_listener(who)
+                who.info = who.info.model_copy(update={"target_lang": target_lang})
+                who.voice = voice
+                await self._reroute()
+            updated = who.info
+        self._announce("participant_updated", updated)
+
+    def _unroute_listener(self, listener: Participant) -> None:
+        """Take ``listener`` out of every route that reaches them (not the ones they speak
+        into): their sources, fan-out seats and forwarded voices."""
+        for fanout in self._fanouts.values():
+            fanout.queues.pop(listener.id, None)
+        for speaker_id, listener_id in list(self._forwards):
+            if listener_id == listener.id:
+                self._drop_forward(speaker_id, listener_id)
+        for speaker_id in self.participants:
+            listener.hears.remove_source(speaker_id)
+        self._warned = {w for w in self._warned if w[1] != listener.id}
+
     async def leave(self, participant_id: str) -> None:
         async with self._membership:
             await self._leave(participant_id)
@@ -204,7 +240,9 @@ class Room:
         self._announce("participant_left", gone.info)
 
     def _announce(
-        self, kind: Literal["participant_joined", "participant_left"], who: ParticipantInfo
+        self,
+        kind: Literal["participant_joined", "participant_left", "participant_updated"],
+        who: ParticipantInfo,
     ) -> None:
         """Tell everyone who came or went, with the room's participants as they are now."""
         self.broadcast(

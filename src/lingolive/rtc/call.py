@@ -140,6 +140,24 @@ class Call:
         if self._watch is None:
             self._watch = asyncio.create_task(self._watch_loop(), name="call-watch")
 
+    # -- what the participant asks of their call -----------------------------------------------
+
+    def mute(self, muted: bool) -> None:
+        """Muted: what still arrives from the microphone counts as silence."""
+        self.pipeline.muted = muted
+
+    def skip(self) -> None:
+        """Drop the translated speech queued for this participant and not yet heard."""
+        self.track.skip()
+
+    def say(self, text: str, lang: str) -> None:
+        """A typed phrase, translated and spoken like a spoken one."""
+        self.pipeline.cascade.say(text, lang)
+
+    async def listen(self, language: str, voice: str | None) -> None:
+        """Loopback: hear ``language`` from the next phrase on (rooms re-route instead)."""
+        await self.pipeline.cascade.listen(language, voice)
+
     # -- peer connection events -----------------------------------------------------------------
 
     def _on_track(self, track: MediaStreamTrack) -> None:

@@ -53,6 +53,9 @@ class SpeechQueue:
         self._segments: deque[_Segment] = deque()
         self._by_id: dict[int, _Segment] = {}
         self._max_backlog = int(max_backlog_s * RATE)
+        # Segments the listener skipped: the rest of their speech, still being synthesized,
+        # must not reopen them. The last few ids are enough (ids only grow).
+        self._skipped: deque[int] = deque(maxlen=64)
 
     @property
     def backlog_s(self) -> float:
@@ -64,13 +67,16 @@ class SpeechQueue:
         seg = self._by_id.get(segment_id)
         if seg is None:
             seg = _Segment(segment_id, playback or Playback(segment_id))
+            if segment_id in self._skipped:
+                seg.playback.finish(time.monotonic())  # skipped: over before it began
+                return seg.playback
             self._segments.append(seg)
             self._by_id[segment_id] = seg
         return seg.playback
 
     def push(self, segment_id: int, samples: Int16Array) -> None:
         """Queue 48 kHz mono int16 samples for a segment (opened on first push)."""
-        if samples.size == 0:
+        if samples.size == 0 or segment_id in self._skipped:
             return
         self.open_segment(segment_id)
         seg = self._by_id[segment_id]
@@ -102,6 +108,16 @@ class SpeechQueue:
         seg = self._segments.popleft()
         self._by_id.pop(seg.segment_id, None)
         seg.playback.finish(now)
+
+    def skip(self) -> None:
+        """The listener skips the backlog: everything queued goes, the segment playing now
+        included, and the rest of their speech is not taken any more."""
+        now = time.monotonic()
+        for seg in self._segments:
+            self._skipped.append(seg.segment_id)
+            seg.playback.finish(now)
+        self._segments.clear()
+        self._by_id.clear()
 
     def close(self) -> None:
         """The listener is gone: segments still queued will never play here."""

@@ -64,6 +64,12 @@ class TranslatedAudioTrack(MediaStreamTrack):
         self._sources[key] = queue
         return queue
 
+    def skip(self) -> None:
+        """Drop the translated speech queued on this track (every speaker's)."""
+        for source in self._sources.values():
+            if isinstance(source, SpeechQueue):
+                source.skip()
+
     def remove_source(self, key: object) -> None:
         source = self._sources.pop(key, None)
         if isinstance(source, SpeechQueue):

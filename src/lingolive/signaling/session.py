@@ -24,20 +24,25 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from lingolive import logs
 from lingolive.context import AppContext
-from lingolive.engines.selection import Languages, Refusal, SelectionError, select_languages
+from lingolive.engines.selection import Languages, SelectionError, select_languages
 from lingolive.pipeline.events import EventSink, PipelineEvent, fan_out
 from lingolive.pipeline.glossary import Glossary
 from lingolive.protocol import (
     CLIENT_MESSAGE,
+    CLIENT_TYPES,
     Answer,
     Bye,
     Candidate,
     ErrorCode,
     ErrorMsg,
+    Listen,
+    Mute,
     Offer,
     ParticipantInfo,
     Ready,
+    Say,
     ServerMessage,
+    Skip,
     glossary_items,
 )
 from lingolive.rooms import tokens
@@ -45,6 +50,7 @@ from lingolive.rooms.room import Participant, Room
 from lingolive.rtc.call import Call, CallEnd, CandidateRefused, Ending
 from lingolive.rtc.peer import BadSDP
 from lingolive.signaling.admission import Admission
+from lingolive.signaling.controls import REFUSAL_CODES, ControlRefused, Controls
 from lingolive.signaling.relay import RelayTo, relay
 from lingolive.wire_events import to_wire
 
@@ -59,11 +65,6 @@ ENDING_CODES: dict[CallEnd, str | None] = {
     CallEnd.CONNECT_TIMEOUT: ErrorCode.CONNECT_TIMEOUT,
     CallEnd.IDLE_TIMEOUT: ErrorCode.IDLE_TIMEOUT,
     CallEnd.EXPIRED: ErrorCode.SESSION_EXPIRED,
-}
-REFUSAL_CODES: dict[Refusal, str] = {
-    Refusal.UNSUPPORTED_PAIR: ErrorCode.UNSUPPORTED_PAIR,
-    Refusal.UNKNOWN_VOICE: ErrorCode.UNKNOWN_VOICE,
-    Refusal.SOURCE_NEEDED: ErrorCode.BAD_MESSAGE,
 }
 
 
@@ -88,6 +89,7 @@ class SignalingSession:
         self._deadline_fired = False
         self.id = uuid.uuid4().hex[:12]
         self.call: Call | None = None
+        self.controls: Controls | None = None  # mute, listen, say, skip, once a call runs
         self._outbox: asyncio.Queue[ServerMessage | None] = asyncio.Queue(SEND_QUEUE)
         self._sender: asyncio.Task[None] | None = None
         self.room_id: str | None = None
@@ -201,10 +203,10 @@ class SignalingSession:
             self.error(ErrorCode.BAD_MESSAGE, "a message must be a JSON object with a 'type'")
             return
         kind = data.get("type")
-        if kind not in ("offer", "candidate", "bye"):
+        if kind not in CLIENT_TYPES:
             self.error(
                 ErrorCode.UNKNOWN_TYPE,
-                f"unknown message type {kind!r}; expected offer, candidate or bye",
+                f"unknown message type {kind!r}; expected one of {', '.join(CLIENT_TYPES)}",
             )
             return
         try:
@@ -227,6 +229,8 @@ class SignalingSession:
                 await self._on_candidate(message)
             elif isinstance(message, Bye):
                 self._closing = True
+            else:
+                await self._on_control(message)
         except SessionError as exc:
             self.error(exc.code, exc.message)
         except Exception:  # a bug must not take the socket (or the server) down
@@ -244,9 +248,32 @@ class SignalingSession:
                 offer.target_lang,
                 offer.voice,
                 room=offer.room is not None,
+                conversation=offer.conversation,
             )
         except SelectionError as exc:
             raise SessionError(REFUSAL_CODES[exc.refusal], exc.message) from exc
+
+    async def _on_control(self, message: Listen | Mute | Say | Skip) -> None:
+        """What a participant asks of their running call (``controls.py``)."""
+        if self.controls is None:
+            raise SessionError(ErrorCode.NO_SESSION, f"send an offer before {message.type}")
+        try:
+            languages = await self.controls.handle(message)
+        except ControlRefused as exc:
+            raise SessionError(exc.code, exc.message) from exc
+        if languages is not None:
+            self._ready(languages)
+
+    def _ready(self, languages: Languages) -> None:
+        self.emit(
+            Ready(
+                session_id=self.id,
+                source_lang=languages.source or "auto",
+                target_lang=languages.target,
+                voice=languages.voice,
+                worker=os.getpid(),
+            )
+        )
 
     async def _on_offer(self, offer: Offer) -> None:
         if self.call is not None:
@@ -299,16 +326,9 @@ class SignalingSession:
         call.ended.add_done_callback(self._call_ended)
         self._start()
         self.ctx.metrics.sessions_started.inc()
+        self.controls = Controls(self.ctx, call, languages, self.id, room)
         self.emit(Answer(sdp=sdp, session_id=self.id))
-        self.emit(
-            Ready(
-                session_id=self.id,
-                source_lang=languages.source or "auto",
-                target_lang=languages.target,
-                voice=languages.voice,
-                worker=os.getpid(),
-            )
-        )
+        self._ready(languages)
         if room is not None and info is not None:
             participant = Participant(
                 info,
@@ -383,6 +403,7 @@ class SignalingSession:
         if room_id is not None:
             await self.ctx.rooms.leave(room_id, self.id)
         call, self.call = self.call, None
+        self.controls = None
         if call is not None:
             await call.close()
 

@@ -1,0 +1,115 @@
+"""What a participant asks of their running call: mute, hear another language, say typed
+text, skip the backlog.
+
+Each request is checked here, in the edge's words (the engines' language selection, the
+``say`` rate limit), then handed to the call (loopback) or to the room (which re-routes and
+tells the others). Kept apart from ``session.py``, which owns the socket and the offer.
+"""
+
+from __future__ import annotations
+
+import time
+
+from lingolive.context import AppContext
+from lingolive.engines.selection import Languages, Refusal, SelectionError, select_languages
+from lingolive.pipeline.rate_limit import TokenBucket
+from lingolive.protocol import ErrorCode, Listen, Mute, Say, Skip
+from lingolive.rooms.room import Room
+from lingolive.rtc.call import Call
+
+#: The wire error code of each way a choice of languages can be refused.
+REFUSAL_CODES: dict[Refusal, str] = {
+    Refusal.UNSUPPORTED_PAIR: ErrorCode.UNSUPPORTED_PAIR,
+    Refusal.UNKNOWN_VOICE: ErrorCode.UNKNOWN_VOICE,
+    Refusal.SOURCE_NEEDED: ErrorCode.BAD_MESSAGE,
+}
+
+
+class ControlRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Controls:
+    """The requests of one participant, for as long as their call runs."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        call: Call,
+        languages: Languages,
+        participant_id: str,
+        room: Room | None,
+    ) -> None:
+        self._ctx = ctx
+        self._call = call
+        self.languages = languages
+        self._id = participant_id
+        self._room = room
+        per_minute = ctx.settings.max_say_per_minute
+        self._says = TokenBucket(rate=per_minute / 60.0, burst=float(per_minute))
+
+    async def handle(self, message: Listen | Mute | Say | Skip) -> Languages | None:
+        """Carry out ``message``; the session's languages if they changed (``listen``)."""
+        if isinstance(message, Mute):
+            self._call.mute(message.muted)
+            if self._room is not None:
+                await self._room.update(self._id, muted=message.muted)
+        elif isinstance(message, Skip):
+            self._call.skip()
+        elif isinstance(message, Say):
+            self._call.say(message.text, self._say_language(message))
+        else:
+            return await self._listen(message)
+        return None
+
+    def _say_language(self, message: Say) -> str:
+        languages = self.languages
+        lang = message.lang or (None if languages.conversation else languages.source)
+        if lang is None:
+            raise ControlRefused(
+                ErrorCode.BAD_MESSAGE, "say needs lang: this session detects the language"
+            )
+        if languages.conversation and lang not in (languages.source, languages.target):
+            raise ControlRefused(
+                ErrorCode.BAD_MESSAGE,
+                f"this conversation is {languages.source} and {languages.target}, not {lang}",
+            )
+        engines = self._ctx.engines
+        if lang not in {s for s, _ in engines.language_pairs()} and lang != languages.target:
+            raise ControlRefused(
+                ErrorCode.UNSUPPORTED_PAIR,
+                f"nothing can be translated from {lang!r}; supported pairs: {engines.pairs_text()}",
+            )
+        if not self._says.take(1.0, time.monotonic()):
+            limit = self._ctx.settings.max_say_per_minute
+            raise ControlRefused(
+                ErrorCode.TOO_MANY_REQUESTS, f"at most {limit} typed phrases per minute"
+            )
+        return lang
+
+    async def _listen(self, message: Listen) -> Languages:
+        languages = self.languages
+        if languages.conversation:
+            raise ControlRefused(
+                ErrorCode.BAD_MESSAGE, "a conversation keeps its two languages: start anew"
+            )
+        try:
+            chosen = select_languages(
+                self._ctx.engines,
+                self._ctx.settings,
+                languages.source or "auto",
+                message.target_lang,
+                message.voice,
+                room=self._room is not None,
+            )
+        except SelectionError as exc:
+            raise ControlRefused(REFUSAL_CODES[exc.refusal], exc.message) from exc
+        if self._room is not None:
+            await self._room.update(self._id, target_lang=chosen.target, voice=chosen.voice)
+        else:
+            await self._call.listen(chosen.target, chosen.voice)
+        self.languages = chosen
+        return chosen
