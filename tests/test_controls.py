@@ -29,6 +29,7 @@ def control_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
         tmp_path_factory.mktemp("controls"),
         LL_MAX_SAY_PER_MINUTE=str(SAY_LIMIT),
         LL_MAX_SESSIONS="6",
+        LL_REJOIN_GRACE_S="8",
     )
     yield srv
     stop_server(srv)
@@ -244,3 +245,87 @@ async def test_in_a_room_listen_and_mute_reach_the_others(control_server: Server
         await ben.close()
     speaking = [e for e in ben.of_type("speaking") if e["speaker"]["display_name"] == "Ana"]
     assert [e["speaking"] for e in speaking][:2] == [True, False], ben.events
+
+
+async def test_a_dropped_participant_comes_back_as_themselves(control_server: Server) -> None:
+    """A lost connection is not a leave: rejoining with the resume token within
+    LL_REJOIN_GRACE_S brings back the same participant, and the others see nothing."""
+    async with httpx.AsyncClient() as http:
+        room = (await http.post(f"{control_server.url}/rooms")).json()
+    join = {"room": room["room"], "token": room["token"]}
+    ana = LoopbackClient(control_server.ws_url)
+    ben = LoopbackClient(control_server.ws_url)
+    ana_mic = PacedFileTrack(phrases(3.0, "en_piper_02.wav", 9.0, "en_piper_06.wav", 8.0))
+    try:
+        await ben.connect(
+            PacedFileTrack(phrases(60.0)),
+            source_lang="es",
+            target_lang="es",
+            extra={**join, "display_name": "Ben"},
+        )
+        ready = await ben.wait_for(lambda e: e["type"] == "ready", 10)
+        await ana.connect(
+            ana_mic, source_lang="en", target_lang="es", extra={**join, "display_name": "Ana"}
+        )
+        first = await ben.wait_for(lambda e: e["type"] == "translation" and e["text"], 30)
+        await ben.close(bye=False)  # the network drops
+        back = LoopbackClient(control_server.ws_url)
+        await back.connect(
+            PacedFileTrack(phrases(60.0)),
+            source_lang="es",
+            target_lang="es",
+            extra={**join, "display_name": "Ben", "resume_token": ready["resume_token"]},
+        )
+        try:
+            assert back.session_id == ben.session_id  # the same participant
+            later = await back.wait_for(
+                lambda e: (
+                    e["type"] == "translation"
+                    and e["text"]
+                    and e["segment_id"] != first["segment_id"]
+                ),
+                30,
+            )
+            assert later["speaker"]["display_name"] == "Ana" and later["lang"] == "es"
+            joined = back.of_type("participant_joined")[0]
+            assert {p["display_name"] for p in joined["participants"]} == {"Ana", "Ben"}
+        finally:
+            await back.close()  # a bye: now Ben leaves for real
+        left = await ana.wait_for(lambda e: e["type"] == "participant_left", 10)
+        assert left["participant"]["id"] == ben.session_id
+    finally:
+        await ana.close()
+    noise = [
+        e
+        for e in ana.of_type("participant_joined") + ana.of_type("participant_left")
+        if e["participant"]["display_name"] == "Ben"
+    ]
+    assert [e["type"] for e in noise] == ["participant_left"], noise  # no leave/join blip
+
+
+async def test_a_resume_token_is_bound_to_its_room(control_server: Server) -> None:
+    async with httpx.AsyncClient() as http:
+        one = (await http.post(f"{control_server.url}/rooms")).json()
+        two = (await http.post(f"{control_server.url}/rooms")).json()
+    client = LoopbackClient(control_server.ws_url)
+    try:
+        await client.connect(
+            PacedFileTrack(phrases(20.0)),
+            source_lang="en",
+            target_lang="es",
+            extra={"room": one["room"], "token": one["token"]},
+        )
+        token = (await client.wait_for(lambda e: e["type"] == "ready", 10))["resume_token"]
+    finally:
+        await client.close()
+    other = LoopbackClient(control_server.ws_url)
+    try:
+        with pytest.raises(RuntimeError, match="bad_token"):
+            await other.connect(
+                PacedFileTrack(phrases(5.0)),
+                source_lang="en",
+                target_lang="es",
+                extra={"room": two["room"], "token": two["token"], "resume_token": token},
+            )
+    finally:
+        await other.close()

@@ -30,6 +30,7 @@ def room_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         LL_ROOM_SECRET=SECRET,
         LL_ROOM_MAX_PARTICIPANTS="4",
         LL_MAX_SESSIONS="12",
+        LL_REJOIN_GRACE_S="2",
     )
     yield srv
     stop_server(srv)
@@ -163,7 +164,7 @@ async def test_joining_and_leaving_mid_speech(room_server: Server) -> None:
     leaves, _ = await join(room_server, room, silent(), "es", "es", "Leave")
     try:
         await leaves.wait_for(lambda e: e["type"] == "translation", 30)
-        await leaves.close(bye=False)  # vanishes mid-dialogue
+        await leaves.close(bye=False)  # vanishes mid-dialogue (gone for good after 2 s)
         late, _ = await join(room_server, room, silent(), "ca", "ca", "Late")
         try:
             await late.wait_for(lambda e: e["type"] == "translation" and e["lang"] == "ca", 30)

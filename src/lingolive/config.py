@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         description="Trickled ICE candidates accepted per session (a browser sends a few); "
         "more get `bad_message`. Candidates after ICE completed are ignored.",
     )
+    rejoin_grace_s: float = Field(
+        20.0,
+        description="A room participant whose connection drops (no `bye`) keeps their seat "
+        "this long: rejoining with the `resume_token` brings them back as the same "
+        "participant, and the others see no leave and join.",
+    )
     max_say_per_minute: int = Field(
         20,
         description="Typed phrases (`say`) a session may have spoken per minute (each costs "

@@ -97,6 +97,9 @@ class Offer(_Message):
         Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_visible)] | None
     ) = None
     glossary: Glossary | None = None
+    #: A room participant whose connection dropped comes back as themselves: the
+    #: ``resume_token`` of their last ``ready`` (within ``LL_REJOIN_GRACE_S``).
+    resume_token: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     #: Two people share one device, each speaking their own language: every phrase's
     #: language is detected between ``source_lang`` and ``target_lang`` and the phrase is
     #: translated into the other one. Loopback only.
@@ -205,6 +208,9 @@ class Ready(_Message):
     target_lang: str
     voice: str | None
     worker: int | None = None  # id (pid) of the server process that holds the session
+    #: Rooms: present it in the next offer after a dropped connection to come back as the
+    #: same participant (``Offer.resume_token``).
+    resume_token: str | None = None
 
 
 class TranscriptMsg(_Message):

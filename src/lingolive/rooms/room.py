@@ -123,20 +123,33 @@ class Room:
         self._fanouts: dict[tuple[str, str], FanOut] = {}  # (speaker, language)
         self._forwards: dict[tuple[str, str], Callable[[Int16Array], None]] = {}
         self._warned: set[tuple[str, str]] = set()
+        # Participants whose connection dropped: their seat and identity wait for them to
+        # come back (``step_away``) until the timer makes it a leave.
+        self.away: dict[str, tuple[ParticipantInfo, asyncio.TimerHandle]] = {}
+        #: Told when the room empties by itself (the last one away for too long).
+        self.on_empty: Callable[[Room], None] | None = None
         # Joins and leaves (each may await pipelines stopping) happen one at a time.
         self._membership = asyncio.Lock()
 
     @property
     def full(self) -> bool:
-        return len(self.participants) + len(self.reserved) >= self.max_participants
+        seats = len(self.participants) + len(self.reserved) + len(self.away)
+        return seats >= self.max_participants
 
     @property
     def empty(self) -> bool:
-        return not self.participants and not self.reserved
+        return not self.participants and not self.reserved and not self.away
 
     def reserve(self, participant_id: str) -> bool:
-        """Hold a seat for an admitted offer until it joins or leaves; False if none is free."""
+        """Hold a seat for an admitted offer until it joins or leaves; False if none is free.
+
+        A participant coming back (``step_away``) takes their own seat again."""
         if participant_id in self.reserved:
+            return True
+        back = self.away.pop(participant_id, None)
+        if back is not None:
+            back[1].cancel()
+            self.reserved.add(participant_id)
             return True
         if self.full:
             return False
@@ -144,7 +157,8 @@ class Room:
         return True
 
     def infos(self) -> list[ParticipantInfo]:
-        return [p.info for p in self.participants.values()]
+        """Everybody in the room, those whose connection dropped a moment ago included."""
+        return [p.info for p in self.participants.values()] + [i for i, _ in self.away.values()]
 
     # -- messages -------------------------------------------------------------------------------
 
@@ -175,12 +189,44 @@ class Room:
 
     # -- membership -----------------------------------------------------------------------------
 
-    async def join(self, participant: Participant) -> None:
+    async def join(self, participant: Participant, *, rejoin: bool = False) -> None:
+        """``rejoin``: the same participant back after a dropped connection; the others
+        were never told they left, so they are not told they joined."""
         async with self._membership:
             self.reserved.discard(participant.id)
             self.participants[participant.id] = participant
             await self._reroute()
-        self._announce("participant_joined", participant.info)
+        if rejoin:
+            participant.emit(
+                ParticipantEvent(
+                    type="participant_joined",
+                    room=self.id,
+                    participant=participant.info,
+                    participants=self.infos(),
+                )
+            )
+        else:
+            self._announce("participant_joined", participant.info)
+
+    async def step_away(self, participant_id: str, grace_s: float) -> None:
+        """The participant's connection dropped: their media goes now, but for ``grace_s``
+        their seat waits and nobody is told; then it is a leave."""
+        async with self._membership:
+            gone = await self._remove(participant_id)
+            if gone is None:
+                return
+            timer = asyncio.get_running_loop().call_later(
+                grace_s, lambda: asyncio.ensure_future(self._away_too_long(participant_id))
+            )
+            self.away[participant_id] = (gone.info, timer)
+
+    async def _away_too_long(self, participant_id: str) -> None:
+        async with self._membership:
+            gone = self.away.pop(participant_id, None)
+        if gone is not None:
+            self._announce("participant_left", gone[0])
+            if self.on_empty is not None and self.empty:
+                self.on_empty(self)
 
     async def update(
         self,
@@ -223,10 +269,16 @@ class Room:
             await self._leave(participant_id)
 
     async def _leave(self, participant_id: str) -> None:
+        gone = await self._remove(participant_id)
+        if gone is not None:
+            self._announce("participant_left", gone.info)
+
+    async def _remove(self, participant_id: str) -> Participant | None:
+        """Take a participant's media out of the room (their seat and routes)."""
         self.reserved.discard(participant_id)
         gone = self.participants.pop(participant_id, None)
         if gone is None:
-            return
+            return None
         for (speaker, _lang), fanout in list(self._fanouts.items()):
             fanout.queues.pop(participant_id, None)
             if speaker == participant_id:
@@ -237,7 +289,7 @@ class Room:
         for other in self.participants.values():
             other.hears.remove_source(participant_id)
         await self._reroute()
-        self._announce("participant_left", gone.info)
+        return gone
 
     def _announce(
         self,
@@ -320,7 +372,18 @@ class RoomRegistry:
         room = self.rooms.get(room_id)
         if room is None:
             room = self.rooms[room_id] = Room(room_id, self._max, self._pairs)
+            room.on_empty = self._forget
         return room
+
+    def _forget(self, room: Room) -> None:
+        if self.rooms.get(room.id) is room:
+            del self.rooms[room.id]
+
+    async def step_away(self, room_id: str, participant_id: str, grace_s: float) -> None:
+        """A participant's connection dropped: keep their seat for ``grace_s``."""
+        room = self.rooms.get(room_id)
+        if room is not None:
+            await room.step_away(participant_id, grace_s)
 
     async def leave(self, room_id: str, participant_id: str) -> None:
         room = self.rooms.get(room_id)
@@ -330,7 +393,7 @@ class RoomRegistry:
         if room.empty and self.rooms.get(room_id) is room:
             del self.rooms[room_id]
 
-    async def join(self, room: Room, participant: Participant) -> None:
+    async def join(self, room: Room, participant: Participant, *, rejoin: bool = False) -> None:
         # The seat reserved at admission kept the room in the registry meanwhile.
         self.rooms.setdefault(room.id, room)
-        await room.join(participant)
+        await room.join(participant, rejoin=rejoin)

@@ -65,6 +65,36 @@ def issue(
     return f"{_b64(payload)}.{_b64(signature)}", float(int(expires))
 
 
+def _seat_signature(secret: bytes, room: str, participant_id: str, expires: int) -> str:
+    message = f"seat|{room}|{participant_id}|{expires}".encode()
+    return _b64(hmac.new(secret, message, hashlib.sha256).digest())
+
+
+def issue_seat(
+    secret: bytes, room: str, participant_id: str, ttl_s: float, now: float | None = None
+) -> str:
+    """A participant's own seat: presented again after a dropped connection, it brings the
+    same participant back (``ready.resume_token``). Valid for ``ttl_s`` (the session's
+    longest life), bound to the room and the participant."""
+    expires = int((time.time() if now is None else now) + ttl_s)
+    return f"{participant_id}.{expires}.{_seat_signature(secret, room, participant_id, expires)}"
+
+
+def verify_seat(secret: bytes, token: str, room: str, now: float | None = None) -> str:
+    """The participant id a seat token gives back, or ``TokenError``."""
+    try:
+        participant_id, expires_text, signature = token.split(".")
+        expires = int(expires_text)
+    except ValueError as exc:
+        raise TokenError("bad_token", "malformed resume token") from exc
+    expected = _seat_signature(secret, room, participant_id, expires)
+    if not hmac.compare_digest(signature.encode(), expected.encode()):
+        raise TokenError("bad_token", "invalid resume token (not for this room or server)")
+    if (time.time() if now is None else now) >= expires:
+        raise TokenError("token_expired", "the resume token has expired; join anew")
+    return participant_id
+
+
 def verify(secret: bytes, token: str, room: str, now: float | None = None) -> RoomGrant:
     try:
         payload_b64, signature_b64 = token.split(".")

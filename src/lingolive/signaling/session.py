@@ -90,6 +90,12 @@ class SignalingSession:
         self.id = uuid.uuid4().hex[:12]
         self.call: Call | None = None
         self.controls: Controls | None = None  # mute, listen, say, skip, once a call runs
+        # How the session ends decides what a room hears: a `bye` or a limit is a leave; a
+        # dropped connection keeps the seat for LL_REJOIN_GRACE_S (``Room.step_away``).
+        self._said_bye = False
+        self._ended_by_server = False
+        self._rejoining = False  # this offer brings back a participant who dropped
+        self._resume_token: str | None = None  # rooms: the seat to come back to
         self._outbox: asyncio.Queue[ServerMessage | None] = asyncio.Queue(SEND_QUEUE)
         self._sender: asyncio.Task[None] | None = None
         self.room_id: str | None = None
@@ -228,6 +234,7 @@ class SignalingSession:
             elif isinstance(message, Candidate):
                 await self._on_candidate(message)
             elif isinstance(message, Bye):
+                self._said_bye = True
                 self._closing = True
             else:
                 await self._on_control(message)
@@ -272,6 +279,7 @@ class SignalingSession:
                 target_lang=languages.target,
                 voice=languages.voice,
                 worker=os.getpid(),
+                resume_token=self._resume_token,
             )
         )
 
@@ -338,7 +346,7 @@ class SignalingSession:
                 languages.voice,
                 call.voice_sinks,
             )
-            await self.ctx.rooms.join(room, participant)
+            await self.ctx.rooms.join(room, participant, rejoin=self._rejoining)
         self.log.info(
             "session started: %s -> %s%s",
             languages.source or "auto",
@@ -347,26 +355,39 @@ class SignalingSession:
         )
 
     def _call_ended(self, ended: asyncio.Future[Ending]) -> None:
-        """The call ended by itself (ICE failed, a limit): tell the client, close."""
+        """The call ended by itself (ICE failed, a limit): tell the client, close. A lost
+        connection is not the participant leaving: a room keeps their seat a while."""
         if ended.cancelled() or self._closing:
             return
         ending = ended.result()
         code = ENDING_CODES[ending.reason]
+        dropped = ending.reason in (CallEnd.CONNECTION_FAILED, CallEnd.CONNECTION_CLOSED)
         if code is None:
             asyncio.get_running_loop().create_task(self.close())
         else:
-            asyncio.get_running_loop().create_task(self._end(code, ending.message))
+            asyncio.get_running_loop().create_task(self._end(code, ending.message, dropped=dropped))
 
     def _admit(self, offer: Offer) -> tuple[Room, tokens.RoomGrant]:
-        """Check the room token and the room's size; the room to join."""
+        """Check the room token and the room's size; the room to join.
+
+        With a valid ``resume_token`` of a participant whose connection dropped a moment
+        ago, this session *is* that participant again (same id, same seat)."""
         assert offer.room is not None
         if not offer.token:
             raise SessionError(ErrorCode.BAD_TOKEN, "joining a room needs its token")
+        secret = self.ctx.room_secret
         try:
-            grant = tokens.verify(self.ctx.room_secret, offer.token, offer.room)
+            grant = tokens.verify(secret, offer.token, offer.room)
+            back = offer.resume_token and tokens.verify_seat(secret, offer.resume_token, offer.room)
         except tokens.TokenError as exc:
             raise SessionError(exc.code, str(exc)) from exc
         room = self.ctx.rooms.get_or_create(offer.room)
+        if back and back in room.away:
+            self.id, self._rejoining = back, True
+            logs.session_id.set(back)
+        self._resume_token = tokens.issue_seat(
+            secret, room.id, self.id, self.ctx.settings.max_session_s
+        )
         if not room.reserve(self.id):
             raise SessionError(
                 ErrorCode.ROOM_FULL, f"the room is full ({room.max_participants} participants)"
@@ -382,8 +403,9 @@ class SignalingSession:
         except CandidateRefused as exc:
             raise SessionError(ErrorCode.BAD_MESSAGE, str(exc)) from exc
 
-    async def _end(self, code: str, message: str) -> None:
+    async def _end(self, code: str, message: str, *, dropped: bool = False) -> None:
         self.log.info("ending session: %s", message)
+        self._ended_by_server = not dropped
         self.error(code, message)
         await self.close()
 
@@ -401,7 +423,11 @@ class SignalingSession:
         self.ctx.sessions.pop(self.id, None)
         room_id, self.room_id = self.room_id, None
         if room_id is not None:
-            await self.ctx.rooms.leave(room_id, self.id)
+            if self.started and not self._said_bye and not self._ended_by_server:
+                grace = self.ctx.settings.rejoin_grace_s
+                await self.ctx.rooms.step_away(room_id, self.id, grace)
+            else:
+                await self.ctx.rooms.leave(room_id, self.id)
         call, self.call = self.call, None
         self.controls = None
         if call is not None:
