@@ -15,9 +15,11 @@ import numpy as np
 import pysubs2
 import pytest
 
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, Server
+from lingolive.config import Settings
 from lingolive.engines.registry import Engines
 from lingolive.file_translate import read_audio
+from lingolive.serve import ServeOptions, where_to_open
 
 
 def translate(src: Path, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -211,3 +213,16 @@ def test_bad_paths_refused_before_engines_load(
     assert proc.stderr.startswith("lingolive: ") and proc.stderr.count("\n") == 1
     assert "engines loaded" not in proc.stderr and proc.stdout == ""
     assert not (tmp_path / output).exists()
+
+
+def test_serve_says_where_to_open_the_page(server: Server) -> None:
+    """Once ready, `serve` prints the address to open (not uvicorn's 0.0.0.0), and why other
+    devices need https."""
+    port = server.url.rsplit(":", 1)[1]
+    log = server.log()
+    assert f"open http://localhost:{port}/ in a browser" in log, log[-2000:]
+    assert "Only this machine can connect (LL_HOST=127.0.0.1)" in log  # conftest binds loopback
+    lan = where_to_open(Settings(host="0.0.0.0", port=8000), ServeOptions())
+    assert "need https" in lan[1] and "--certfile" in lan[1]
+    tls = where_to_open(Settings(host="0.0.0.0", port=8443), ServeOptions(certfile="c.pem"))
+    assert tls[0].endswith("open https://localhost:8443/ in a browser.")

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -131,7 +131,11 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
     return bool(host) and netloc == host
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, on_ready: Callable[[], None] | None = None
+) -> FastAPI:
+    """``on_ready``: called once the engines are warm (``serve`` tells the user where to
+    open the page then, not while the models are still loading)."""
     settings = settings or Settings()
     state: dict[str, AppContext] = {}
     # Which sockets may open (counted from the handshake on, before the engines are loaded).
@@ -160,6 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         ctx.ready = True
         log.info("ready in %.1f s; language pairs: %s", time.monotonic() - t, engines.pairs_text())
+        if on_ready is not None:
+            on_ready()
         if long_term_turn_urls(settings.ice_servers):
             log.warning(
                 "LL_ICE_SERVERS holds a TURN password: /api/config gives it to every visitor; "

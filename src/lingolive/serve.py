@@ -47,9 +47,36 @@ class ServeOptions:
     workers: int = 1
 
 
+def where_to_open(settings: Settings, options: ServeOptions) -> list[str]:
+    """What to tell a person who just started the server: the address to open, and why
+    another device needs https (browsers give the microphone only to secure pages, and
+    ``localhost``)."""
+    port = settings.port
+    if options.certfile:
+        lines = [f"LingoLive is ready: open https://localhost:{port}/ in a browser."]
+        if settings.host not in ("127.0.0.1", "localhost", "::1"):
+            lines.append(f"Other devices: https://<this machine's address>:{port}/")
+        return lines
+    lines = [f"LingoLive is ready: open http://localhost:{port}/ in a browser on this machine."]
+    if settings.host in ("127.0.0.1", "localhost", "::1"):
+        lines.append(f"Only this machine can connect (LL_HOST={settings.host}).")
+    else:
+        lines.append(
+            "Other devices need https: browsers allow the microphone only on secure pages. "
+            "Start with --certfile and --keyfile (README: using it from another device) and "
+            "open "
+            f"https://<this machine's address>:{port}/ there."
+        )
+    return lines
+
+
 def _config(settings: Settings, options: ServeOptions) -> uvicorn.Config:
+    def announce() -> None:
+        for line in where_to_open(settings, options):
+            print(line, flush=True)
+
     return uvicorn.Config(
-        create_app(settings),
+        create_app(settings, on_ready=announce if settings.worker_index in (None, 0) else None),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
