@@ -1,38 +1,124 @@
 // LingoLive browser client: microphone -> WebRTC -> server; translated audio + captions back.
 // Signaling protocol: docs/protocol.md. No framework, no build step.
 
+import { CaptionStore, FORMATS, toTXT } from "./captions.js";
+import { LevelMeter } from "./meter.js";
+
 const $ = (id) => document.getElementById(id);
 const ui = {
   source: $("source"), target: $("target"), swap: $("swap"), mic: $("mic"),
-  status: $("status"), captions: $("captions"), audio: $("remote"),
-  last: $("lat-last"), median: $("lat-median"), rtt: $("lat-rtt"), breakdown: $("lat-breakdown"),
+  conversation: $("conversation"), conversationBox: $("conversation-box"),
+  mute: $("mute"), ptt: $("ptt"), talk: $("talk"), level: $("level"), speaking: $("speaking"),
+  skip: $("skip"), devices: $("devices"), micDevice: $("mic-device"), speakerDevice: $("speaker-device"),
+  speakerBox: $("speaker-box"),
+  status: $("status"), notices: $("notices"), captions: $("captions"), captionsEmpty: $("captions-empty"),
+  audio: $("remote"),
+  latency: $("latency"), last: $("lat-last"), median: $("lat-median"), rtt: $("lat-rtt"), breakdown: $("lat-breakdown"),
   name: $("name"), createRoom: $("create-room"), inviteBox: $("invite-box"), invite: $("invite"),
   copyInvite: $("copy-invite"), roomInfo: $("room-info"), participants: $("participants"),
+  fontDown: $("font-down"), fontUp: $("font-up"), showTimings: $("show-timings"), copy: $("copy"),
+  clear: $("clear"), captionsBox: $("captions-box"), convHead: $("conv-head"), convLeft: $("conv-left"),
+  convRight: $("conv-right"), sayForm: $("say-form"), sayText: $("say-text"), saySend: $("say-send"),
 };
+
+/** Captions kept in the page (older ones stay in storage and in the exports). */
+const MAX_DOM_CAPTIONS = 500;
+/** Waits between reconnection attempts (s): doubled each time, capped. */
+const RECONNECT_CAP_S = 10;
+const BUSY_CAP_S = 30;
+/** Errors after which trying again cannot help: the session ends and says why. */
+const CLOSING_CODES = new Set(["connection_failed", "connect_timeout", "idle_timeout", "server_shutdown",
+  "offer_timeout", "too_many_connections"]);
+const PREFS_KEY = "lingolive.prefs.v1";
 
 const state = {
   config: null,       // GET /api/config
   ws: null,
   pc: null,
-  stream: null,
-  segments: new Map(), // segment_id -> {li, src, dst, meta}
+  stream: null,       // the microphone's MediaStream
+  track: null,        // its audio track (the one sent)
+  segments: new Map(), // caption key -> {li, src, dst, meta, phrase}
   latencies: [],
   statsTimer: null,
   sessionId: null,
   room: null,          // {room, token} when joining a room (from the invite link)
   participants: [],
-  ready: null,         // the server's `ready` message for this session
+  ready: null,         // the server's latest `ready` for this connection
   listening: false,    // ready and the media connection is up: speech now reaches the server
+  wanted: false,       // a session is running (or reconnecting): the user pressed Start
+  attempt: 0,          // reconnection attempts since media last flowed
+  retryTimer: null,
+  tag: "",             // this connection's id in caption keys (segment ids restart per session)
+  conversation: null,  // {source, target} while a conversation session runs
+  muted: false,        // the Mute button
+  ptt: false,          // push-to-talk on
+  holding: false,      // space / "Hold to talk" held
+  sentMuted: false,    // what the server was last told
+  lastError: null,     // the last session-level `error` message
+  pendingListen: null, // the language asked for with `listen`, until the server's `ready`
+  reconnecting: false, // the connection dropped and is being made again
+  speaking: new Set(), // ids of who speaks now ("me" in loopback)
+  level: 0,            // the microphone level shown, 0..1
+  wakeLock: null,
+  store: new CaptionStore(),
+  prefs: loadPrefs(),
 };
 // Exposed for tests and for the curious: what happened in this page.
 window.lingolive = state;
+
+const meter = new LevelMeter((level) => { state.level = level; ui.level.value = level; });
+
+function loadPrefs() {
+  try { return { fontScale: 1, showTimings: false, ...JSON.parse(localStorage.getItem(PREFS_KEY) || "{}") }; }
+  catch { return { fontScale: 1, showTimings: false }; }
+}
+function savePrefs() {
+  try { localStorage.setItem(PREFS_KEY, JSON.stringify(state.prefs)); } catch { /* storage blocked */ }
+}
 
 function setStatus(text, isError = false) {
   ui.status.textContent = text;
   ui.status.classList.toggle("error", isError);
 }
 
+// --- notices: dismissable lines ------------------------------------------------------------
+
+const NOTICE_TEXT = {
+  tts_fallback: "The online voice could not be reached: the offline voice spoke instead.",
+  audio_dropped: "Some microphone audio was dropped: the server could not keep up.",
+  recognition_behind: "Recognition fell behind: the next phrases are merged and come later. “Skip backlog” drops what waits to be spoken.",
+};
+
+/** Show a line until dismissed (or for `ttl` ms). A repeated `code` replaces its line. */
+function notice(text, { code = null, ttl = 0, action = null, error = false } = {}) {
+  if (code) for (const old of ui.notices.querySelectorAll(`li[data-code="${code}"]`)) old.remove();
+  const li = document.createElement("li");
+  li.classList.toggle("error", error);
+  if (code) li.dataset.code = code;
+  const span = document.createElement("span");
+  span.textContent = text;
+  li.append(span);
+  if (action) {
+    const act = document.createElement("button");
+    act.type = "button"; act.textContent = action.label;
+    act.addEventListener("click", () => { li.remove(); action.run(); });
+    li.append(act);
+  }
+  const close = document.createElement("button");
+  close.type = "button"; close.className = "dismiss"; close.textContent = "×";
+  close.setAttribute("aria-label", "Dismiss");
+  close.addEventListener("click", () => li.remove());
+  li.append(close);
+  ui.notices.append(li);
+  while (ui.notices.children.length > 4) ui.notices.firstElementChild.remove();
+  if (ttl) setTimeout(() => li.remove(), ttl);
+  return li;
+}
+
+// --- languages -------------------------------------------------------------------------------
+
 function langName(code) {
+  if (code === "auto") return "Detect automatically";
   for (const p of state.config.pairs) {
     if (p.source === code) return p.source_name;
     if (p.target === code) return p.target_name;
@@ -43,68 +129,155 @@ function langName(code) {
 function fillPickers() {
   const pairs = state.config.pairs;
   const sources = [...new Set(pairs.map((p) => p.source))];
+  const keep = ui.source.value;
   ui.source.innerHTML = "";
   for (const code of sources) ui.source.add(new Option(langName(code), code));
-  if (!state.room) ui.source.add(new Option("Detect automatically", "auto"));
-  ui.source.value = sources.includes(state.config.default_source) ? state.config.default_source : sources[0];
-  fillTargets(state.config.default_target);
+  if (!state.room && !ui.conversation.checked) ui.source.add(new Option("Detect automatically", "auto"));
+  const want = keep || state.config.default_source;
+  ui.source.value = [...ui.source.options].some((o) => o.value === want) ? want
+    : sources.includes(state.config.default_source) ? state.config.default_source : sources[0];
+  fillTargets(ui.target.value || state.config.default_target);
 }
 
-// Offer only targets the server can actually reach from the chosen source. In a room, what
-// I hear comes from the others, whatever they speak: any language the server speaks (or mine).
+// Offer only targets the server can actually reach from the chosen source (both ways in a
+// conversation). In a room, what I hear comes from the others, whatever they speak: any
+// language the server speaks (or mine).
 function fillTargets(preferred) {
   const src = ui.source.value;
   const pairs = state.config.pairs;
-  const targets = state.room
-    ? [...new Set([src, ...pairs.map((p) => p.target)])]
-    : [...new Set(pairs.filter((p) => src === "auto" || p.source === src).map((p) => p.target))];
+  const served = (a, b) => pairs.some((p) => p.source === a && p.target === b);
+  let targets;
+  if (state.room) targets = [...new Set([src, ...pairs.map((p) => p.target)])];
+  else {
+    targets = [...new Set(pairs.filter((p) => src === "auto" || p.source === src).map((p) => p.target))];
+    if (ui.conversation.checked) targets = targets.filter((t) => served(t, src));
+  }
   const keep = preferred || ui.target.value;
   ui.target.innerHTML = "";
   for (const code of targets) ui.target.add(new Option(langName(code), code));
   if (targets.includes(keep)) ui.target.value = keep;
 }
 
+/** The language I hear now: the server's word once it answered, else the picker. */
+const hearing = () => (state.ready ? state.ready.target_lang : ui.target.value);
+
 async function loadConfig() {
   const res = await fetch("/api/config");
   if (!res.ok) throw new Error(`server answered ${res.status}`);
   state.config = await res.json();
   fillPickers();
+  applyLink();
   ui.mic.disabled = false;
-  setStatus("Ready. Press “Start microphone” and speak.");
+  if (!window.isSecureContext) setStatus(INSECURE, true);
+  else setStatus(state.room ? "Ready. Press “Join the room” and speak." : "Ready. Press “Start microphone” and speak.");
 }
 
-// Captions are keyed by speaker (rooms) and segment: every speaker numbers their own.
+// --- captions --------------------------------------------------------------------------------
+
+const clockTime = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+/** Build one caption's <li> (empty, appended to the log, then filled: so that only final
+ * text is an addition the log announces; partial text sits in `aria-live="off"`). */
+function captionItem(phrase) {
+  const li = document.createElement("li");
+  li.dataset.key = phrase.id;
+  li.dataset.speaker = phrase.speakerId || "me";
+  if (phrase.segmentId !== undefined) li.dataset.segment = phrase.segmentId;
+  if (phrase.side) li.dataset.side = phrase.side;
+  const head = document.createElement("div"); head.className = "head"; head.setAttribute("aria-live", "off");
+  const name = document.createElement("span"); name.className = "who";
+  const ts = document.createElement("time"); ts.className = "ts";
+  head.append(name, ts);
+  const src = document.createElement("div"); src.className = "src partial"; src.setAttribute("aria-live", "off");
+  const dst = document.createElement("div"); dst.className = "dst";
+  const meta = document.createElement("div"); meta.className = "meta"; meta.setAttribute("aria-live", "off");
+  li.append(head, src, dst, meta);
+  ui.captions.append(li);
+  while (ui.captions.children.length > MAX_DOM_CAPTIONS) {
+    const old = ui.captions.firstElementChild;
+    state.segments.delete(old.dataset.key);
+    old.remove();
+  }
+  ui.captionsEmpty.hidden = true;
+  name.textContent = phrase.who || "";
+  ts.dateTime = new Date(phrase.at).toISOString();
+  ts.textContent = clockTime(phrase.at);
+  return { li, src, dst, meta, phrase };
+}
+
+/** The final text replaces the partial element: a node added to the log, so announced. */
+function setSource(seg, text, lang, final) {
+  if (final && seg.src.classList.contains("partial")) {
+    const node = document.createElement("div");
+    node.className = "src";
+    node.lang = lang || "";
+    node.textContent = text;
+    seg.src.replaceWith(node);
+    seg.src = node;
+  } else {
+    seg.src.textContent = text;
+    if (lang) seg.src.lang = lang;
+  }
+}
+
+function setTranslation(seg, text, lang) {
+  seg.dst.textContent = text;
+  if (lang) seg.dst.lang = lang;
+}
+
+function restoreCaptions() {
+  ui.captions.setAttribute("aria-busy", "true");
+  for (const p of state.store.phrases.slice(-MAX_DOM_CAPTIONS)) {
+    const seg = captionItem(p);
+    setSource(seg, p.src, p.srcLang, true);
+    setTranslation(seg, p.dst, p.dstLang);
+  }
+  ui.captions.setAttribute("aria-busy", "false");
+}
+
+// Captions are keyed by connection, speaker (rooms) and segment: every speaker numbers their
+// own, and a new session (a reconnection) starts again at 1.
 function segment(msg) {
-  const who = msg.speaker ? msg.speaker.id : "me";
-  const key = `${who}:${msg.segment_id}`;
+  const speakerId = msg.speaker ? msg.speaker.id : "me";
+  const key = `${state.tag}:${speakerId}:${msg.segment_id}`;
   let seg = state.segments.get(key);
   if (!seg) {
-    const li = document.createElement("li");
-    li.dataset.segment = msg.segment_id;
-    li.dataset.speaker = who;
-    const name = document.createElement("div"); name.className = "who";
-    if (msg.speaker) name.textContent = msg.speaker.id === state.sessionId ? "You" : msg.speaker.display_name;
-    const src = document.createElement("div"); src.className = "src partial";
-    const dst = document.createElement("div"); dst.className = "dst";
-    const meta = document.createElement("div"); meta.className = "meta";
-    li.append(name, src, dst, meta);
-    ui.captions.append(li);
-    seg = { li, src, dst, meta };
+    const now = Date.now();
+    state.store.begin(now);
+    const who = msg.speaker ? (msg.speaker.id === state.sessionId ? "You" : msg.speaker.display_name) : "";
+    const phrase = { id: key, at: now, start: now - state.store.start, end: now - state.store.start,
+      who, speakerId, segmentId: msg.segment_id, src: "", srcLang: "", dst: "", dstLang: "", final: false };
+    seg = captionItem(phrase);
     state.segments.set(key, seg);
   }
   return seg;
 }
 
-function showParticipants(list) {
-  state.participants = list;
-  ui.participants.innerHTML = "";
-  for (const p of list) {
-    const li = document.createElement("li");
-    const me = p.id === state.sessionId ? " (you)" : "";
-    li.textContent = `${p.display_name}${me}: speaks ${langName(p.source_lang)}, hears ${langName(p.target_lang)}`;
-    li.dataset.participant = p.id;
-    ui.participants.append(li);
+/** Keep a phrase's end time and, once it is final, store it (for reloads and exports). */
+function touch(seg, endWall = Date.now()) {
+  const p = seg.phrase;
+  p.end = Math.max(p.end, endWall - state.store.start);
+  if (p.final) state.store.put(p);
+}
+
+function onTranscript(msg) {
+  const seg = segment(msg);
+  setSource(seg, msg.text, msg.lang, msg.final);
+  const p = seg.phrase;
+  p.src = msg.text; p.srcLang = msg.lang; p.final = p.final || msg.final;
+  if (state.conversation) {
+    p.side = msg.lang === state.conversation.source ? "left" : "right";
+    seg.li.dataset.side = p.side;
   }
+  touch(seg);
+}
+
+function onTranslation(msg) {
+  if (msg.speaker && msg.lang !== hearing()) return;  // another listener's language
+  const seg = segment(msg);
+  setTranslation(seg, msg.text, msg.lang);
+  seg.phrase.dst = msg.text; seg.phrase.dstLang = msg.lang;
+  touch(seg);
 }
 
 function median(values) {
@@ -116,13 +289,21 @@ const fmt = (ms) => (ms === null || ms === undefined ? "–" : `${Math.round(ms)
 
 function onTiming(msg) {
   // In a room, one phrase is voiced once per listener language: keep the one I hear.
-  if (msg.speaker && msg.lang && msg.lang !== ui.target.value) return;
+  if (msg.speaker && msg.lang && msg.lang !== hearing()) return;
   const seg = segment(msg);
   const parts = [];
   if (msg.first_audio_out_ms !== null) parts.push(`speech end → audio out ${fmt(msg.first_audio_out_ms)}`);
   parts.push(`VAD ${fmt(msg.speech_end_ms)}`, `STT ${fmt(msg.stt_ms)}`, `MT ${fmt(msg.mt_ms)}`,
     `TTS first audio ${fmt(msg.tts_first_audio_ms)}`);
   seg.meta.textContent = parts.join(" · ");
+  // The phrase's subtitle runs from when it was spoken to when its translation has played.
+  const now = Date.now();
+  const p = seg.phrase;
+  const start = msg.stages && msg.stages.speech_start;
+  if (msg.first_audio_out_ms !== null && typeof start === "number") {
+    p.start = Math.max(0, Math.min(p.start, now - msg.first_audio_out_ms + start - state.store.start));
+  }
+  touch(seg, now + (msg.audio_ms || 0));
   if (msg.first_audio_out_ms !== null) {
     state.latencies.push(msg.first_audio_out_ms);
     ui.last.textContent = fmt(msg.first_audio_out_ms);
@@ -131,66 +312,306 @@ function onTiming(msg) {
   }
 }
 
+/** Conversation: captions in two columns, one per person (by the language they speak). */
+function showConversation() {
+  const c = state.conversation;
+  ui.captionsBox.classList.toggle("conversation", !!c);
+  ui.convHead.hidden = !c;
+  if (c) {
+    ui.convLeft.textContent = `${langName(c.source)} speaker`;
+    ui.convRight.textContent = `${langName(c.target)} speaker`;
+  }
+}
+
+function exportCaptions(format) {
+  state.store.save();
+  const { make, mime } = FORMATS[format];
+  const text = make(state.store.phrases, state.store.start);
+  const stamp = new Date(state.store.start || Date.now()).toISOString().slice(0, 16).replace(/[-:]/g, "").replace("T", "-");
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([text], { type: `${mime};charset=utf-8` }));
+  a.download = `lingolive-${stamp}.${format}`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+async function copyText(text) {
+  try { await navigator.clipboard.writeText(text); return true; }
+  catch {
+    const area = document.createElement("textarea");
+    area.value = text; document.body.append(area); area.select();
+    const ok = document.execCommand("copy");
+    area.remove();
+    return ok;
+  }
+}
+
+function applyPrefs() {
+  document.documentElement.style.setProperty("--caption-scale", String(state.prefs.fontScale));
+  ui.showTimings.checked = !!state.prefs.showTimings;
+  document.body.classList.toggle("show-timings", !!state.prefs.showTimings);
+  ui.latency.hidden = !state.prefs.showTimings;
+}
+
+function scaleFont(step) {
+  state.prefs.fontScale = Math.min(2.5, Math.max(0.75, Math.round((state.prefs.fontScale + step) * 8) / 8));
+  savePrefs(); applyPrefs();
+}
+
+// --- rooms -----------------------------------------------------------------------------------
+
+function showParticipants(list) {
+  state.participants = list;
+  ui.participants.innerHTML = "";
+  for (const p of list) {
+    const li = document.createElement("li");
+    const me = p.id === state.sessionId ? " (you)" : "";
+    const name = document.createElement("span");
+    name.textContent = `${p.display_name}${me}: speaks ${langName(p.source_lang)}, hears ${langName(p.target_lang)}`;
+    const flags = document.createElement("span"); flags.className = "flags";
+    flags.textContent = [p.muted ? "muted" : "", state.speaking.has(p.id) ? "speaking" : ""].filter(Boolean).join(", ");
+    li.append(name, flags);
+    li.dataset.participant = p.id;
+    li.classList.toggle("speaking", state.speaking.has(p.id));
+    li.classList.toggle("muted", !!p.muted);
+    ui.participants.append(li);
+  }
+  ui.participants.hidden = list.length === 0;
+}
+
+function onParticipants(msg) {
+  showParticipants(msg.participants);
+  ui.roomInfo.hidden = false;
+  const who = msg.participant.display_name;
+  const what = { participant_joined: ` (${who} joined)`, participant_left: ` (${who} left)`, participant_updated: "" }[msg.type];
+  ui.roomInfo.textContent = `Room ${msg.room}: ${msg.participants.length} here${what}`;
+}
+
+function onSpeaking(msg) {
+  const id = msg.speaker ? msg.speaker.id : "me";
+  if (msg.speaking) state.speaking.add(id); else state.speaking.delete(id);
+  const mine = !msg.speaker || msg.speaker.id === state.sessionId;
+  if (mine) ui.speaking.hidden = !msg.speaking;
+  if (state.participants.length) showParticipants(state.participants);
+}
+
+// --- the session -----------------------------------------------------------------------------
+
+const INSECURE = "Open this page over https (or on localhost): browsers only give the microphone to secure pages.";
+
+function micError(e) {
+  switch (e && e.name) {
+    case "NotAllowedError": case "SecurityError":
+      return "Microphone blocked: allow it in the address bar's site settings, then press Start again.";
+    case "NotFoundError": case "OverconstrainedError":
+      return "No microphone found: plug one in.";
+    case "NotReadableError": case "AbortError":
+      return "The microphone is busy in another app: close it there and try again.";
+    default:
+      return `Microphone unavailable: ${e && e.message ? e.message : e}`;
+  }
+}
+
+function openMic(deviceId) {
+  const audio = { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 };
+  if (deviceId) audio.deviceId = { exact: deviceId };
+  return navigator.mediaDevices.getUserMedia({ audio }).catch((e) => {
+    // A remembered device that is gone: the default one will do.
+    if (deviceId && (e.name === "OverconstrainedError" || e.name === "NotFoundError")) return openMic("");
+    throw e;
+  });
+}
+
+/** Send `track` from now on: meter, mute state, and a warning if it ends (unplugged). */
+function useTrack(stream) {
+  const track = stream.getAudioTracks()[0];
+  state.stream = stream;
+  state.track = track;
+  track.enabled = !effectiveMuted();
+  track.addEventListener("ended", () => { if (track === state.track) micLost(); });
+  meter.attach(track);
+}
+
+function micLost() {
+  setStatus("The microphone stopped (unplugged?): pick another one under Devices.", true);
+  notice("The microphone stopped.", {
+    code: "mic_ended", error: true,
+    action: { label: "Use the default microphone", run: () => switchMic("") },
+  });
+  ui.devices.open = true;
+  refreshDevices().then(() => ui.micDevice.focus());
+}
+
+async function switchMic(deviceId) {
+  if (!state.wanted) return;
+  let stream;
+  try { stream = await openMic(deviceId); }
+  catch (e) { setStatus(micError(e), true); return; }
+  if (!state.wanted) { stream.getTracks().forEach((t) => t.stop()); return; }
+  const old = state.stream;
+  const sender = state.pc && state.pc.getSenders().find((s) => !s.track || s.track.kind === "audio");
+  if (sender) await sender.replaceTrack(stream.getAudioTracks()[0]);
+  useTrack(stream);
+  if (old) old.getTracks().forEach((t) => t.stop());
+  for (const li of ui.notices.querySelectorAll('li[data-code="mic_ended"]')) li.remove();
+  notice(`Microphone: ${stream.getAudioTracks()[0].label || "default"}`, { code: "mic", ttl: 5000 });
+  if (state.listening) showListening();
+  refreshDevices();
+}
+
+const sinkSupported = typeof HTMLMediaElement !== "undefined" && "setSinkId" in HTMLMediaElement.prototype;
+
+async function refreshDevices() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) { ui.devices.hidden = true; return; }
+  let list = [];
+  try { list = await navigator.mediaDevices.enumerateDevices(); } catch { return; }
+  const current = state.track && state.track.readyState === "live" ? state.track.getSettings().deviceId : null;
+  fillDevices(ui.micDevice, list.filter((d) => d.kind === "audioinput"), "Microphone", current || state.prefs.micId);
+  ui.speakerBox.hidden = !sinkSupported;
+  if (sinkSupported) fillDevices(ui.speakerDevice, list.filter((d) => d.kind === "audiooutput"), "Speaker", state.prefs.speakerId);
+}
+
+function fillDevices(select, devices, noun, want) {
+  const keep = want || select.value;
+  select.innerHTML = "";
+  select.add(new Option(`Default ${noun.toLowerCase()}`, ""));
+  devices.filter((d) => d.deviceId && d.deviceId !== "default").forEach((d, i) =>
+    select.add(new Option(d.label || `${noun} ${i + 1}`, d.deviceId)));
+  select.value = [...select.options].some((o) => o.value === keep) ? keep : "";
+}
+
+const effectiveMuted = () => state.muted || (state.ptt && !state.holding);
+
+function send(msg) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) { state.ws.send(JSON.stringify(msg)); return true; }
+  return false;
+}
+
+/** Mute = the track sends silence, and (once the session is ready) the server is told. */
+function applyMute() {
+  const muted = effectiveMuted();
+  if (state.track) state.track.enabled = !muted;
+  ui.mute.setAttribute("aria-pressed", String(state.muted));
+  ui.talk.setAttribute("aria-pressed", String(state.holding));
+  document.body.classList.toggle("muted", muted);
+  if (state.ready && muted !== state.sentMuted && send({ type: "mute", muted })) state.sentMuted = muted;
+  if (state.listening) showListening();
+}
+
+function hold(on) {
+  if (!state.ptt || !state.wanted || state.holding === on) return;
+  state.holding = on;
+  applyMute();
+}
+
 // "Listening" only once speech can reach the server: the session is ready *and* ICE/DTLS
 // connected. Before that the microphone already runs, but what is said is lost.
 function showListening() {
   const msg = state.ready;
   if (!msg || !state.pc || state.pc.connectionState !== "connected") return;
+  const first = !state.listening;
   state.listening = true;
-  setStatus(`Listening: ${langName(msg.source_lang)} → ${langName(msg.target_lang)}`);
+  if (first && state.reconnecting) {
+    const same = state.sessionId && state.sessionId === state.previousSessionId;
+    notice(!state.room ? "Reconnected."
+      : same ? "Reconnected: back in the room (the others did not see you leave)."
+        : "Reconnected: rejoined the room as a new participant (you were away too long).",
+    { code: "reconnected", ttl: 8000 });
+  }
+  state.attempt = 0;
+  state.reconnecting = false;
+  const arrow = state.conversation ? "⇄" : "→";
+  let text = `Listening: ${langName(state.conversation ? state.conversation.source : msg.source_lang)} ${arrow} ${langName(msg.target_lang)}`;
+  if (state.conversation) text += " (conversation)";
+  if (state.muted) text += " · muted";
+  else if (state.ptt) text += state.holding ? " · talking" : " · hold Space or “Hold to talk” to speak";
+  setStatus(text);
+}
+
+function listen(lang) {
+  state.pendingListen = lang;
+  if (send({ type: "listen", target_lang: lang })) setStatus(`Switching to ${langName(lang)}…`);
+}
+
+function onReady(msg) {
+  state.ready = msg;
+  if (msg.resume_token) state.resumeToken = msg.resume_token;
+  if (state.pendingListen === msg.target_lang) state.pendingListen = null;
+  // "I hear" changed while the offer was on its way.
+  if (!state.conversation && !state.pendingListen && msg.target_lang !== ui.target.value) listen(ui.target.value);
+  if (effectiveMuted() !== state.sentMuted && send({ type: "mute", muted: effectiveMuted() })) state.sentMuted = effectiveMuted();
+  showListening();
+}
+
+function onError(msg) {
+  if (msg.segment_id !== null && msg.segment_id !== undefined) {
+    const seg = segment(msg);
+    const err = document.createElement("div"); err.className = "err"; err.textContent = msg.message;
+    seg.li.append(err);
+    return;
+  }
+  state.lastError = msg;
+  const code = msg.code;
+  if (state.pendingListen && state.ready && code !== "busy" && !CLOSING_CODES.has(code)) {
+    // A refused `listen`: I still hear what the server said last.
+    ui.target.value = state.ready.target_lang;
+    state.pendingListen = null;
+    showListening();
+  }
+  if (code === "busy") {
+    dropConnection();
+    retryLater((n) => `Server busy — retrying in ${n} s`, BUSY_CAP_S);
+  } else if (CLOSING_CODES.has(code)) {
+    setStatus("Reconnecting…");  // the server closes the socket; onclose retries
+  } else if (!state.ready || code === "session_expired") {
+    endSession(false);
+    setStatus(explain(msg), true);
+  } else {
+    // The session goes on: a refused `listen`, `say` or similar.
+    notice(explain(msg), { code: `error-${code}`, error: true });
+  }
+}
+
+function explain(msg) {
+  switch (msg.code) {
+    case "bad_token": case "token_expired":
+      return "This invite expired or is not from this server: ask for a new invite.";
+    case "room_full":
+      return "The room is full: try again later or ask for a new room.";
+    case "session_expired":
+      return "The session reached its time limit: press Start to go on.";
+    case "too_many_requests":
+      return "Too many typed phrases in the last minute: wait a little.";
+    default:
+      return msg.message;
+  }
 }
 
 function onMessage(msg) {
   switch (msg.type) {
     case "answer":
       state.sessionId = msg.session_id;
-      state.pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }).catch((e) => fail(`Could not apply the answer: ${e}`));
+      state.pc.setRemoteDescription({ type: "answer", sdp: msg.sdp })
+        .catch((e) => { endSession(false); setStatus(`Could not apply the answer: ${e}`, true); });
       break;
-    case "ready":
-      state.ready = msg;
-      showListening();
-      break;
-    case "transcript": {
-      const seg = segment(msg);
-      seg.src.textContent = msg.text;
-      seg.src.classList.toggle("partial", !msg.final);
-      seg.src.lang = msg.lang;
-      break;
-    }
-    case "translation": {
-      if (msg.speaker && msg.lang !== ui.target.value) break;  // another listener's language
-      const seg = segment(msg);
-      seg.dst.textContent = msg.text;
-      seg.dst.lang = msg.lang;
-      break;
-    }
-    case "timing":
-      onTiming(msg);
+    case "ready": onReady(msg); break;
+    case "transcript": onTranscript(msg); break;
+    case "translation": onTranslation(msg); break;
+    case "timing": onTiming(msg); break;
+    case "speaking": onSpeaking(msg); break;
+    case "notice":
+      notice(NOTICE_TEXT[msg.code] || msg.message, { code: `notice-${msg.code}` });
       break;
     case "participant_joined":
     case "participant_left":
-      showParticipants(msg.participants);
-      ui.roomInfo.hidden = false;
-      ui.roomInfo.textContent = `Room ${msg.room}: ${msg.participants.length} here` +
-        (msg.type === "participant_joined" ? ` (${msg.participant.display_name} joined)` : ` (${msg.participant.display_name} left)`);
+    case "participant_updated":
+      onParticipants(msg);
       break;
-    case "error":
-      if (msg.segment_id !== null && msg.segment_id !== undefined) {
-        const seg = segment(msg);
-        const err = document.createElement("div"); err.className = "err"; err.textContent = msg.message;
-        seg.li.append(err);
-      } else {
-        fail(msg.message);
-      }
-      break;
-    default:
-      break;
+    case "error": onError(msg); break;
+    default: break;
   }
-}
-
-function fail(text) {
-  setStatus(text, true);
-  stop(false);
 }
 
 function waitForIce(pc, ms) {
@@ -206,69 +627,168 @@ function waitForIce(pc, ms) {
 }
 
 async function start() {
-  ui.mic.disabled = true;
-  setStatus("Asking for the microphone…");
-  try {
-    state.stream = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
-    });
-  } catch (e) {
-    ui.mic.disabled = false;
-    setStatus(`Microphone unavailable: ${e.message}. Pages off localhost need https.`, true);
+  if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    setStatus(INSECURE, true);
     return;
   }
+  const conversation = !state.room && ui.conversation.checked;
+  if (conversation && ui.source.value === "auto") {
+    setStatus("A conversation needs both languages: pick the one you speak.", true);
+    return;
+  }
+  ui.mic.disabled = true;
+  setStatus("Asking for the microphone…");
+  let stream;
+  try {
+    stream = await openMic(ui.micDevice.value || state.prefs.micId || "");
+  } catch (e) {
+    ui.mic.disabled = false;
+    setStatus(micError(e), true);
+    return;
+  }
+  useTrack(stream);
+  refreshDevices();
+  if (sinkSupported && state.prefs.speakerId) ui.audio.setSinkId(state.prefs.speakerId).catch(() => {});
+  state.wanted = true;
+  state.attempt = 0;
+  state.conversation = conversation ? { source: ui.source.value, target: ui.target.value } : null;
+  showConversation();
+  state.store.begin();
+  sessionUi(true);
+  requestWakeLock();
+  connect();
+}
+
+/** One connection (WebSocket + peer connection) of the running session. */
+async function connect() {
+  clearTimeout(state.retryTimer);
+  if (!state.wanted) return;
+  state.tag = Date.now().toString(36);
+  state.ready = null;
+  state.listening = false;
+  state.sentMuted = false;
+  state.lastError = null;
+  if (state.sessionId) state.previousSessionId = state.sessionId;
+  state.sessionId = null;
+  setStatus(state.reconnecting ? "Reconnecting…" : "Connecting…");
   const pc = new RTCPeerConnection({ iceServers: state.config.ice_servers || [] });
   state.pc = pc;
-  for (const track of state.stream.getAudioTracks()) pc.addTrack(track, state.stream);
+  pc.addTrack(state.track, state.stream);
   pc.ontrack = (ev) => {
+    if (state.pc !== pc) return;
     ui.audio.srcObject = ev.streams[0] || new MediaStream([ev.track]);
     ui.audio.play().catch(() => setStatus("Click anywhere to allow audio playback.", true));
   };
   pc.onconnectionstatechange = () => {
-    if (pc.connectionState === "failed") fail("The media connection failed (firewall or NAT? see README: TURN).");
+    if (state.pc !== pc) return;
+    if (pc.connectionState === "failed") connectionLost("The media connection failed (firewall or NAT? see README: TURN).");
     if (pc.connectionState === "connected") showListening();
   };
 
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${proto}://${location.host}/ws`);
   state.ws = ws;
-  ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
-  ws.onclose = () => { if (state.ws === ws) { setStatus("Disconnected."); stop(false); } };
-  await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error("WebSocket failed")); })
-    .catch((e) => fail(e.message));
-  if (ws.readyState !== WebSocket.OPEN) return;
+  ws.onmessage = (ev) => { if (state.ws === ws) onMessage(JSON.parse(ev.data)); };
+  ws.onclose = () => { if (state.ws === ws) connectionLost("The connection to the server dropped."); };
+  const opened = await new Promise((resolve) => { ws.onopen = () => resolve(true); ws.onerror = () => resolve(false); });
+  if (!opened || state.ws !== ws) return;  // onclose retries
 
   const pending = [];
   let offerSent = false;
   pc.onicecandidate = (ev) => {
     const c = ev.candidate;
-    const msg = { type: "candidate", candidate: c ? c.candidate : null, sdpMid: c ? c.sdpMid : null,
-      sdpMLineIndex: c ? c.sdpMLineIndex : null };
-    if (!c) return;
-    if (offerSent) ws.send(JSON.stringify(msg)); else pending.push(msg);
+    if (!c || state.ws !== ws) return;
+    const msg = { type: "candidate", candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex };
+    if (offerSent) send(msg); else pending.push(msg);
   };
   await pc.setLocalDescription(await pc.createOffer());
   await waitForIce(pc, 2000);
+  if (state.ws !== ws) return;
   const offer = {
     type: "offer", sdp: pc.localDescription.sdp,
-    source_lang: ui.source.value, target_lang: ui.target.value,
+    source_lang: state.conversation ? state.conversation.source : ui.source.value,
+    target_lang: state.conversation ? state.conversation.target : ui.target.value,
   };
+  if (state.conversation) offer.conversation = true;
   if (state.room) {
     offer.room = state.room.room;
     offer.token = state.room.token;
     if (ui.name.value.trim()) offer.display_name = ui.name.value.trim();
+    // Back after a dropped connection: the server keeps our seat a while (LL_REJOIN_GRACE_S)
+    // and this brings back the same participant, with no leave/join for the others.
+    if (state.reconnecting && state.resumeToken) offer.resume_token = state.resumeToken;
   }
-  ws.send(JSON.stringify(offer));
+  send(offer);
   offerSent = true;
   // Candidates already inside the offer need not be sent again.
-  for (const msg of pending) if (!pc.localDescription.sdp.includes(msg.candidate)) ws.send(JSON.stringify(msg));
-
-  ui.mic.textContent = "Stop microphone";
-  ui.mic.setAttribute("aria-pressed", "true");
-  ui.mic.disabled = false;
-  ui.source.disabled = ui.target.disabled = ui.swap.disabled = true;
-  setStatus("Connecting…");
+  for (const msg of pending) if (!pc.localDescription.sdp.includes(msg.candidate)) send(msg);
+  clearInterval(state.statsTimer);
   state.statsTimer = setInterval(readStats, 1000);
+}
+
+/** Close this connection (not the microphone). */
+function dropConnection(sendBye = false) {
+  clearInterval(state.statsTimer);
+  state.ready = null;
+  state.listening = false;
+  const ws = state.ws;
+  state.ws = null;
+  if (ws && ws.readyState === WebSocket.OPEN) {
+    if (sendBye) ws.send(JSON.stringify({ type: "bye" }));
+    ws.close();
+  } else if (ws) ws.close();
+  if (state.pc) { state.pc.close(); state.pc = null; }
+  state.speaking.clear();
+  ui.speaking.hidden = true;
+}
+
+function connectionLost(reason) {
+  dropConnection();
+  if (!state.wanted) return;  // errors that end the session ended it already
+  state.reconnecting = true;
+  retryLater((n) => `Reconnecting… (${reason} Trying again in ${n} s.)`, RECONNECT_CAP_S);
+}
+
+function retryLater(text, cap) {
+  clearTimeout(state.retryTimer);
+  let left = Math.min(cap, 2 ** state.attempt);
+  state.attempt += 1;
+  const tick = () => {
+    if (!state.wanted) return;
+    if (left <= 0) { connect(); return; }
+    setStatus(text(left), true);
+    left -= 1;
+    state.retryTimer = setTimeout(tick, 1000);
+  };
+  tick();
+}
+
+/** End the session: bye, close everything, release the microphone. */
+function endSession(sendBye = true) {
+  state.wanted = false;
+  state.resumeToken = null;  // leaving on purpose: the seat goes
+  clearTimeout(state.retryTimer);
+  dropConnection(sendBye);
+  meter.detachSource();
+  if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
+  state.stream = state.track = null;
+  state.conversation = null;
+  state.holding = false;
+  state.store.save();
+  releaseWakeLock();
+  sessionUi(false);
+}
+
+function sessionUi(active) {
+  ui.mic.textContent = active ? (state.room ? "Leave" : "Stop") : (state.room ? "Join the room" : "Start microphone");
+  ui.mic.setAttribute("aria-pressed", String(active));
+  ui.mic.disabled = !state.config;
+  ui.source.disabled = ui.swap.disabled = ui.conversation.disabled = active;
+  // What I hear can change mid-session (`listen`), except in a conversation.
+  ui.target.disabled = active && !!state.conversation;
+  ui.mute.disabled = ui.skip.disabled = ui.talk.disabled = ui.sayText.disabled = ui.saySend.disabled = !active;
+  ui.createRoom.disabled = active;
+  applyMute();
 }
 
 async function readStats() {
@@ -281,23 +801,33 @@ async function readStats() {
   });
 }
 
-function stop(sendBye = true) {
-  clearInterval(state.statsTimer);
-  state.ready = null;
-  state.listening = false;
-  const ws = state.ws;
-  state.ws = null;
-  if (ws && ws.readyState === WebSocket.OPEN) {
-    if (sendBye) ws.send(JSON.stringify({ type: "bye" }));
-    ws.close();
-  }
-  if (state.pc) { state.pc.close(); state.pc = null; }
-  if (state.stream) { state.stream.getTracks().forEach((t) => t.stop()); state.stream = null; }
-  ui.mic.textContent = "Start microphone";
-  ui.mic.setAttribute("aria-pressed", "false");
-  ui.mic.disabled = !state.config;
-  ui.source.disabled = ui.target.disabled = ui.swap.disabled = false;
+async function requestWakeLock() {
+  if (!("wakeLock" in navigator) || !state.wanted || state.wakeLock) return;
+  try {
+    state.wakeLock = await navigator.wakeLock.request("screen");
+    state.wakeLock.addEventListener("release", () => { state.wakeLock = null; });
+  } catch { /* not allowed now (hidden page, battery saver) */ }
 }
+
+function releaseWakeLock() {
+  if (state.wakeLock) state.wakeLock.release().catch(() => {});
+  state.wakeLock = null;
+}
+
+function say(event) {
+  event.preventDefault();
+  const text = ui.sayText.value.trim();
+  if (!text || !state.ready) return;
+  const msg = { type: "say", text };
+  if (state.conversation) msg.lang = state.conversation.source;
+  else if (state.ready.source_lang === "auto") {
+    const mine = (navigator.language || "en").slice(0, 2);
+    msg.lang = state.config.pairs.some((p) => p.source === mine) ? mine : state.config.pairs[0].source;
+  }
+  if (send(msg)) ui.sayText.value = "";
+}
+
+// --- rooms -----------------------------------------------------------------------------------
 
 async function createRoom() {
   ui.createRoom.disabled = true;
@@ -308,7 +838,7 @@ async function createRoom() {
     enterRoom(room.room, room.token);
     ui.invite.value = room.invite_url;
     ui.inviteBox.hidden = false;
-    setStatus("Room created. Send the invite link, then start your microphone.");
+    setStatus("Room created. Send the invite link, then press “Join the room”.");
   } catch (e) {
     setStatus(`Could not create a room: ${e.message}`, true);
   } finally {
@@ -318,9 +848,12 @@ async function createRoom() {
 
 function enterRoom(room, token) {
   state.room = { room, token };
+  document.body.classList.add("in-room");
   ui.roomInfo.hidden = false;
-  ui.roomInfo.textContent = `Room ${room}: start your microphone to join.`;
+  ui.roomInfo.textContent = `Room ${room}: press “Join the room” to join.`;
   ui.createRoom.hidden = true;
+  ui.conversation.checked = false;
+  ui.conversationBox.hidden = true;
   const keep = ui.target.value;
   fillPickers();
   fillTargets(keep);
@@ -328,38 +861,116 @@ function enterRoom(room, token) {
     ui.invite.value = `${location.origin}/?${new URLSearchParams({ room })}#${new URLSearchParams({ token })}`;
     ui.inviteBox.hidden = false;
   }
+  sessionUi(!!state.wanted);
 }
+
+// --- wiring ----------------------------------------------------------------------------------
 
 ui.createRoom.addEventListener("click", createRoom);
 ui.copyInvite.addEventListener("click", async () => {
-  try { await navigator.clipboard.writeText(ui.invite.value); setStatus("Invite link copied."); }
-  catch { ui.invite.select(); document.execCommand("copy"); }
+  if (await copyText(ui.invite.value)) setStatus("Invite link copied.");
 });
-ui.mic.addEventListener("click", () => (state.pc ? (stop(), setStatus("Stopped.")) : start()));
+ui.mic.addEventListener("click", () => {
+  if (state.wanted) { endSession(); setStatus(state.room ? "You left the room." : "Stopped."); } else start();
+});
 ui.source.addEventListener("change", () => fillTargets());
+ui.target.addEventListener("change", () => {
+  if (!state.wanted || state.conversation || !state.ready) return;  // the next offer carries it
+  listen(ui.target.value);
+});
+ui.conversation.addEventListener("change", () => fillPickers());
 ui.swap.addEventListener("click", () => {
   const s = ui.source.value, t = ui.target.value;
   if (s === "auto") return;
   ui.source.value = t;
   fillTargets(s);
 });
+ui.mute.addEventListener("click", () => { state.muted = !state.muted; applyMute(); });
+ui.ptt.addEventListener("change", () => {
+  state.ptt = ui.ptt.checked;
+  state.holding = false;
+  ui.talk.hidden = !state.ptt;
+  applyMute();
+});
+ui.talk.addEventListener("pointerdown", (e) => {
+  try { ui.talk.setPointerCapture(e.pointerId); } catch { /* synthetic pointer */ }
+  hold(true);
+});
+for (const ev of ["pointerup", "pointercancel", "lostpointercapture"]) ui.talk.addEventListener(ev, () => hold(false));
+ui.talk.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.repeat) hold(true); });
+ui.talk.addEventListener("keyup", (e) => { if (e.key === "Enter") hold(false); });
+ui.skip.addEventListener("click", () => { if (send({ type: "skip" })) notice("Skipped the translated speech waiting to be played.", { code: "skip", ttl: 4000 }); });
+ui.sayForm.addEventListener("submit", say);
+ui.micDevice.addEventListener("change", () => {
+  state.prefs.micId = ui.micDevice.value; savePrefs();
+  if (state.stream) switchMic(ui.micDevice.value);
+});
+ui.speakerDevice.addEventListener("change", () => {
+  state.prefs.speakerId = ui.speakerDevice.value; savePrefs();
+  ui.audio.setSinkId(ui.speakerDevice.value).catch((e) => notice(`Could not use that speaker: ${e.message}`, { code: "sink", error: true }));
+});
+if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) {
+  navigator.mediaDevices.addEventListener("devicechange", () => {
+    refreshDevices();
+    if (state.track && state.track.readyState === "ended") micLost();
+  });
+}
+ui.fontDown.addEventListener("click", () => scaleFont(-0.125));
+ui.fontUp.addEventListener("click", () => scaleFont(0.125));
+ui.showTimings.addEventListener("change", () => { state.prefs.showTimings = ui.showTimings.checked; savePrefs(); applyPrefs(); });
+ui.copy.addEventListener("click", async () => {
+  if (await copyText(toTXT(state.store.phrases, state.store.start))) notice("Captions copied.", { code: "copied", ttl: 3000 });
+});
+for (const button of document.querySelectorAll("button[data-format]")) {
+  button.addEventListener("click", () => exportCaptions(button.dataset.format));
+}
+ui.clear.addEventListener("click", () => {
+  state.store.clear();
+  state.segments.clear();
+  ui.captions.innerHTML = "";
+  ui.captionsEmpty.hidden = false;
+  if (state.wanted) state.store.begin();
+});
+
+// Keyboard: m = mute, Space = hold to talk (push-to-talk on). Not while typing.
+const typing = (el) => el instanceof HTMLElement && (el.isContentEditable || el.tagName === "TEXTAREA" ||
+  el.tagName === "SELECT" || (el.tagName === "INPUT" && !["checkbox", "radio", "button"].includes(el.type)));
+document.addEventListener("keydown", (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+  if (e.key.toLowerCase() === "m" && !e.repeat && state.wanted) { state.muted = !state.muted; applyMute(); }
+  else if (e.code === "Space" && state.ptt && state.wanted) { e.preventDefault(); if (!e.repeat) hold(true); }
+});
+document.addEventListener("keyup", (e) => {
+  if (e.code === "Space" && state.ptt && state.wanted && !typing(e.target)) { e.preventDefault(); hold(false); }
+});
+window.addEventListener("blur", () => hold(false));
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") requestWakeLock(); });
 document.addEventListener("click", () => { if (ui.audio.srcObject && ui.audio.paused) ui.audio.play().catch(() => {}); });
-window.addEventListener("beforeunload", () => stop());
+// pagehide, not beforeunload: it also fires on mobile when the tab is discarded, and does not
+// keep the page out of the back-forward cache.
+window.addEventListener("pagehide", () => { state.store.save(); if (state.wanted) endSession(true); });
+window.addEventListener("pageshow", (e) => { if (e.persisted && state.config) setStatus("Stopped while the page was away: press Start again."); });
+
+applyPrefs();
+restoreCaptions();
+sessionUi(false);
+/** What the link says: a room and its invite, a name, languages. */
+function applyLink() {
+  const params = new URLSearchParams(location.search);
+  // The invite's token is in the fragment (#token=…), which never reaches a server log;
+  // links from before kept it in the query.
+  const token = new URLSearchParams(location.hash.slice(1)).get("token") || params.get("token");
+  if (params.get("room") && token) enterRoom(params.get("room"), token);
+  if (params.get("name")) ui.name.value = params.get("name");
+  for (const [key, el] of [["source", ui.source], ["target", ui.target]]) {
+    const want = params.get(key);
+    if (want && [...el.options].some((o) => o.value === want)) {
+      el.value = want;
+      if (key === "source") fillTargets();
+    }
+  }
+}
 
 loadConfig()
-  .then(() => {
-    const params = new URLSearchParams(location.search);
-    // The invite's token is in the fragment (#token=…), which never reaches a server log;
-    // links from before kept it in the query.
-    const token = new URLSearchParams(location.hash.slice(1)).get("token") || params.get("token");
-    if (params.get("room") && token) enterRoom(params.get("room"), token);
-    if (params.get("name")) ui.name.value = params.get("name");
-    for (const [key, el] of [["source", ui.source], ["target", ui.target]]) {
-      const want = params.get(key);
-      if (want && [...el.options].some((o) => o.value === want)) {
-        el.value = want;
-        if (key === "source") fillTargets();
-      }
-    }
-  })
+  .then(refreshDevices)
   .catch((e) => setStatus(`Could not reach the server: ${e.message}`, true));
