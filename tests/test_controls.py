@@ -98,6 +98,13 @@ async def test_listen_to_an_unsupported_language_is_refused(control_server: Serv
         error = await client.wait_for(
             lambda e: e["type"] == "error" and e["code"] == ErrorCode.UNKNOWN_VOICE, 10
         )
+        # Toggling mute in a loop (each one would be told to a whole room) is cut off.
+        for i in range(30):
+            await send(client, {"type": "mute", "muted": i % 2 == 0})
+        await client.wait_for(
+            lambda e: e["type"] == "error" and e["code"] == ErrorCode.TOO_MANY_REQUESTS, 10
+        )
+        await send(client, {"type": "bye"})
     finally:
         await client.close()
 

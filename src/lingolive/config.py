@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         description="Typed phrases (`say`) a session may have spoken per minute (each costs "
         "a translation and a synthesis); more get `too_many_requests`.",
     )
+    max_controls_per_s: float = Field(
+        5.0,
+        description="`mute` and `listen` messages a session may send per second (10 at "
+        "once): in a room each one is told to everybody; more get `too_many_requests`.",
+    )
     metrics_key: str = Field(
         "",
         description="If set, `GET /metrics` and `/api/status` need `Authorization: Bearer "

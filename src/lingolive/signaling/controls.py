@@ -25,6 +25,10 @@ REFUSAL_CODES: dict[Refusal, str] = {
 }
 
 
+#: Mute/listen messages accepted at once (a push-to-talk user tapping quickly).
+CONTROL_BURST = 10.0
+
+
 class ControlRefused(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -50,9 +54,18 @@ class Controls:
         self._room = room
         per_minute = ctx.settings.max_say_per_minute
         self._says = TokenBucket(rate=per_minute / 60.0, burst=float(per_minute))
+        # Mute and listen re-route a room and are told to everybody in it: a client
+        # toggling them in a loop would flood every other participant's socket.
+        self._changes = TokenBucket(rate=ctx.settings.max_controls_per_s, burst=CONTROL_BURST)
 
     async def handle(self, message: Listen | Mute | Say | Skip) -> Languages | None:
         """Carry out ``message``; the session's languages if they changed (``listen``)."""
+        if isinstance(message, Mute | Listen) and not self._changes.take(1.0, time.monotonic()):
+            raise ControlRefused(
+                ErrorCode.TOO_MANY_REQUESTS,
+                f"at most {self._ctx.settings.max_controls_per_s:g} mute/listen messages "
+                "per second",
+            )
         if isinstance(message, Mute):
             self._call.mute(message.muted)
             if self._room is not None:
