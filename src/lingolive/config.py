@@ -236,6 +236,19 @@ class Settings(BaseSettings):
         "a path to an Argos `.argosmodel`.",
     )
     mt_compute_type: str = Field("int8", description="CTranslate2 compute type for MT models.")
+    mt_warm_pairs: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Apertium pairs started with the server besides the default pair and its "
+        "reverse, comma-separated (`en-ca,ca-en`; `*`: every installed pair). Any other pair "
+        "starts on its first phrase, which waits for it once (docs/scaling.md).",
+    )
+    mt_idle_s: float = Field(
+        600.0,
+        ge=0,
+        description="An Apertium pipeline unused this long is stopped (each holds 40–160 MiB) "
+        "and starts again on its next phrase; the default pair, its reverse and "
+        "`LL_MT_WARM_PAIRS` are never stopped. 0: never stop one.",
+    )
     tts_engine: str = Field(
         "auto",
         description="TTS engine: `auto` (Piper where a Piper voice exists, espeak-ng "
@@ -308,6 +321,17 @@ class Settings(BaseSettings):
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("mt_warm_pairs", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        for pair in value if isinstance(value, list) else []:
+            source, _, target = str(pair).partition("-")
+            if pair != "*" and not (source.isalpha() and target.isalpha()):
+                raise ValueError(f"expected source-target[,source-target…] or *, got {pair!r}")
         return value
 
     @field_validator("stt_models", mode="before")

@@ -3,11 +3,19 @@
 ``inventory`` looks without loading anything heavy (it runs in a second); ``check`` loads
 every configured engine and runs one phrase through each, timing it; ``pull`` fetches one
 model when the machine is online.
+
+What runs is told only from a live server: ``inventory`` asks the server on this machine's
+``LL_PORT`` for its ``/api/status`` (its Apertium pipelines running now and its process
+tree's memory). Without one it says which pipelines a fresh server would start, and no
+memory figure: this command loads no model, so any number it printed would be a guess.
 """
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +39,7 @@ class Item:
 class Inventory:
     items: list[Item] = field(default_factory=list)
     pairs: list[tuple[str, str]] = field(default_factory=list)
+    running: list[str] = field(default_factory=list)  # what runs now (or would at start)
 
     def lines(self) -> list[str]:
         out = []
@@ -47,7 +56,7 @@ class Inventory:
             "language pairs that work end to end: "
             + (", ".join(f"{s}->{t}" for s, t in self.pairs) or "none")
         )
-        return out
+        return out + self.running
 
 
 def _whisper_items(settings: Settings) -> list[Item]:
@@ -76,10 +85,22 @@ def _whisper_items(settings: Settings) -> list[Item]:
 
 def _mt_items(settings: Settings) -> list[Item]:
     from lingolive.engines.apertium_mt import MODES_DIR, discover_modes
+    from lingolive.engines.registry import warm_pairs
 
+    modes = discover_modes()
+    warm = warm_pairs(settings, modes)
+    later = "starts on first use" + (
+        f", stops after {settings.mt_idle_s:g} s unused" if settings.mt_idle_s > 0 else ""
+    )
     items = [
-        Item("mt", f"apertium {mode}", f"{s}->{t}", f"Debian: {MODES_DIR / (mode + '.mode')}")
-        for (s, t), mode in sorted(discover_modes().items())
+        Item(
+            "mt",
+            f"apertium {mode}",
+            f"{s}->{t}",
+            f"Debian: {MODES_DIR / (mode + '.mode')}",
+            note="started with the server" if (s, t) in warm else later,
+        )
+        for (s, t), mode in sorted(modes.items())
     ]
     if not items:
         items.append(
@@ -138,6 +159,46 @@ def _tts_items(settings: Settings) -> list[Item]:
     return items
 
 
+def _status_url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.port}/api/status"
+
+
+def running(settings: Settings, timeout: float = 1.0) -> list[str]:
+    """What the server on ``LL_PORT`` runs now, or what a fresh one would start."""
+    url = _status_url(settings)
+    request = urllib.request.Request(url)
+    if settings.metrics_key:
+        request.add_header("Authorization", f"Bearer {settings.metrics_key}")
+    # No proxy: the server is on this machine, whatever http_proxy says.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status = json.loads(response.read())
+        process = status["process"]
+        pipelines = ", ".join(p.replace("-", "->") for p in process.get("mt_pipelines", []))
+        return [
+            f"server at {url} (pid {process['pid']}): MT pipelines running: {pipelines or 'none'}",
+            f"  memory of its process tree: USS {process['tree_uss_mib']} MiB, "
+            f"PSS {process['tree_pss_mib']} MiB, {process['children']} child processes",
+        ]
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            return [f"server at {url} refused its status ({exc.code}): set LL_METRICS_KEY"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # nothing there, or not a LingoLive server
+    from lingolive.engines.apertium_mt import discover_modes
+    from lingolive.engines.registry import warm_pairs
+
+    warm = ", ".join(f"{s}->{t}" for s, t in warm_pairs(settings, discover_modes()))
+    return [
+        f"no LingoLive server answers at {url}; a fresh one starts the Apertium pipelines "
+        f"{warm or '(none)'} (LL_MT_WARM_PAIRS adds more), every other pair on its first "
+        "phrase; memory measured in docs/scaling.md"
+    ]
+
+
 def inventory(settings: Settings) -> Inventory:
     from lingolive.engines.registry import build_translator, build_tts
     from lingolive.engines.silero_vad import silero_model_path
@@ -158,6 +219,7 @@ def inventory(settings: Settings) -> Inventory:
         inv.pairs = sorted((s, t) for s, t in translator.pairs() if s in heard and t in spoken)
     finally:
         translator.close()
+    inv.running = running(settings)
     return inv
 
 

@@ -10,9 +10,14 @@ carries (the ``timing`` message's data), so what an operator sees is what a clie
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
+import psutil
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from lingolive.pipeline.events import (
     AudioShed,
@@ -38,6 +43,90 @@ STAGES = (
     ("tts_first_audio", Stage.TTS_START, Stage.TTS_FIRST_AUDIO),
     ("tts_to_first_packet", Stage.TTS_FIRST_AUDIO, Stage.FIRST_AUDIO_OUT),
 )
+
+
+@dataclass(frozen=True)
+class ProcessTree:
+    """Memory of a process and all its descendants, now."""
+
+    uss_bytes: int
+    pss_bytes: int
+    children: int  # descendants, at any depth
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under ``pid``, at any depth.
+
+    Read from ``/proc/PID/task/TID/children`` (a handful of small files, ~1 ms), not from a
+    scan of every process on the machine (psutil's way, several times slower); psutil where
+    the kernel lacks those files.
+    """
+    if not Path(f"/proc/{pid}/task/{pid}/children").exists():
+        try:
+            return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+        except psutil.Error:
+            return []
+    found: list[int] = []
+    stack = [pid]
+    while stack:
+        parent = stack.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:  # exited meanwhile
+            continue
+        for task in tasks:
+            try:
+                children = Path(f"/proc/{parent}/task/{task}/children").read_text().split()
+            except OSError:
+                continue
+            found += map(int, children)
+            stack += map(int, children)
+    return found
+
+
+def process_tree(pid: int | None = None) -> ProcessTree:
+    """USS and PSS summed over ``pid`` (default: this process) and its descendants.
+
+    Reads ``/proc/PID/smaps_rollup`` once per process (the kernel walks its page tables):
+    10–25 ms on the project's 2-core machine for a fresh server and the 26 programs of its
+    two warm pipelines, once per scrape; each further running pair adds ~0.5 ms per program.
+    A process that exits while it is read is left out.
+    """
+    root = os.getpid() if pid is None else pid
+    pids = [root, *descendants(root)]
+    uss = pss = 0
+    for each in pids:
+        try:
+            info = psutil.Process(each).memory_full_info()
+        except psutil.Error:
+            continue
+        uss += info.uss
+        pss += getattr(info, "pss", 0)
+    return ProcessTree(uss_bytes=uss, pss_bytes=pss, children=len(pids) - 1)
+
+
+class ProcessTreeCollector:
+    """``lingolive_process_tree_*``: read at scrape time, one walk for the three gauges."""
+
+    def collect(self) -> Iterator[Metric]:
+        tree = process_tree()
+        yield GaugeMetricFamily(
+            "lingolive_process_tree_uss_bytes",
+            "Memory only this server's processes hold (USS), summed over the process and "
+            "its children (Apertium pipelines, …).",
+            value=tree.uss_bytes,
+        )
+        yield GaugeMetricFamily(
+            "lingolive_process_tree_pss_bytes",
+            "Proportional set size (shared pages split among their users) of the process "
+            "and its children: what this server costs the machine.",
+            value=tree.pss_bytes,
+        )
+        yield GaugeMetricFamily(
+            "lingolive_child_processes",
+            "Processes started by this server and still running, at any depth.",
+            value=tree.children,
+        )
 
 
 class Metrics:
@@ -138,6 +227,7 @@ class Metrics:
         self.packets_lost = Counter(
             "lingolive_webrtc_packets_lost", "Incoming RTP packets lost.", registry=r
         )
+        r.register(ProcessTreeCollector())
 
     def watch_queue(self, stage: str, depth: Callable[[], float]) -> None:
         self.queue_depth.labels(stage).set_function(depth)

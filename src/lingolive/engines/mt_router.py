@@ -26,6 +26,19 @@ class RoutedTranslator:
     def engine_for(self, source: str, target: str) -> Translator | None:
         return self._routes.get((source, target))
 
+    def running_pipelines(self) -> dict[tuple[str, str], int]:
+        """The routed engines' running process pipelines (Apertium's), for the status."""
+        running: dict[tuple[str, str], int] = {}
+        for engine in self.engines:
+            method = getattr(engine, "running_pipelines", None)
+            if callable(method):
+                running.update(
+                    (pair, pid)
+                    for pair, pid in method().items()
+                    if self._routes.get(pair) is engine
+                )
+        return running
+
     def translate(self, text: str, source: str, target: str) -> str:
         if source == target:
             return text

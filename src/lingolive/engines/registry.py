@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from lingolive.config import Settings
 from lingolive.engines.base import STT, TTS, VAD, EngineUnavailable, Translator
 from lingolive.languages import language_name
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class RunsPipelines(Protocol):
+    """A translator that runs processes per pair (Apertium), and can say which run now."""
+
+    def running_pipelines(self) -> dict[tuple[str, str], int]: ...
 
 
 @dataclass
@@ -28,6 +37,15 @@ class Engines:
     tts: TTS
     load_seconds: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    #: Translation pairs started at start-up and kept warm (``warm_pairs``).
+    warm_pairs: list[tuple[str, str]] = field(default_factory=list)
+
+    def running_pipelines(self) -> dict[tuple[str, str], int]:
+        """Translation pairs whose process pipeline runs now → its pid (none for engines
+        that run in this process)."""
+        if isinstance(self.translator, RunsPipelines):
+            return self.translator.running_pipelines()
+        return {}
 
     def language_pairs(self) -> list[tuple[str, str]]:
         """(source, target) pairs that work end to end: heard, translated and spoken."""
@@ -102,6 +120,28 @@ def build_stt(settings: Settings) -> tuple[STT, str]:
     return RoutedSTT(default, routes), "; ".join(parts)
 
 
+def warm_pairs(settings: Settings, installed: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The installed pairs a server starts at once and never stops for idleness.
+
+    The default pair, because every session that names no languages uses it. Its reverse
+    too: the page's swap button, and a two-person call with the default languages (each
+    hears the other), use it, and a phrase there must not wait for a pipeline to start.
+    Then ``LL_MT_WARM_PAIRS`` (``*``: all). Pairs that are not installed are left out.
+    """
+    available = set(installed)
+    wanted: list[tuple[str, str]] = []
+    source, target = settings.source_lang, settings.target_lang
+    if source != "auto":
+        wanted += [(source, target), (target, source)]
+    for name in settings.mt_warm_pairs:
+        if name == "*":
+            wanted += sorted(available)
+            continue
+        pair_source, _, pair_target = name.partition("-")
+        wanted.append((pair_source, pair_target))
+    return [p for i, p in enumerate(wanted) if p in available and p not in wanted[:i]]
+
+
 def build_translator(settings: Settings) -> Translator:
     neural: Translator | None = None
     if settings.mt_models:
@@ -120,10 +160,12 @@ def build_translator(settings: Settings) -> Translator:
         return neural
     if settings.mt_engine != "apertium":
         raise EngineUnavailable(f"unknown MT engine {settings.mt_engine!r} (known: apertium, ct2)")
-    from lingolive.engines.apertium_mt import ApertiumTranslator
+    from lingolive.engines.apertium_mt import ApertiumTranslator, discover_modes
 
     try:
-        apertium: Translator | None = ApertiumTranslator()
+        apertium: Translator | None = ApertiumTranslator(
+            idle_s=settings.mt_idle_s, keep_warm=warm_pairs(settings, discover_modes())
+        )
     except EngineUnavailable:
         if neural is None:
             raise
@@ -205,6 +247,10 @@ def load_engines(settings: Settings) -> Engines:
     t = time.monotonic()
     tts = build_tts(settings)
     timings["tts"] = time.monotonic() - t
+    warm = warm_pairs(settings, translator.pairs())
+    for name in settings.mt_warm_pairs:
+        if name != "*" and tuple(name.split("-", 1)) not in warm:
+            log.warning("LL_MT_WARM_PAIRS names %s, which no translator here has", name)
     return Engines(
         vad=vad,
         stt=stt,
@@ -212,6 +258,7 @@ def load_engines(settings: Settings) -> Engines:
         tts=tts,
         load_seconds=timings,
         sources={"vad": vad.name, "stt": stt_source, "mt": translator.name, "tts": tts.name},
+        warm_pairs=warm,
     )
 
 
@@ -222,9 +269,12 @@ def warm_engines(engines: Engines, source: str, target: str, voice: str | None =
     t = time.monotonic()
     silence = np.zeros(16_000, dtype=np.float32)
     engines.stt.transcribe(silence, source if source != "auto" else None)
-    # Every pair: each is a warm Apertium process, and a caller may pick any of them.
-    for pair_source, pair_target in engines.language_pairs():
-        engines.translator.translate("Hello.", pair_source, pair_target)
+    # The warm pairs only: every other Apertium pair starts on its first phrase, so that an
+    # idle server holds two pipelines, not one per installed pair (docs/scaling.md).
+    pairs = engines.warm_pairs or ([(source, target)] if source != "auto" else [])
+    for pair_source, pair_target in pairs:
+        if (pair_source, pair_target) in engines.translator.pairs():
+            engines.translator.translate("Hello.", pair_source, pair_target)
     for _ in engines.tts.synthesize("Hola.", target, voice):
         pass
     # Every loaded-on-demand voice (Piper) too: a reply in English must not pay for loading.
