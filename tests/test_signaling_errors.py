@@ -158,6 +158,7 @@ async def test_socket_survives_errors_then_works(ws: Any) -> None:
         "source_lang": "en",
         "target_lang": "es",
         "voice": None,
+        "resume_token": None,  # only rooms have a seat to come back to
     }
     again = await ask(ws, json.dumps({"type": "offer", "sdp": await real_offer_sdp()}))
     assert again["code"] == ErrorCode.ALREADY_STARTED, again
