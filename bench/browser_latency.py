@@ -57,6 +57,7 @@ from latency import (
     SETS,
     ServerProcess,
     by_set,
+    config,
     fmt,
     latency_stats,
     load_jobs,
@@ -64,7 +65,6 @@ from latency import (
     run_file,
 )
 from lingolive.audio_files import decode, write_wav
-from lingolive.config import Settings
 from lingolive.evaluation import Sample, answers
 
 PAGE = Path(__file__).resolve().parent / "browser_page"
@@ -545,20 +545,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         wall = time.monotonic() - wall0
     finally:
         server.stop()
-    settings = Settings()
-    keys = (
-        "stt_model",
-        "stt_models",
-        "vad_hangover_ms",
-        "undo_window_ms",
-        "partial_interval_ms",
-        "tts_engine",
-    )
     result: dict[str, Any] = {
         "client": "chromium",
         "chromium": sessions[0]["chromium"] if sessions else None,
         "machine": machine(),
-        "config": {k: v for k, v in settings.model_dump().items() if k in keys},
+        "config": config(),
         "sets": args.sets,
         "repeat": args.repeat,
         "method": {

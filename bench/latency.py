@@ -310,24 +310,31 @@ def machine() -> str:
     )
 
 
+#: The settings that change the latency, recorded with every result.
+CONFIG_KEYS = (
+    "stt_model",
+    "stt_models",
+    "vad_hangover_ms",
+    "undo_window_ms",
+    "partial_interval_ms",
+    "tts_engine",
+)
+
+
+def config() -> dict[str, Any]:
+    """The latency-relevant settings a server started now (from this environment) uses."""
+    return {k: v for k, v in Settings().model_dump().items() if k in CONFIG_KEYS}
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     jobs = load_jobs(args.sets)
     measured = await measure(jobs, {}, args.repeat)
     samples: list[Sample] = measured["samples"]
-    settings = Settings()
     naive = naive_baseline(jobs) if not args.no_baseline else []
     baseline = same_phrases(naive, samples)
-    keys = (
-        "stt_model",
-        "stt_models",
-        "vad_hangover_ms",
-        "undo_window_ms",
-        "partial_interval_ms",
-        "tts_engine",
-    )
     result: dict[str, Any] = {
         "machine": machine(),
-        "config": {k: v for k, v in settings.model_dump().items() if k in keys},
+        "config": config(),
         "sets": args.sets,
         **latency_stats(samples),
         "server_cpu_percent": measured["cpu_percent"],

@@ -196,17 +196,9 @@ class Room:
             self.reserved.discard(participant.id)
             self.participants[participant.id] = participant
             await self._reroute()
-        if rejoin:
-            participant.emit(
-                ParticipantEvent(
-                    type="participant_joined",
-                    room=self.id,
-                    participant=participant.info,
-                    participants=self.infos(),
-                )
-            )
-        else:
-            self._announce("participant_joined", participant.info)
+        self._announce(
+            "participant_joined", participant.info, to=participant.emit if rejoin else None
+        )
 
     async def step_away(self, participant_id: str, grace_s: float) -> None:
         """The participant's connection dropped: their media goes now, but for ``grace_s``
@@ -295,11 +287,18 @@ class Room:
         self,
         kind: Literal["participant_joined", "participant_left", "participant_updated"],
         who: ParticipantInfo,
+        *,
+        to: Emit | None = None,
     ) -> None:
-        """Tell everyone who came or went, with the room's participants as they are now."""
-        self.broadcast(
-            ParticipantEvent(type=kind, room=self.id, participant=who, participants=self.infos())
+        """Tell everyone (or only ``to``) who came, went or changed, with the room's
+        participants as they are now."""
+        event = ParticipantEvent(
+            type=kind, room=self.id, participant=who, participants=self.infos()
         )
+        if to is None:
+            self.broadcast(event)
+        else:
+            to(event)
 
     # -- routes ---------------------------------------------------------------------------------
 

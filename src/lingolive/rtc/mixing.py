@@ -112,17 +112,14 @@ class SpeechQueue:
     def skip(self) -> None:
         """The listener skips the backlog: everything queued goes, the segment playing now
         included, and the rest of their speech is not taken any more."""
-        now = time.monotonic()
-        for seg in self._segments:
-            self._skipped.append(seg.segment_id)
-            seg.playback.finish(now)
-        self._segments.clear()
-        self._by_id.clear()
+        self._skipped.extend(seg.segment_id for seg in self._segments)
+        self.close()
 
     def close(self) -> None:
         """The listener is gone: segments still queued will never play here."""
+        now = time.monotonic()
         for seg in self._segments:
-            seg.playback.finish(time.monotonic())
+            seg.playback.finish(now)
         self._segments.clear()
         self._by_id.clear()
 

@@ -64,11 +64,13 @@ class TranslatedAudioTrack(MediaStreamTrack):
         self._sources[key] = queue
         return queue
 
+    def _speech_queues(self) -> list[SpeechQueue]:
+        return [s for s in self._sources.values() if isinstance(s, SpeechQueue)]
+
     def skip(self) -> None:
         """Drop the translated speech queued on this track (every speaker's)."""
-        for source in self._sources.values():
-            if isinstance(source, SpeechQueue):
-                source.skip()
+        for queue in self._speech_queues():
+            queue.skip()
 
     def remove_source(self, key: object) -> None:
         source = self._sources.pop(key, None)
@@ -132,6 +134,5 @@ class TranslatedAudioTrack(MediaStreamTrack):
 
     def stop(self) -> None:
         super().stop()
-        for source in self._sources.values():
-            if isinstance(source, SpeechQueue):
-                source.close()
+        for queue in self._speech_queues():
+            queue.close()

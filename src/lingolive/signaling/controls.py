@@ -11,29 +11,15 @@ from __future__ import annotations
 import time
 
 from lingolive.context import AppContext
-from lingolive.engines.selection import Languages, Refusal, SelectionError, select_languages
+from lingolive.engines.selection import Languages
 from lingolive.pipeline.rate_limit import TokenBucket
 from lingolive.protocol import ErrorCode, Listen, Mute, Say, Skip
 from lingolive.rooms.room import Room
 from lingolive.rtc.call import Call
-
-#: The wire error code of each way a choice of languages can be refused.
-REFUSAL_CODES: dict[Refusal, str] = {
-    Refusal.UNSUPPORTED_PAIR: ErrorCode.UNSUPPORTED_PAIR,
-    Refusal.UNKNOWN_VOICE: ErrorCode.UNKNOWN_VOICE,
-    Refusal.SOURCE_NEEDED: ErrorCode.BAD_MESSAGE,
-}
-
+from lingolive.signaling.refusals import SessionError, choose_languages
 
 #: Mute/listen messages accepted at once (a push-to-talk user tapping quickly).
 CONTROL_BURST = 10.0
-
-
-class ControlRefused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class Controls:
@@ -61,7 +47,7 @@ class Controls:
     async def handle(self, message: Listen | Mute | Say | Skip) -> Languages | None:
         """Carry out ``message``; the session's languages if they changed (``listen``)."""
         if isinstance(message, Mute | Listen) and not self._changes.take(1.0, time.monotonic()):
-            raise ControlRefused(
+            raise SessionError(
                 ErrorCode.TOO_MANY_REQUESTS,
                 f"at most {self._ctx.settings.max_controls_per_s:g} mute/listen messages "
                 "per second",
@@ -82,23 +68,23 @@ class Controls:
         languages = self.languages
         lang = message.lang or (None if languages.conversation else languages.source)
         if lang is None:
-            raise ControlRefused(
+            raise SessionError(
                 ErrorCode.BAD_MESSAGE, "say needs lang: this session detects the language"
             )
         if languages.conversation and lang not in (languages.source, languages.target):
-            raise ControlRefused(
+            raise SessionError(
                 ErrorCode.BAD_MESSAGE,
                 f"this conversation is {languages.source} and {languages.target}, not {lang}",
             )
         engines = self._ctx.engines
         if lang not in {s for s, _ in engines.language_pairs()} and lang != languages.target:
-            raise ControlRefused(
+            raise SessionError(
                 ErrorCode.UNSUPPORTED_PAIR,
                 f"nothing can be translated from {lang!r}; supported pairs: {engines.pairs_text()}",
             )
         if not self._says.take(1.0, time.monotonic()):
             limit = self._ctx.settings.max_say_per_minute
-            raise ControlRefused(
+            raise SessionError(
                 ErrorCode.TOO_MANY_REQUESTS, f"at most {limit} typed phrases per minute"
             )
         return lang
@@ -106,20 +92,17 @@ class Controls:
     async def _listen(self, message: Listen) -> Languages:
         languages = self.languages
         if languages.conversation:
-            raise ControlRefused(
+            raise SessionError(
                 ErrorCode.BAD_MESSAGE, "a conversation keeps its two languages: start anew"
             )
-        try:
-            chosen = select_languages(
-                self._ctx.engines,
-                self._ctx.settings,
-                languages.source or "auto",
-                message.target_lang,
-                message.voice,
-                room=self._room is not None,
-            )
-        except SelectionError as exc:
-            raise ControlRefused(REFUSAL_CODES[exc.refusal], exc.message) from exc
+        chosen = choose_languages(
+            self._ctx.engines,
+            self._ctx.settings,
+            languages.source or "auto",
+            message.target_lang,
+            message.voice,
+            room=self._room is not None,
+        )
         if self._room is not None:
             await self._room.update(self._id, target_lang=chosen.target, voice=chosen.voice)
         else:

@@ -24,7 +24,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from lingolive import logs
 from lingolive.context import AppContext
-from lingolive.engines.selection import Languages, SelectionError, select_languages
+from lingolive.engines.selection import Languages
 from lingolive.pipeline.events import EventSink, PipelineEvent, fan_out
 from lingolive.pipeline.glossary import Glossary
 from lingolive.protocol import (
@@ -50,7 +50,8 @@ from lingolive.rooms.room import Participant, Room
 from lingolive.rtc.call import Call, CallEnd, CandidateRefused, Ending
 from lingolive.rtc.peer import BadSDP
 from lingolive.signaling.admission import Admission
-from lingolive.signaling.controls import REFUSAL_CODES, ControlRefused, Controls
+from lingolive.signaling.controls import Controls
+from lingolive.signaling.refusals import SessionError, choose_languages
 from lingolive.signaling.relay import RelayTo, relay
 from lingolive.wire_events import to_wire
 
@@ -66,13 +67,6 @@ ENDING_CODES: dict[CallEnd, str | None] = {
     CallEnd.IDLE_TIMEOUT: ErrorCode.IDLE_TIMEOUT,
     CallEnd.EXPIRED: ErrorCode.SESSION_EXPIRED,
 }
-
-
-class SessionError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class SignalingSession:
@@ -247,27 +241,21 @@ class SignalingSession:
     # -- handlers ---------------------------------------------------------------------------
 
     def _languages(self, offer: Offer) -> Languages:
-        try:
-            return select_languages(
-                self.ctx.engines,
-                self.ctx.settings,
-                offer.source_lang,
-                offer.target_lang,
-                offer.voice,
-                room=offer.room is not None,
-                conversation=offer.conversation,
-            )
-        except SelectionError as exc:
-            raise SessionError(REFUSAL_CODES[exc.refusal], exc.message) from exc
+        return choose_languages(
+            self.ctx.engines,
+            self.ctx.settings,
+            offer.source_lang,
+            offer.target_lang,
+            offer.voice,
+            room=offer.room is not None,
+            conversation=offer.conversation,
+        )
 
     async def _on_control(self, message: Listen | Mute | Say | Skip) -> None:
         """What a participant asks of their running call (``controls.py``)."""
         if self.controls is None:
             raise SessionError(ErrorCode.NO_SESSION, f"send an offer before {message.type}")
-        try:
-            languages = await self.controls.handle(message)
-        except ControlRefused as exc:
-            raise SessionError(exc.code, exc.message) from exc
+        languages = await self.controls.handle(message)
         if languages is not None:
             self._ready(languages)
 
