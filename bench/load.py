@@ -3,12 +3,14 @@
 For each K, K clients connect to one fresh server, each speaking the 8 English sentences
 (Piper voice) 5 s apart (as in rooms.py), client i starting 0.7·i s after the first, so
 phrases end close together but not in lockstep. Reported per K: end-to-end latency p50/p95
-at the clients, outgoing-track underruns (from /metrics), server CPU (percent of one core)
-and peak RSS. The first K whose p95 passes 800 ms is printed.
+at the clients (``--stagger 0.1``: phrases end within a few hundred ms of each other, the
+case batched recognition is for), outgoing-track underruns (from /metrics), server CPU
+(percent of one core) and peak RSS. The first K whose p95 passes 800 ms is printed.
 
 Usage:
     .venv/bin/python bench/load.py                 # K = 1, 2, 3, 4
     .venv/bin/python bench/load.py --ks 1 2 4 6 --json bench/results/load.json
+    .venv/bin/python bench/load.py --ks 1 2 4 6 --stagger 0.1
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from lingolive.client import LoopbackClient, PacedFileTrack
 from lingolive.evaluation import answers, pct, voiced_runs
 from rooms import speech
 
+#: Default start offset between clients: phrases end close together, not in lockstep.
 STAGGER_S = 0.7
 
 
@@ -69,7 +72,7 @@ async def client_run(
     return latencies, queued
 
 
-async def one_k(k: int, manifest: dict[str, Any]) -> dict[str, Any]:
+async def one_k(k: int, manifest: dict[str, Any], stagger: float = STAGGER_S) -> dict[str, Any]:
     pcm, spans = speech(manifest)
     server = ServerProcess({"LL_MAX_SESSIONS": str(max(8, k))})
     try:
@@ -80,7 +83,7 @@ async def one_k(k: int, manifest: dict[str, Any]) -> dict[str, Any]:
         before = underruns(server.url)
         cpu0, wall0 = server.cpu_seconds(), time.monotonic()
         results = await asyncio.gather(
-            *(client_run(ws_url, pcm, spans, i * STAGGER_S) for i in range(k))
+            *(client_run(ws_url, pcm, spans, i * stagger) for i in range(k))
         )
         cpu = server.cpu_seconds() - cpu0
         wall = time.monotonic() - wall0
@@ -90,6 +93,7 @@ async def one_k(k: int, manifest: dict[str, Any]) -> dict[str, Any]:
     lat = [x for lats, _ in results for x in lats]
     return {
         "k": k,
+        "stagger_s": stagger,
         "phrases": k * len(spans),
         "measured": len(lat),
         "queued": sum(q for _, q in results),
@@ -107,11 +111,17 @@ def main() -> None:
     )
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 3, 4])
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=STAGGER_S,
+        help="seconds between client starts (0.1: everybody's phrases end together)",
+    )
     args = parser.parse_args()
     manifest = {e["file"]: e for e in json.loads((DATA / "manifest.json").read_text())}
     rows = []
     for k in args.ks:
-        row = asyncio.run(one_k(k, manifest))
+        row = asyncio.run(one_k(k, manifest, args.stagger))
         rows.append(row)
         print(row, flush=True)
     print(f"\nmachine: {machine()}\n")
