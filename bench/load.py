@@ -38,19 +38,25 @@ from rooms import speech
 STAGGER_S = 0.7
 
 
-def underruns(url: str) -> float:
+def metric(url: str, name: str) -> float:
+    """Sum of one metric's samples on the server's /metrics (0 if it has none)."""
     text = httpx.get(f"{url}/metrics").text
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("lingolive_track_underruns_total")
-    )
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+def underruns(url: str) -> float:
+    return metric(url, "lingolive_track_underruns_total")
+
+
+#: Stage boundaries reported per K (median ms after the end of speech, from ``timing``).
+STAGES = ("vad_end", "stt_start", "stt_end", "mt_end", "tts_first_audio", "first_audio_out")
 
 
 async def client_run(
     ws_url: str, pcm: Any, spans: list[tuple[float, float]], delay: float
-) -> tuple[list[float], int]:
-    """One speaking client; returns its phrase latencies and how many were queued."""
+) -> tuple[list[float], int, list[dict[str, float]]]:
+    """One speaking client: its phrase latencies, how many were queued, and the server's
+    stage timings of its phrases."""
     await asyncio.sleep(delay)
     client = LoopbackClient(ws_url)
     track = PacedFileTrack(pcm)
@@ -69,7 +75,8 @@ async def client_run(
         queued += was_queued
         if run is not None:
             latencies.append((run[0] - sent_end) * 1000)
-    return latencies, queued
+    stages = [e["stages"] for e in client.events if e.get("type") == "timing"]
+    return latencies, queued, stages
 
 
 async def one_k(k: int, manifest: dict[str, Any], stagger: float = STAGGER_S) -> dict[str, Any]:
@@ -88,20 +95,31 @@ async def one_k(k: int, manifest: dict[str, Any], stagger: float = STAGGER_S) ->
         cpu = server.cpu_seconds() - cpu0
         wall = time.monotonic() - wall0
         after = underruns(server.url)
+        batches = metric(server.url, "lingolive_stt_batches_total")
+        passes = metric(server.url, "lingolive_stt_batched_passes_total")
     finally:
         server.stop()
-    lat = [x for lats, _ in results for x in lats]
+    lat = [x for lats, _, _ in results for x in lats]
+    timings = [t for _, _, ts in results for t in ts]
     return {
         "k": k,
         "stagger_s": stagger,
         "phrases": k * len(spans),
         "measured": len(lat),
-        "queued": sum(q for _, q in results),
+        "queued": sum(q for _, q, _ in results),
         "e2e_p50_ms": pct(lat, 50),
         "e2e_p95_ms": pct(lat, 95),
         "underruns": after - before,
+        # Recognition passes per Whisper call (1.0 without batching or with one speaker).
+        "stt_passes": passes,
+        "mean_batch": round(passes / batches, 2) if batches else None,
         "cpu_percent": round(100 * cpu / wall, 1),
         "peak_rss_mib": round(server.peak_rss / 2**20),
+        # Where the time goes: median ms after the end of speech at each stage boundary.
+        "stages_p50_ms": {
+            stage: round(pct([t[stage] for t in timings if stage in t], 50) or 0)
+            for stage in STAGES
+        },
     }
 
 
@@ -127,15 +145,16 @@ def main() -> None:
     print(f"\nmachine: {machine()}\n")
     print(
         "| K | phrases (measured / queued) | e2e p50 | e2e p95 | underruns | server CPU | "
-        "peak RSS |"
+        "peak RSS | STT passes (per batch) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         p50 = "-" if r["e2e_p50_ms"] is None else f"{r['e2e_p50_ms']:.0f} ms"
         p95 = "-" if r["e2e_p95_ms"] is None else f"{r['e2e_p95_ms']:.0f} ms"
         print(
             f"| {r['k']} | {r['phrases']} ({r['measured']} / {r['queued']}) | {p50} | {p95} "
-            f"| {r['underruns']:.0f} | {r['cpu_percent']}% | {r['peak_rss_mib']} MiB |"
+            f"| {r['underruns']:.0f} | {r['cpu_percent']}% | {r['peak_rss_mib']} MiB "
+            f"| {r.get('stt_passes', 0):.0f} ({r.get('mean_batch') or '-'}) |"
         )
     over = [r["k"] for r in rows if r["e2e_p95_ms"] is not None and r["e2e_p95_ms"] > 800]
     print(f"\nfirst K with p95 over 800 ms: {over[0] if over else 'none of ' + str(args.ks)}")

@@ -11,11 +11,19 @@ sentence. No model, no timing noise: the recognizer's decisions are all that is 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from lingolive.engines.base import MODEL_RATE, EngineError, Float32Array, TimedText, Transcript
+from lingolive.engines.base import (
+    MODEL_RATE,
+    EngineError,
+    Float32Array,
+    SttRequest,
+    TimedText,
+    Transcript,
+)
 
 WORD_SAMPLES = int(0.3 * MODEL_RATE)
 
@@ -46,6 +54,8 @@ class ScriptedSTT:
         #: Cleared: ``transcribe`` waits until it is set (a pass that takes its time).
         self.gate = threading.Event()
         self.gate.set()
+        #: Requests in every ``transcribe_batch`` call, in order.
+        self.batches: list[int] = []
         self._lock = threading.Lock()
 
     def say(self, text: str) -> Float32Array:
@@ -85,6 +95,8 @@ class ScriptedSTT:
         prefix: str | None = None,
         partial: bool = False,
     ) -> Transcript:
+        if not np.isfinite(audio).all():
+            raise EngineError("audio contains NaN or infinite samples")  # as Whisper says
         heard = self._words(audio)
         text = " ".join(word for word, _, _ in heard)
         with self._lock:
@@ -108,3 +120,13 @@ class ScriptedSTT:
                 )
                 sentence = []
         return Transcript(text=text, language=language or "en", segments=tuple(segments))
+
+    def transcribe_batch(self, requests: Sequence[SttRequest]) -> list[Transcript]:
+        with self._lock:
+            self.batches.append(len(requests))
+        return [
+            self.transcribe(
+                r.audio, r.language, prompt=r.prompt, prefix=r.prefix, partial=r.partial
+            )
+            for r in requests
+        ]

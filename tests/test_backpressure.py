@@ -14,8 +14,9 @@ from lingolive.pipeline.events import Caption, PipelineEvent, RecognitionBehind
 from lingolive.pipeline.rate_limit import TokenBucket
 from lingolive.pipeline.recognizer import StreamingRecognizer
 from lingolive.pipeline.segmenter import SpeechEnded, SpeechStarted
+from lingolive.pipeline.stage_pool import StagePool
+from lingolive.pipeline.stt_queue import SttQueue
 from lingolive.pipeline.utterance import Utterance
-from lingolive.pipeline.workers import StagePool
 
 
 def phrase(name: str) -> np.ndarray:
@@ -29,7 +30,7 @@ async def test_merge_when_behind(engines: Engines) -> None:
     pool = StagePool("stt", 1)
     recognizer = StreamingRecognizer(
         engines.stt,
-        pool,
+        SttQueue(pool),
         "en",
         events=events.append,
         commit=committed.append,

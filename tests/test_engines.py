@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import audio
-from lingolive.engines.base import MODEL_RATE, EngineError
+from lingolive.engines.base import MODEL_RATE, EngineError, SttRequest
 from lingolive.engines.piper_tts import MAX_LOADED_VOICES, PiperTTS, bundled_voices
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.speaker import resampled
@@ -82,6 +82,45 @@ def test_stt_detects_language(engines: Engines, manifest: list[dict[str, Any]]) 
     en = next(e for e in manifest if e["file"] == "en_piper_01.wav")
     assert engines.stt.transcribe(speech(es), None).language == "es"
     assert engines.stt.transcribe(speech(en), None).language == "en"
+
+
+def test_stt_batch_hears_every_phrase_as_alone(
+    engines: Engines, manifest: list[dict[str, Any]], human_manifest: list[dict[str, Any]]
+) -> None:
+    """Several speakers' passes in one Whisper batch: English and Spanish, with and without
+    a prompt, one with forced confirmed words, one detecting its language, windows of
+    different lengths. Each must come back as well recognized as when transcribed alone."""
+    names = ["en_piper_01.wav", "es_espeak_02.wav", "en_piper_04.wav", "es_espeak_05.wav"]
+    entries = [next(e for e in manifest if e["file"] == n) for n in names]
+    en_long = audio("human/beckett.wav")  # 10 s: the others are encoded in its window
+    requests = [
+        SttRequest(speech(entries[0]), "en"),
+        SttRequest(speech(entries[1]), "es", prompt="Hola. Buenos días a todos."),
+        SttRequest(speech(entries[2]), "en", prompt="Thank you.", prefix="Can you"),
+        SttRequest(speech(entries[3]), None),
+        SttRequest(en_long, "en", prompt="The next line is from a play."),
+    ]
+    batched = engines.stt.transcribe_batch(requests)
+    alone = [
+        engines.stt.transcribe(
+            r.audio, r.language, prompt=r.prompt, prefix=r.prefix, partial=r.partial
+        )
+        for r in requests
+    ]
+    assert [t.language for t in batched] == ["en", "es", "en", "es", "en"]
+    assert batched[2].text.startswith("Can you")
+    refs = [e["text"] for e in entries]
+    refs.append(next(e["text"] for e in human_manifest if e["file"] == "beckett.wav"))
+    for ref, one, many in zip(refs, alone, batched, strict=True):
+        # What a listener notices: the batched text is as good as the one heard alone.
+        assert wer([ref], [many.text]) <= wer([ref], [one.text]) + 0.1, (ref, one, many)
+
+
+def test_stt_batch_rejects_bad_audio(engines: Engines) -> None:
+    good = SttRequest(np.zeros(16_000, dtype=np.float32), "en")
+    bad = SttRequest(np.full(16_000, np.nan, dtype=np.float32), "en")
+    with pytest.raises(EngineError):
+        engines.stt.transcribe_batch([good, bad])
 
 
 def test_stt_rejects_bad_audio(engines: Engines) -> None:

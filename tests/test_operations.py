@@ -86,6 +86,8 @@ async def test_metrics_move_after_a_real_session(server: Server) -> None:
         "lingolive_voiced_chunk_seconds_count",
         "lingolive_webrtc_rtt_seconds_count",
         "lingolive_webrtc_jitter_seconds_count",
+        "lingolive_stt_batches_total",
+        "lingolive_stt_batched_passes_total",
     ):
         assert metric(after, name) > metric(before, name), name
     assert 'lingolive_queue_depth{stage="stt"}' in after

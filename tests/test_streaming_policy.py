@@ -34,8 +34,9 @@ from lingolive.pipeline.segmenter import (
     SpeechResumed,
     SpeechStarted,
 )
+from lingolive.pipeline.stage_pool import StagePool
+from lingolive.pipeline.stt_queue import SttQueue
 from lingolive.pipeline.utterance import Stage, Utterance
-from lingolive.pipeline.workers import StagePool
 from scripted_stt import WORD_SAMPLES, ScriptedSTT, silence
 
 TAIL = silence(0.15)  # the segmenter's tail after the last voiced window
@@ -53,7 +54,7 @@ class Recognition:
         self.committed: list[Utterance] = []
         self.recognizer = StreamingRecognizer(
             stt,
-            self.pool,
+            SttQueue(self.pool),
             "en",
             candidates=None,
             events=self.events.append,

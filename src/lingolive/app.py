@@ -156,7 +156,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         t = time.monotonic()
         engines = await asyncio.to_thread(load_engines, settings)
-        ctx = AppContext(settings=settings, engines=engines, workers=Workers.create())
+        ctx = AppContext(
+            settings=settings,
+            engines=engines,
+            workers=Workers.create(stt_max_batch=settings.stt_max_batch),
+        )
         state["ctx"] = ctx
         app.state.ctx = ctx
         log.info("engines loaded in %.1f s: %s", time.monotonic() - t, engines.sources)

@@ -224,6 +224,12 @@ class Settings(BaseSettings):
     stt_compute_type: str = Field("int8", description="CTranslate2 compute type.")
     stt_threads: int = Field(2, description="CPU threads for one STT call.")
     stt_beam_size: int = Field(1, description="Beam size for final transcripts.")
+    stt_max_batch: int = Field(
+        8,
+        ge=1,
+        description="Most recognition passes run together as one batch when several speakers "
+        "finish at once (1: one at a time).",
+    )
     mt_engine: str = Field(
         "apertium",
         description="MT engine: `apertium` (with `LL_MT_MODELS` overriding its pairs) or `ct2` "

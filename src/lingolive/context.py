@@ -19,7 +19,8 @@ from typing import Protocol
 from lingolive.config import Settings
 from lingolive.engines.registry import Engines
 from lingolive.metrics import Metrics
-from lingolive.pipeline.workers import StagePool, Workers
+from lingolive.pipeline.stage_pool import StagePool
+from lingolive.pipeline.workers import Workers
 from lingolive.rooms import placement
 from lingolive.rooms.room import RoomRegistry
 
@@ -71,5 +72,8 @@ class AppContext:
         )
         self.metrics.rooms.set_function(lambda: len(self.rooms.rooms))
         self.metrics.sessions.set_function(lambda: len(self.sessions))
-        for pool in (self.workers.vad, self.workers.stt, self.workers.mt, self.workers.tts):
+        for pool in (self.workers.vad, self.workers.mt, self.workers.tts):
             self.metrics.watch_queue(pool.name, _depth(pool))
+        recognition = self.workers.recognition
+        self.metrics.watch_queue("stt", lambda: float(recognition.pending))
+        self.metrics.watch_batches(lambda: (recognition.batches, recognition.passes))

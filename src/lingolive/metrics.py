@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from lingolive.pipeline.events import (
     AudioShed,
@@ -129,6 +129,26 @@ class ProcessTreeCollector:
         )
 
 
+class BatchCollector:
+    """``lingolive_stt_batches_total`` and ``lingolive_stt_batched_passes_total``, read from
+    the recognition queue at scrape time: their ratio is the mean batch size (1.0: nobody
+    ever finished speaking together; well above 1: batching is what keeps up)."""
+
+    def __init__(self, counts: Callable[[], tuple[int, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        batches, passes = self._counts()
+        yield CounterMetricFamily(
+            "lingolive_stt_batches", "Recognition calls (one batch each).", value=batches
+        )
+        yield CounterMetricFamily(
+            "lingolive_stt_batched_passes",
+            "Recognition passes run, in all batches together.",
+            value=passes,
+        )
+
+
 class Metrics:
     """Every metric LingoLive exports."""
 
@@ -231,6 +251,10 @@ class Metrics:
 
     def watch_queue(self, stage: str, depth: Callable[[], float]) -> None:
         self.queue_depth.labels(stage).set_function(depth)
+
+    def watch_batches(self, counts: Callable[[], tuple[int, int]]) -> None:
+        """Export the recognition queue's (batches, passes) counts."""
+        self.registry.register(BatchCollector(counts))
 
     def observe(self, event: PipelineEvent) -> None:
         """Count one pipeline event (an ``EventSink``)."""

@@ -7,7 +7,7 @@ Keeping the contracts small is what lets a user swap an engine by name in config
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -77,6 +77,18 @@ class Transcript:
     segments: tuple[TimedText, ...] = ()
 
 
+@dataclass(frozen=True)
+class SttRequest:
+    """One recognition pass, as data: what ``STT.transcribe`` takes, so that passes of
+    several speakers can wait together and run as one batch (``STT.transcribe_batch``)."""
+
+    audio: Float32Array
+    language: str | None
+    prompt: str | None = None
+    prefix: str | None = None
+    partial: bool = False
+
+
 class STT(Protocol):
     """Speech recognizer over a whole buffer of 16 kHz mono float32 audio."""
 
@@ -101,6 +113,16 @@ class STT(Protocol):
         ``prefix``: text the transcript must start with (already confirmed words); the
         result's ``text`` includes it. ``partial=True`` marks a pass over a still-growing
         utterance: engines may trade accuracy for speed there.
+        """
+        ...
+
+    def transcribe_batch(self, requests: Sequence[SttRequest]) -> list[Transcript]:
+        """Several passes at once, results in order: what ``transcribe`` of each would give.
+
+        An engine that computes a batch in one call (Whisper: one encoder and one decoder
+        call over all the windows) serves several speakers for much less than the sum of
+        their passes; one that cannot may loop. If any request fails, the call raises (the
+        caller retries the requests one by one, so only the bad one fails).
         """
         ...
 

@@ -6,7 +6,9 @@ language detection) stays on ``LL_STT_MODEL``. Each model is loaded once.
 
 from __future__ import annotations
 
-from lingolive.engines.base import STT, Float32Array, Transcript
+from collections.abc import Sequence
+
+from lingolive.engines.base import STT, Float32Array, SttRequest, Transcript
 
 
 class RoutedSTT:
@@ -41,6 +43,20 @@ class RoutedSTT:
         return self._for(language).transcribe(
             audio, language, prompt=prompt, prefix=prefix, partial=partial
         )
+
+    def transcribe_batch(self, requests: Sequence[SttRequest]) -> list[Transcript]:
+        """Each model gets its own requests as one batch; results come back in order."""
+        by_model: dict[int, tuple[STT, list[int]]] = {}
+        for i, request in enumerate(requests):
+            stt = self._for(request.language)
+            by_model.setdefault(id(stt), (stt, []))[1].append(i)
+        results: list[Transcript | None] = [None] * len(requests)
+        for stt, indices in by_model.values():
+            for i, transcript in zip(
+                indices, stt.transcribe_batch([requests[i] for i in indices]), strict=True
+            ):
+                results[i] = transcript
+        return [r for r in results if r is not None]
 
     def detect_language(
         self, audio: Float32Array, candidates: frozenset[str] | None = None

@@ -18,12 +18,20 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from lingolive.engines.base import MODEL_RATE, EngineError, Float32Array, TimedText, Transcript
+from lingolive.engines.base import (
+    MODEL_RATE,
+    EngineError,
+    Float32Array,
+    SttRequest,
+    TimedText,
+    Transcript,
+)
 
 HOP = 160  # samples per mel frame at 16 kHz
 FULL_FRAMES = 3000  # Whisper's 30 s window
@@ -102,15 +110,22 @@ class WhisperSTT:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _features(self, audio: Float32Array) -> Float32Array:
-        extractor = self._model.feature_extractor
+    def _samples(self, audio: Float32Array) -> int:
+        """Samples of the window this audio is encoded in (audio + padding)."""
         if self._window == "full":
-            feats = extractor(audio, padding=FULL_FRAMES * HOP)
-            return np.ascontiguousarray(feats[:, :FULL_FRAMES], dtype=np.float32)
-        padding = max(self._pad_samples, self._min_window_samples - len(audio))
-        feats = extractor(audio, padding=padding)
-        frames = min(FULL_FRAMES, feats.shape[1] - (feats.shape[1] % 2))
-        return np.ascontiguousarray(feats[:, :frames], dtype=np.float32)
+            return FULL_FRAMES * HOP
+        return max(len(audio) + self._pad_samples, self._min_window_samples)
+
+    def _features(self, clips: Sequence[Float32Array]) -> Float32Array:
+        """Mel features of the clips in one window (the largest any of them needs): a batch
+        for the encoder, which takes windows of one length only. A short phrase batched with
+        a long one is encoded with more silence after it, as it would be in a 30 s window."""
+        extractor = self._model.feature_extractor
+        window = min(max(self._samples(a) for a in clips), FULL_FRAMES * HOP)
+        feats = [extractor(a, padding=max(self._pad_samples, window - len(a))) for a in clips]
+        frames = min(FULL_FRAMES, window // HOP)
+        frames -= frames % 2
+        return np.ascontiguousarray(np.stack([f[:, :frames] for f in feats]), dtype=np.float32)
 
     def _tokenizer(self, language: str):  # type: ignore[no-untyped-def]
         from faster_whisper.tokenizer import Tokenizer
@@ -129,9 +144,9 @@ class WhisperSTT:
         return tok
 
     def _detect(
-        self, encoded: object, candidates: frozenset[str] | None = None
+        self, encoded: object, candidates: frozenset[str] | None = None, index: int = 0
     ) -> tuple[str, float]:
-        results = self._model.model.detect_language(encoded)[0]  # best first
+        results = self._model.model.detect_language(encoded)[index]  # best first
         for token, prob in results:
             code = str(token)[2:-2]
             if candidates is None or code in candidates:
@@ -177,7 +192,7 @@ class WhisperSTT:
 
         if not self._multilingual:
             return "en", 1.0
-        features = ctranslate2.StorageView.from_array(self._features(audio)[None])
+        features = ctranslate2.StorageView.from_array(self._features([audio]))
         with self._lock:
             encoded = self._model.model.encode(features, to_cpu=False)
             return self._detect(encoded, candidates)
@@ -193,52 +208,111 @@ class WhisperSTT:
         prefix: str | None = None,
         partial: bool = False,
     ) -> Transcript:
+        request = SttRequest(audio, language, prompt, prefix, partial)
+        return self.transcribe_batch([request])[0]
+
+    def _check(self, request: SttRequest) -> None:
+        if request.audio.ndim != 1:
+            raise EngineError(f"Whisper needs mono audio, got shape {request.audio.shape}")
+        if request.language is not None and request.language not in self._languages:
+            raise EngineError(f"this Whisper model does not transcribe {request.language!r}")
+        if not np.isfinite(request.audio).all():
+            raise EngineError("audio contains NaN or infinite samples")
+
+    def transcribe_batch(self, requests: Sequence[SttRequest]) -> list[Transcript]:
+        """One encoder and one decoder call for all the requests (see ``transcribe``).
+
+        CTranslate2 needs the start-of-transcript token at the same place in every prompt,
+        so the batch is cut in two: requests with a prompt (previous text, each cut to the
+        shortest one's last tokens: it is context, the most recent words matter most) and
+        requests without one.
+        """
+        for request in requests:
+            self._check(request)
+        results: list[Transcript | None] = [None] * len(requests)
+        with_prompt = [i for i, r in enumerate(requests) if r.prompt and r.prompt.strip()]
+        without = [i for i, r in enumerate(requests) if i not in set(with_prompt)]
+        for group in (with_prompt, without):
+            if group:
+                for i, transcript in zip(
+                    group, self._batch([requests[i] for i in group]), strict=True
+                ):
+                    results[i] = transcript
+        return [r for r in results if r is not None]
+
+    def _batch(self, requests: Sequence[SttRequest]) -> list[Transcript]:
         import ctranslate2
 
-        if audio.ndim != 1:
-            raise EngineError(f"Whisper needs mono audio, got shape {audio.shape}")
-        if language is not None and language not in self._languages:
-            raise EngineError(f"this Whisper model does not transcribe {language!r}")
-        if not np.isfinite(audio).all():
-            raise EngineError("audio contains NaN or infinite samples")
-        duration = len(audio) / MODEL_RATE
-        features = ctranslate2.StorageView.from_array(self._features(audio)[None])
+        features = ctranslate2.StorageView.from_array(self._features([r.audio for r in requests]))
         with self._lock:
             encoded = self._model.model.encode(features, to_cpu=False)
-            lang_prob: float | None = None
-            if language is None:
-                language, lang_prob = self._detect(encoded) if self._multilingual else ("en", 1.0)
-            tok = self._tokenizer(language)
-            tokens: list[int] = []
-            if prompt:
-                tokens = [tok.sot_prev, *tok.encode(" " + prompt.strip())[-200:]]
-            # Timestamp mode on purpose: on a trimmed window Whisper, without timestamps, tends
-            # to repeat the phrase to fill the window; with them it closes the segment at the
-            # end of speech and stops, and segments past the audio can be dropped.
-            tokens += list(tok.sot_sequence)
-            if prefix and prefix.strip():
-                # Forced start: the confirmed words, from the first timestamp.
-                tokens += [tok.timestamp_begin, *tok.encode(" " + prefix.strip())]
-            result = self._model.model.generate(
+            languages: list[str] = []
+            probabilities: list[float | None] = []
+            for i, request in enumerate(requests):
+                if request.language is not None:
+                    languages.append(request.language)
+                    probabilities.append(None)
+                elif self._multilingual:
+                    lang, prob = self._detect(encoded, index=i)
+                    languages.append(lang)
+                    probabilities.append(prob)
+                else:
+                    languages.append("en")
+                    probabilities.append(1.0)
+            toks = [self._tokenizer(lang) for lang in languages]
+            previous = [
+                tok.encode(" " + r.prompt.strip())[-200:] if r.prompt and r.prompt.strip() else []
+                for tok, r in zip(toks, requests, strict=True)
+            ]
+            keep = min(len(p) for p in previous)
+            prompts: list[list[int]] = []
+            caps: list[int] = []
+            for tok, request, before in zip(toks, requests, previous, strict=True):
+                tokens: list[int] = [tok.sot_prev, *before[len(before) - keep :]] if keep else []
+                # Timestamp mode on purpose: on a trimmed window Whisper, without timestamps,
+                # tends to repeat the phrase to fill the window; with them it closes the
+                # segment at the end of speech and stops, and segments past the audio can be
+                # dropped.
+                tokens += list(tok.sot_sequence)
+                if request.prefix and request.prefix.strip():
+                    # Forced start: the confirmed words, from the first timestamp.
+                    tokens += [tok.timestamp_begin, *tok.encode(" " + request.prefix.strip())]
+                prompts.append(tokens)
+                seconds = len(request.audio) / MODEL_RATE
+                caps.append(min(448, len(tokens) + 10 + math.ceil(MAX_TOKENS_PER_S * seconds)))
+            outputs = self._model.model.generate(
                 encoded,
-                [tokens],
-                beam_size=1 if partial else self._beam_size,
-                max_length=min(448, len(tokens) + 10 + math.ceil(MAX_TOKENS_PER_S * duration)),
+                prompts,
+                beam_size=1 if all(r.partial for r in requests) else self._beam_size,
+                max_length=max(caps),
                 return_scores=True,
                 return_no_speech_prob=True,
                 suppress_blank=True,
-                suppress_tokens=self._suppress[language],
+                suppress_tokens=self._suppress[languages[0]],
                 max_initial_timestamp_index=50,
-            )[0]
-        ids = result.sequences_ids[0]
-        if prefix and prefix.strip() and (not ids or ids[0] < tok.timestamp_begin):
-            # CTranslate2 returns the forced prefix with the output; keep one form of it.
-            ids = [tok.timestamp_begin, *ids]
-        segments = self._segments(tok, ids, duration)
-        return Transcript(
-            text=collapse_repeats(" ".join(s.text for s in segments)),
-            language=language,
-            language_probability=lang_prob,
-            no_speech_probability=float(result.no_speech_prob),
-            segments=tuple(segments),
-        )
+            )
+        transcripts = []
+        for request, tok, lang, prob, tokens, cap, result in zip(
+            requests, toks, languages, probabilities, prompts, caps, outputs, strict=True
+        ):
+            ids = result.sequences_ids[0]
+            if cap < max(caps):
+                # Its own length cap (the batch decoded up to the largest): the output holds
+                # the forced tokens after the start-of-transcript sequence, then new ones.
+                forced = len(tokens) - tokens.index(tok.sot_sequence[-1]) - 1
+                ids = ids[: cap - len(tokens) + forced]
+            prefix = request.prefix
+            if prefix and prefix.strip() and (not ids or ids[0] < tok.timestamp_begin):
+                # CTranslate2 returns the forced prefix with the output; keep one form of it.
+                ids = [tok.timestamp_begin, *ids]
+            segments = self._segments(tok, ids, len(request.audio) / MODEL_RATE)
+            transcripts.append(
+                Transcript(
+                    text=collapse_repeats(" ".join(s.text for s in segments)),
+                    language=lang,
+                    language_probability=prob,
+                    no_speech_probability=float(result.no_speech_prob),
+                    segments=tuple(segments),
+                )
+            )
+        return transcripts

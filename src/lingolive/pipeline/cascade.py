@@ -63,7 +63,7 @@ class Cascade:
         self._retired: list[tuple[Speaker, asyncio.Task[None]]] = []
         self.recognizer = StreamingRecognizer(
             engines.stt,
-            workers.stt,
+            workers.recognition,
             None if languages.conversation else languages.source,
             candidates=self._candidates(),
             events=events,

@@ -2,7 +2,8 @@
 
 One recognizer per speaker; it takes that speaker's events in order from its job queue
 (``recognition_jobs``: which events still need a pass, back-pressure) and runs one STT pass
-at a time. It decides what was said and when a phrase is committed:
+at a time, through the ``SttQueue`` all speakers share (passes that wait together run as
+one batch). It decides what was said and when a phrase is committed:
 
 * **Partials** (``SpeechProgress``): the growing utterance is transcribed when the STT pool
   is idle; LocalAgreement confirms the words two passes agree on (``stable`` in the
@@ -32,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lingolive.config import RecognizerConfig
-from lingolive.engines.base import MODEL_RATE, STT, Float32Array, Transcript
+from lingolive.engines.base import MODEL_RATE, STT, Float32Array, SttRequest, Transcript
 from lingolive.pipeline.agreement import LocalAgreement, words
 from lingolive.pipeline.events import (
     Caption,
@@ -53,8 +54,8 @@ from lingolive.pipeline.segmenter import (
     SpeechStarted,
 )
 from lingolive.pipeline.sentence_end import complete_at_pause, ends_sentence
+from lingolive.pipeline.stt_queue import SttQueue
 from lingolive.pipeline.utterance import Stage, Utterance
-from lingolive.pipeline.workers import StagePool
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ class StreamingRecognizer:
     def __init__(
         self,
         stt: STT,
-        pool: StagePool,
+        recognition: SttQueue,
         source_lang: str | None,
         *,
         candidates: frozenset[str] | None = None,
@@ -151,7 +152,7 @@ class StreamingRecognizer:
         """``source_lang`` None: detect it per utterance, among ``candidates`` (None: any)."""
         self._glossary = glossary
         self._stt = stt
-        self._pool = pool
+        self._recognition = recognition
         self._source = source_lang
         self.candidates = candidates  # may change mid-session (listen)
         self._events = events
@@ -253,8 +254,8 @@ class StreamingRecognizer:
 
     async def _language(self, utt: _Utterance, audio: Float32Array) -> str | None:
         if utt.lang is None:
-            lang, _ = await self._pool.run(
-                self._stt.detect_language, audio[:DETECT_SAMPLES], self.candidates
+            lang, _ = await self._recognition.detect(
+                self._stt, audio[:DETECT_SAMPLES], self.candidates
             )
             utt.lang = lang
         return utt.lang
@@ -274,27 +275,27 @@ class StreamingRecognizer:
         start = loop.time()
         glossary = self._glossary
 
-        def recognize() -> tuple[str, Transcript]:
-            """In the STT thread: the pass, and the glossary's fuzzy correction of its text
+        def own_words(result: Transcript) -> tuple[str, Transcript]:
+            """In the STT thread: the segment's words, with the glossary's fuzzy correction
             (a comparison of every term with every run of words: never on the event loop)."""
-            result = self._stt.transcribe(
-                clip,
-                lang,
-                prompt=before or None,
-                prefix=f"{context} {confirmed}".strip() or None,
-                partial=partial,
-            )
             own = " ".join(words(result.text)[len(words(context)) :])
             return (own if glossary is None else glossary.correct(own)), result
 
-        own, result = await self._pool.run(recognize)
+        request = SttRequest(
+            clip,
+            lang,
+            prompt=before or None,
+            prefix=f"{context} {confirmed}".strip() or None,
+            partial=partial,
+        )
+        own, result = await self._recognition.transcribe(self._stt, request, own_words)
         self.passes += 1
         return PassResult(own, result, start, loop.time())
 
     async def _partial(self, utt: _Utterance, job: SpeechProgress) -> None:
         if not self._cfg.partials or job.trailing_silence_ms >= 100 or len(self._jobs):
             return  # optional work: skip it when the phrase may be ending or more is waiting
-        if self._pool.pending:
+        if self._recognition.pending:
             return  # another speaker's recognition runs: do not queue behind it
         seg = utt.segment
         if utt.lang is None and len(job.audio) < DETECT_SAMPLES:
@@ -388,8 +389,12 @@ class StreamingRecognizer:
     def _speculate(self, utt: _Utterance, job: SpeechPausing) -> None:
         """Start the final pass now, without waiting for the decision (``SpeechPaused``)."""
         seg = utt.segment
-        if len(job.audio) - seg.offset < MIN_REST_SAMPLES or self._pool.pending:
-            return  # speculation must never delay work that is certainly needed
+        if len(job.audio) - seg.offset < MIN_REST_SAMPLES or self._recognition.behind:
+            # Speculation must never delay work that is certainly needed. While a pass runs
+            # it waits and goes in the next batch with the other speakers' finals (cheap:
+            # a batch costs far less than its passes one by one), unless a whole batch of
+            # finals waits already.
+            return
         if self._covering_partial(seg, job.speech_samples) is not None:
             return  # the last partial already heard all of it
         task = asyncio.create_task(
