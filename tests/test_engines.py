@@ -165,6 +165,7 @@ def test_mt_unsupported_pair(engines: Engines) -> None:
     ("lang", "text"),
     [
         ("en", "Where is the nearest train station?"),  # Piper joe voice
+        ("en", "Good morning, I would like to book a table for two people tonight."),
         ("es", "Me gustaría reservar una mesa para dos personas."),  # espeak-ng
     ],
 )
@@ -176,6 +177,26 @@ def test_tts_is_understood_by_stt(engines: Engines, lang: str, text: str) -> Non
     pcm16 = pcm48[::3].astype(np.float32) / 32768.0
     heard = engines.stt.transcribe(pcm16, lang).text
     assert wer([text], [heard]) <= 0.25, heard
+
+
+def test_piper_speaks_the_first_clause_first() -> None:
+    """The first audio waits for the first clause only, and the sentence is all there."""
+    from lingolive.engines.piper_tts import first_clause_apart
+
+    assert first_clause_apart("Thank you very much, see you later.") == [
+        "Thank you very much,",
+        "see you later.",
+    ]
+    # Not after one word, not past the first sentence, not inside a number.
+    for text in ("Hi, there.", "Where is it? Yes, here, now.", "3,000 people came."):
+        assert first_clause_apart(text) == [text]
+    tts = PiperTTS()
+    pieces = list(tts.synthesize("Thank you very much, see you later.", "en"))
+    whole = list(tts.synthesize("Thank you very much see you later.", "en"))
+    assert len(pieces) == 2 and len(whole) == 1
+    first, total = len(pieces[0].samples), sum(len(p.samples) for p in pieces)
+    assert first < 0.7 * total  # the clause, not the sentence
+    assert total > 0.8 * len(whole[0].samples)  # nothing of it lost
 
 
 def test_language_pairs_cover_defaults(engines: Engines) -> None:

@@ -26,6 +26,30 @@ from lingolive.engines.base import EngineError, EngineUnavailable, SpeechAudio
 log = logging.getLogger(__name__)
 
 
+#: A clause boundary in the first sentence: a comma, semicolon or colon followed by a space.
+_CLAUSE = re.compile(r"[,;:](?=\s)")
+_SENTENCE_END = re.compile(r"[.!?…](\s|$)")
+
+
+def first_clause_apart(text: str) -> list[str]:
+    """The text with its first clause as a piece of its own, when the first sentence has one.
+
+    Piper synthesizes a sentence at once, in time that grows with its length: the first
+    audio of "Thank you very much, see you later." waits for the whole sentence (~110 ms
+    for the bundled voice on 2 cores), of "Thank you very much," alone ~65 ms. The listener
+    hears the first clause ~50 ms sooner, and the rest is ready long before the clause has
+    been played. The cut is only at a comma (or ; :) after two words or more: a pause the
+    voice makes anyway, so prosody barely changes.
+    """
+    end = _SENTENCE_END.search(text)
+    first = text[: end.end()] if end else text
+    clause = _CLAUSE.search(first)
+    if clause is None or len(first[: clause.start()].split()) < 2:
+        return [text]
+    head, rest = text[: clause.end()], text[clause.end() :].strip()
+    return [head, rest] if rest else [text]
+
+
 def bundled_voices() -> dict[str, Path]:
     """Piper voices that ship in installed pip packages: {name: onnx path}."""
     found: dict[str, Path] = {}
@@ -159,8 +183,11 @@ class PiperTTS:
         self, text: str, language: str, voice: str | None = None
     ) -> Iterator[SpeechAudio]:
         piper_voice = self._voice(language, voice)
-        for chunk in piper_voice.synthesize(text):
-            yield SpeechAudio(chunk.audio_int16_array.reshape(-1).copy(), int(chunk.sample_rate))
+        for piece in first_clause_apart(text):
+            for chunk in piper_voice.synthesize(piece):
+                yield SpeechAudio(
+                    chunk.audio_int16_array.reshape(-1).copy(), int(chunk.sample_rate)
+                )
 
     def close(self) -> None:
         with self._lock:
