@@ -36,16 +36,20 @@ from lingolive.protocol import (
     ErrorCode,
     ErrorMsg,
     Glossary,
+    SfuRoomInfo,
     glossary_items,
 )
 from lingolive.rooms import tokens
 from lingolive.rtc.peer import browser_ice_server, long_term_turn_urls, turn_secret
+from lingolive.sfu.rooms import SfuUnavailable
 from lingolive.signaling.admission import Admission
 from lingolive.signaling.session import SignalingSession
 
 log = logging.getLogger(__name__)
 
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
+#: At shutdown, how long the SFU rooms may take to leave Janus and destroy their rooms.
+SFU_CLOSE_S = 20.0
 
 
 async def close_sessions(ctx: AppContext) -> None:
@@ -60,6 +64,8 @@ async def close_sessions(ctx: AppContext) -> None:
         *(session.shutdown() for session in list(ctx.sessions.values())),
         return_exceptions=True,
     )
+    if ctx.sfu is not None:
+        await ctx.sfu.shutdown_listeners()
 
 
 class RoomRequest(BaseModel):
@@ -75,6 +81,8 @@ class RoomCreated(BaseModel):
     expires_at: float  # Unix time
     invite_url: str
     max_participants: int
+    #: SFU mode (``LL_SFU=janus``): the Janus room to publish to and subscribe in.
+    sfu: SfuRoomInfo | None = None
 
 
 async def room_request(request: Request, limit: int) -> RoomRequest | None:
@@ -190,6 +198,13 @@ def create_app(
             yield
         finally:
             await close_sessions(ctx)
+            if ctx.sfu is not None:
+                try:  # every translator, every Janus room we created
+                    await asyncio.wait_for(ctx.sfu.close(), SFU_CLOSE_S)
+                except TimeoutError:
+                    log.warning(
+                        "Janus did not answer within %.0f s; rooms may be left", SFU_CLOSE_S
+                    )
             ctx.workers.shutdown()
             engines.close()
 
@@ -311,6 +326,15 @@ def create_app(
                 detail=f"the glossary makes an invite of {len(token)} characters; a room "
                 f"token holds at most {MAX_TOKEN_CHARS}: use fewer or shorter terms",
             )
+        sfu: SfuRoomInfo | None = None
+        if ctx.sfu is not None:
+            if not ctx.ready:
+                raise HTTPException(status_code=503, detail="the server is still loading")
+            try:
+                sfu = (await ctx.sfu.create(room)).info
+            except SfuUnavailable as exc:
+                log.warning("POST /rooms: %s", exc)
+                raise HTTPException(status_code=503, detail=str(exc)) from exc
         base = str(request.base_url).rstrip("/")
         return RoomCreated(
             room=room,
@@ -320,6 +344,7 @@ def create_app(
             # access logs and proxies, and its length does not meet URL limits.
             invite_url=f"{base}/?{urlencode({'room': room})}#{urlencode({'token': token})}",
             max_participants=settings.room_max_participants,
+            sfu=sfu,
         )
 
     @app.get("/api/rooms/{room_id}")

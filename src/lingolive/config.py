@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -196,6 +196,33 @@ class Settings(BaseSettings):
         "who can reach the server may create rooms.",
     )
 
+    # --- SFU mode (docs/sfu.md) ------------------------------------------------------------
+    sfu: Literal["none", "janus"] = Field(
+        "none",
+        description="`janus`: every `POST /rooms` also creates an audio room on a Janus "
+        "VideoRoom and the server joins it as the translating participant (listeners hear "
+        "Janus feeds, captions come over `/ws`, `sfu_listen`); `none`: rooms are LingoLive's "
+        "own. One worker only.",
+    )
+    janus_url: str = Field(
+        "ws://127.0.0.1:8188",
+        description="Janus's WebSocket API as this server reaches it (`LL_SFU=janus`).",
+    )
+    janus_public_url: str = Field(
+        "",
+        description="Janus's WebSocket API as browsers reach it, handed to clients in "
+        "`POST /rooms` and `sfu_ready` (e.g. `wss://janus.example.org/`); empty: "
+        "`LL_JANUS_URL`.",
+    )
+    janus_api_secret: str = Field(
+        "", description="Janus's `general.api_secret`, if it has one (sent as `apisecret`)."
+    )
+    janus_admin_key: str = Field(
+        "",
+        description="The VideoRoom plugin's `general.admin_key`, if it has one (needed to "
+        "create rooms then).",
+    )
+
     # --- languages -----------------------------------------------------------------------
     source_lang: str = Field("en", description="Language spoken when the offer names none.")
     target_lang: str = Field("es", description="Language heard when the offer names none.")
@@ -349,6 +376,10 @@ class Settings(BaseSettings):
                 raise ValueError("expected lang=model[,lang=model…]")
             return {k.strip().lower(): v.strip() for k, v in pairs}
         return value
+
+    def janus_browser_url(self) -> str:
+        """Where browsers reach Janus: ``LL_JANUS_PUBLIC_URL``, else ``LL_JANUS_URL``."""
+        return self.janus_public_url or self.janus_url
 
     def voice_map(self) -> dict[str, str]:
         """``LL_TTS_VOICE`` in its per-language form (empty when it names a single voice)."""

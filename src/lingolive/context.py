@@ -23,6 +23,7 @@ from lingolive.pipeline.stage_pool import StagePool
 from lingolive.pipeline.workers import Workers
 from lingolive.rooms import placement
 from lingolive.rooms.room import RoomRegistry
+from lingolive.sfu.rooms import SfuRooms
 
 
 class LiveSession(Protocol):
@@ -46,6 +47,8 @@ class AppContext:
     warm_seconds: float = 0.0
     rooms: RoomRegistry = field(init=False)
     room_secret: bytes = field(init=False)
+    #: ``LL_SFU=janus``: the rooms' Janus side (None: rooms are LingoLive's own).
+    sfu: SfuRooms | None = field(init=False)
 
     def room_owner_url(self, room_id: str) -> str | None:
         """Where to relay a room's offer, or None if this process owns the room."""
@@ -69,6 +72,11 @@ class AppContext:
             self.settings.room_secret.encode()
             if self.settings.room_secret
             else secrets.token_bytes(32)
+        )
+        self.sfu = (
+            SfuRooms(self.settings, self.engines, self.workers)
+            if self.settings.sfu == "janus"
+            else None
         )
         self.metrics.rooms.set_function(lambda: len(self.rooms.rooms))
         self.metrics.sessions.set_function(lambda: len(self.sessions))

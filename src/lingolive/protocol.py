@@ -158,11 +158,29 @@ class Skip(_Message):
     type: Literal["skip"]
 
 
-ClientMessageType = Offer | Candidate | Bye | Listen | Mute | Say | Skip
+RoomId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class SfuListen(_Message):
+    """SFU mode (``LL_SFU=janus``): listen to a room through Janus in ``language``. The
+    server makes sure its feed in that language is published and answers ``sfu_ready``
+    (which feed to subscribe to); the room's captions and translations come on this socket
+    from then on. One room per socket."""
+
+    type: Literal["sfu_listen"]
+    room: RoomId
+    token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_CHARS)]
+    language: LangCode
+    display_name: (
+        Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_visible)] | None
+    ) = None
+
+
+ClientMessageType = Offer | Candidate | Bye | Listen | Mute | Say | Skip | SfuListen
 ClientMessage = Annotated[ClientMessageType, Field(discriminator="type")]
 CLIENT_MESSAGE: TypeAdapter[ClientMessageType] = TypeAdapter(ClientMessage)
 #: Every client message ``type``, for the precise ``unknown_type`` error.
-CLIENT_TYPES = ("offer", "candidate", "bye", "listen", "mute", "say", "skip")
+CLIENT_TYPES = ("offer", "candidate", "bye", "listen", "mute", "say", "skip", "sfu_listen")
 
 
 # --- server -> client ---------------------------------------------------------------------
@@ -284,6 +302,25 @@ class ErrorMsg(_Message):
     speaker: SpeakerRef | None = None
 
 
+class SfuRoomInfo(_Message):
+    """Where a room's participants talk and listen in SFU mode: a Janus VideoRoom room."""
+
+    kind: Literal["janus"] = "janus"
+    url: str  # Janus's WebSocket API, as browsers reach it
+    room: int  # the VideoRoom room id
+
+
+class SfuReady(_Message):
+    """The answer to ``sfu_listen``: subscribe to the feed whose display is ``feed_display``
+    in Janus room ``sfu.room``; captions and translations follow on this socket."""
+
+    type: Literal["sfu_ready"] = "sfu_ready"
+    room: str
+    language: str
+    sfu: SfuRoomInfo
+    feed_display: str
+
+
 ServerMessage = (
     Answer
     | Ready
@@ -294,6 +331,7 @@ ServerMessage = (
     | NoticeMsg
     | SpeakingMsg
     | ParticipantEvent
+    | SfuReady
 )
 
 
@@ -328,4 +366,6 @@ class ErrorCode:
     SESSION_EXPIRED = "session_expired"
     SHUTDOWN = "server_shutdown"
     ENGINE = "engine_error"
+    SFU_UNAVAILABLE = "sfu_unavailable"
+    SFU_FAILED = "sfu_failed"
     INTERNAL = "internal_error"

@@ -42,6 +42,8 @@ from lingolive.protocol import (
     Ready,
     Say,
     ServerMessage,
+    SfuListen,
+    SfuReady,
     Skip,
     glossary_items,
 )
@@ -49,6 +51,9 @@ from lingolive.rooms import tokens
 from lingolive.rooms.room import Participant, Room
 from lingolive.rtc.call import Call, CallEnd, CandidateRefused, Ending
 from lingolive.rtc.peer import BadSDP
+from lingolive.sfu.janus_api import JanusError
+from lingolive.sfu.rooms import SfuRoom
+from lingolive.sfu.translator import feed_display
 from lingolive.signaling.admission import Admission
 from lingolive.signaling.controls import Controls
 from lingolive.signaling.refusals import SessionError, choose_languages
@@ -93,6 +98,8 @@ class SignalingSession:
         self._outbox: asyncio.Queue[ServerMessage | None] = asyncio.Queue(SEND_QUEUE)
         self._sender: asyncio.Task[None] | None = None
         self.room_id: str | None = None
+        #: SFU mode: the room this socket listens to, and in which language.
+        self._sfu: tuple[SfuRoom, str] | None = None
         self._closing = False
         self.log = log
 
@@ -227,6 +234,8 @@ class SignalingSession:
                 await self._on_offer(message)
             elif isinstance(message, Candidate):
                 await self._on_candidate(message)
+            elif isinstance(message, SfuListen):
+                await self._on_sfu_listen(message)
             elif isinstance(message, Bye):
                 self._said_bye = True
                 self._closing = True
@@ -272,7 +281,7 @@ class SignalingSession:
         )
 
     async def _on_offer(self, offer: Offer) -> None:
-        if self.call is not None:
+        if self.call is not None or self._sfu is not None:
             raise SessionError(ErrorCode.ALREADY_STARTED, "this socket already has a session")
         if not self.ctx.ready:
             self.ctx.metrics.sessions_refused.labels("loading").inc()
@@ -342,6 +351,74 @@ class SignalingSession:
             f" in room {room.id}" if room else "",
         )
 
+    async def _on_sfu_listen(self, message: SfuListen) -> None:
+        """SFU mode: this socket listens to a room through Janus (``sfu/rooms.py``)."""
+        if self.call is not None or self._sfu is not None:
+            raise SessionError(
+                ErrorCode.ALREADY_STARTED, "this socket already has a session or listens to a room"
+            )
+        sfu = self.ctx.sfu
+        if sfu is None:
+            raise SessionError(
+                ErrorCode.SFU_UNAVAILABLE, "this server is not in SFU mode (LL_SFU is not janus)"
+            )
+        if not self.ctx.ready:
+            raise SessionError(ErrorCode.BUSY, "the server is still loading its models")
+        try:
+            tokens.verify(self.ctx.room_secret, message.token, message.room)
+        except tokens.TokenError as exc:
+            raise SessionError(exc.code, str(exc)) from exc
+        room = sfu.rooms.get(message.room)
+        if room is None:
+            raise SessionError(
+                ErrorCode.SFU_UNAVAILABLE,
+                f"room {message.room} has no Janus room on this server (made before a "
+                "restart, or without LL_SFU=janus): create a new room",
+            )
+        if room.failed is not None:
+            raise SessionError(
+                ErrorCode.SFU_UNAVAILABLE,
+                f"the translation of room {message.room} stopped ({room.failed}): "
+                "create a new room",
+            )
+        language = message.language
+        targets = sorted({t for _, t in self.ctx.engines.language_pairs()})
+        if language not in targets:
+            raise SessionError(
+                ErrorCode.UNSUPPORTED_PAIR,
+                f"nothing can be translated into {language!r} here; listener languages: "
+                f"{', '.join(targets) or 'none'}",
+            )
+        self._sfu = (room, language)  # from here on, teardown takes the listener out
+        try:
+            await sfu.listen(room, language, self)
+        except JanusError as exc:
+            self._sfu = None
+            raise SessionError(
+                ErrorCode.SFU_UNAVAILABLE, f"Janus did not publish the {language} feed: {exc}"
+            ) from exc
+        self._start()  # a listener needs no offer
+        self.emit(
+            SfuReady(
+                room=room.id, language=language, sfu=room.info, feed_display=feed_display(language)
+            )
+        )
+        self.log.info(
+            "listening to room %s in %s (Janus room %d)%s",
+            room.id,
+            language,
+            room.janus_room,
+            f" as {message.display_name}" if message.display_name else "",
+        )
+
+    async def end(self, code: str, message: str) -> None:
+        """Ends the session with an ``error`` of ``code`` (an SFU room that failed)."""
+        token = logs.session_id.set(self.id)  # called from another task
+        try:
+            await self._end(code, message)
+        finally:
+            logs.session_id.reset(token)
+
     def _call_ended(self, ended: asyncio.Future[Ending]) -> None:
         """The call ended by itself (ICE failed, a limit): tell the client, close. A lost
         connection is not the participant leaving: a room keeps their seat a while."""
@@ -409,6 +486,9 @@ class SignalingSession:
 
     async def _release_media(self) -> None:
         self.ctx.sessions.pop(self.id, None)
+        listening, self._sfu = self._sfu, None
+        if listening is not None and self.ctx.sfu is not None:
+            await self.ctx.sfu.unlisten(*listening, self)
         room_id, self.room_id = self.room_id, None
         if room_id is not None:
             if self.started and not self._said_bye and not self._ended_by_server:
@@ -423,7 +503,7 @@ class SignalingSession:
 
     async def close(self) -> None:
         """Release everything; safe to call more than once, from any path."""
-        if self._closing and self.call is None and self._sender is None:
+        if self._closing and self.call is None and self._sfu is None and self._sender is None:
             return
         self._closing = True
         await self._release_media()
