@@ -3,6 +3,7 @@
 
 import { CaptionStore, FORMATS, toTXT } from "./captions.js";
 import { LevelMeter } from "./meter.js";
+import { SfuSession } from "./sfu.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -42,6 +43,8 @@ const state = {
   statsTimer: null,
   sessionId: null,
   room: null,          // {room, token} when joining a room (from the invite link)
+  sfu: null,           // SfuSession (sfu.js) while in an SFU room: audio through Janus
+  sfuWait: null,       // resolves the `sfu_listen` asked when joining a room (see connect)
   participants: [],
   ready: null,         // the server's latest `ready` for this connection
   listening: false,    // ready and the media connection is up: speech now reaches the server
@@ -453,6 +456,7 @@ async function switchMic(deviceId) {
   const old = state.stream;
   const sender = state.pc && state.pc.getSenders().find((s) => !s.track || s.track.kind === "audio");
   if (sender) await sender.replaceTrack(stream.getAudioTracks()[0]);
+  if (state.sfu) await state.sfu.replaceTrack(stream.getAudioTracks()[0]);
   useTrack(stream);
   if (old) old.getTracks().forEach((t) => t.stop());
   for (const li of ui.notices.querySelectorAll('li[data-code="mic_ended"]')) li.remove();
@@ -509,8 +513,10 @@ function hold(on) {
 // "Listening" only once speech can reach the server: the session is ready *and* ICE/DTLS
 // connected. Before that the microphone already runs, but what is said is lost.
 function showListening() {
-  const msg = state.ready;
-  if (!msg || !state.pc || state.pc.connectionState !== "connected") return;
+  // SFU room: up once the microphone reaches Janus (sfu.js); what I hear cannot change.
+  const sfu = state.sfu && state.sfu.up ? { source_lang: ui.source.value, target_lang: state.sfu.hears } : null;
+  const msg = state.ready || sfu;
+  if (!msg || (!sfu && (!state.pc || state.pc.connectionState !== "connected"))) return;
   const first = !state.listening;
   state.listening = true;
   if (first && state.reconnecting) {
@@ -525,6 +531,7 @@ function showListening() {
   const arrow = state.conversation ? "⇄" : "→";
   let text = `Listening: ${langName(state.conversation ? state.conversation.source : msg.source_lang)} ${arrow} ${langName(msg.target_lang)}`;
   if (state.conversation) text += " (conversation)";
+  if (sfu) text += " (through the room's audio server)";
   if (state.muted) text += " · muted";
   else if (state.ptt) text += state.holding ? " · talking" : " · hold Space or “Hold to talk” to speak";
   setStatus(text);
@@ -565,7 +572,7 @@ function onError(msg) {
     retryLater((n) => `Server busy — retrying in ${n} s`, BUSY_CAP_S);
   } else if (CLOSING_CODES.has(code)) {
     setStatus("Reconnecting…");  // the server closes the socket; onclose retries
-  } else if (!state.ready || code === "session_expired") {
+  } else if ((!state.ready && !state.sfu) || code === "session_expired" || code === "sfu_failed") {
     endSession(false);
     setStatus(explain(msg), true);
   } else {
@@ -584,12 +591,22 @@ function explain(msg) {
       return "The session reached its time limit: press Start to go on.";
     case "too_many_requests":
       return "Too many typed phrases in the last minute: wait a little.";
+    case "sfu_failed":
+      return "The room's translation stopped (the server lost its audio server, Janus): create a new room.";
     default:
       return msg.message;
   }
 }
 
 function onMessage(msg) {
+  // Joining a room: is it an SFU room? (see connect)
+  if (state.sfuWait && (msg.type === "sfu_ready" || msg.type === "error")) {
+    const answer = state.sfuWait;
+    state.sfuWait = null;
+    if (msg.type === "sfu_ready") { answer(msg); return; }
+    if (msg.code === "sfu_unavailable") { answer(null); return; }
+    answer(false);  // and the error is handled below
+  }
   switch (msg.type) {
     case "answer":
       state.sessionId = msg.session_id;
@@ -692,6 +709,18 @@ async function connect() {
   ws.onclose = () => { if (state.ws === ws) connectionLost("The connection to the server dropped."); };
   const opened = await new Promise((resolve) => { ws.onopen = () => resolve(true); ws.onerror = () => resolve(false); });
   if (!opened || state.ws !== ws) return;  // onclose retries
+  if (state.room) {
+    // A room of a server in SFU mode (LL_SFU=janus) answers `sfu_listen` with `sfu_ready`:
+    // then the audio goes through Janus (sfu.js); any other server says `sfu_unavailable`,
+    // and the room is one of LingoLive's own (the offer below).
+    const answer = new Promise((resolve) => { state.sfuWait = resolve; });
+    const listen = { type: "sfu_listen", room: state.room.room, token: state.room.token, language: ui.target.value };
+    if (ui.name.value.trim()) listen.display_name = ui.name.value.trim();
+    send(listen);
+    const ready = await answer;
+    if (ready === false || state.ws !== ws) return;  // refused: onError said why
+    if (ready) { joinSfu(ready, pc); return; }
+  }
 
   const pending = [];
   let offerSent = false;
@@ -726,9 +755,36 @@ async function connect() {
   state.statsTimer = setInterval(readStats, 1000);
 }
 
+/** SFU room: LingoLive's socket brings the captions, Janus the audio. */
+function joinSfu(ready, pc) {
+  pc.close();
+  state.pc = null;
+  ui.target.disabled = true;  // another language needs another `sfu_listen`: leave and join
+  ui.skip.disabled = ui.sayText.disabled = ui.saySend.disabled = true;  // no LingoLive session
+  setStatus("Joining the room's audio (Janus)…");
+  const session = new SfuSession({
+    ready, name: ui.name.value.trim(), speaks: ui.source.value, track: state.track,
+    onUp: () => {
+      state.sessionId = String(session.myId);  // my captions' `speaker.id`: "You"
+      showListening();
+    },
+    onFail: (text) => {
+      if (state.sfu !== session) return;
+      endSession(false);
+      setStatus(text, true);
+    },
+    onNotice: (text) => notice(text, { code: "sfu" }),
+  });
+  state.sfu = session;
+  if (sinkSupported && state.prefs.speakerId) session.setSink(state.prefs.speakerId);
+  session.start().catch((e) => session.fail(e.message || String(e)));
+}
+
 /** Close this connection (not the microphone). */
 function dropConnection(sendBye = false) {
   clearInterval(state.statsTimer);
+  if (state.sfuWait) { state.sfuWait(false); state.sfuWait = null; }
+  if (state.sfu) { state.sfu.close(); state.sfu = null; }
   state.ready = null;
   state.listening = false;
   const ws = state.ws;
@@ -908,6 +964,7 @@ ui.micDevice.addEventListener("change", () => {
 ui.speakerDevice.addEventListener("change", () => {
   state.prefs.speakerId = ui.speakerDevice.value; savePrefs();
   ui.audio.setSinkId(ui.speakerDevice.value).catch((e) => notice(`Could not use that speaker: ${e.message}`, { code: "sink", error: true }));
+  if (state.sfu) state.sfu.setSink(ui.speakerDevice.value);
 });
 if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) {
   navigator.mediaDevices.addEventListener("devicechange", () => {

@@ -48,6 +48,9 @@ from lingolive.signaling.session import SignalingSession
 log = logging.getLogger(__name__)
 
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
+#: Janus's JavaScript library (Debian ``libjs-janus-gateway``), served to pages in SFU rooms
+#: as ``/vendor/janus.js``: never vendored, so that the distribution keeps it patched.
+JANUS_JS = Path("/usr/share/javascript/janus-gateway/janus.js")
 #: At shutdown, how long the SFU rooms may take to leave Janus and destroy their rooms.
 SFU_CLOSE_S = 20.0
 
@@ -365,6 +368,18 @@ def create_app(
         # in a thread, so that a scrape never stalls the event loop the media runs on.
         body = await asyncio.to_thread(ctx.metrics.render) if ctx is not None else b""
         return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/vendor/janus.js")
+    def janus_js() -> FileResponse:
+        """janus.js for the page's SFU rooms (docs/sfu.md), from the Debian package (sync:
+        FastAPI runs it in a thread, so the file check never blocks the loop)."""
+        if not JANUS_JS.is_file():
+            raise HTTPException(
+                status_code=404,
+                detail=f"janus.js is not installed on this server ({JANUS_JS}): install the "
+                "Debian package libjs-janus-gateway (scripts/setup.sh --dev)",
+            )
+        return FileResponse(JANUS_JS, media_type="text/javascript")
 
     @app.get("/")
     async def index() -> FileResponse:
