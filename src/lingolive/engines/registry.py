@@ -94,10 +94,6 @@ def _whisper(settings: Settings, model: str) -> tuple[STT, str]:
         compute_type=settings.stt_compute_type,
         threads=settings.stt_threads,
         beam_size=settings.stt_beam_size,
-        # The smallest window a phrase is encoded in. tiny models loop on their own
-        # sentence under ~5 s; base and larger hear the shared set with the same word error
-        # rate in 3 s (and 2 s), and a final pass is ~17 ms cheaper (docs/benchmarks.md).
-        min_window_s=5.0 if model.startswith("tiny") else 3.0,
         source=source,
     )
     return stt, f"whisper {model} ({source})"
