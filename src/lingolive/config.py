@@ -249,7 +249,11 @@ class Settings(BaseSettings):
     )
     stt_device: str = Field("cpu", description="`cpu` or `cuda`.")
     stt_compute_type: str = Field("int8", description="CTranslate2 compute type.")
-    stt_threads: int = Field(2, description="CPU threads for one STT call.")
+    stt_threads: int = Field(
+        1,
+        description="CPU threads for one STT call. On 2 cores one is as fast as two and leaves "
+        "the other core to VAD, TTS and WebRTC (docs/benchmarks.md).",
+    )
     stt_beam_size: int = Field(1, description="Beam size for final transcripts.")
     stt_max_batch: int = Field(
         8,

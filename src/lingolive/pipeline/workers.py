@@ -1,6 +1,6 @@
 """The worker pools every session shares, one small pool per stage, sized for 2 cores.
 
-One STT call at a time (it already uses both cores through CTranslate2), whose passes wait
+One STT call at a time (CTranslate2 with ``LL_STT_THREADS``), whose passes wait
 in one ``SttQueue`` so that speakers who stop together are recognized in one batch; short
 MT/TTS calls beside it.
 """
