@@ -64,8 +64,9 @@ def with_lead_in(wav: Path, tmp: Path, seconds: float = LEAD_IN_S) -> Path:
     return out
 
 
-def launch(playwright: Any, wav: Path, tmp: Path) -> Any:
-    """Headless Chromium whose microphone plays ``wav`` (with a lead-in, see LEAD_IN_S)."""
+def launch(playwright: Any, wav: Path, tmp: Path, extra_args: tuple[str, ...] = ()) -> Any:
+    """Headless Chromium whose microphone plays ``wav`` (with a lead-in, see LEAD_IN_S);
+    ``extra_args`` for what one test needs more (e.g. real host addresses for Janus)."""
     return playwright.chromium.launch(
         executable_path=CHROMIUM,
         args=[
@@ -81,6 +82,7 @@ def launch(playwright: Any, wav: Path, tmp: Path) -> Any:
             "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={with_lead_in(wav, tmp)}",
             "--autoplay-policy=no-user-gesture-required",
+            *extra_args,
         ],
     )
 

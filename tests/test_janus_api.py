@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
+from janus_support import AUDIO, LOUD_RMS, local, needs_janus, no_sessions_left, remote, rms
 from lingolive.client import RATE, PacedFileTrack, load_pcm48
 from lingolive.sfu.janus_api import (
     CONNECTION_CLOSED,
@@ -32,26 +31,18 @@ from lingolive.sfu.janus_api import (
     JanusAdmin,
     JanusConnection,
     JanusError,
-    Jsep,
     Publisher,
     Subscriber,
     VideoRoom,
-    jsep,
 )
 from lingolive.sfu.janus_process import JanusProcess
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("janus") is None,
-    reason="Debian janus not installed (scripts/setup.sh --dev)",
-)
+pytestmark = needs_janus
 
-AUDIO = Path("/work/shared/audio")
 SPEECH_FILE = "en_piper_dialogue.wav"
 API_SECRET = "test-api-secret"
 ADMIN_SECRET = "test-admin-secret"
 ADMIN_KEY = "test-room-admin-key"
-#: 20 ms frames louder than this count as speech (the test files' speech frames: ~2000).
-LOUD_RMS = 300.0
 LISTEN_S = 5.0
 
 
@@ -74,17 +65,6 @@ async def conn(janus: JanusProcess) -> AsyncIterator[JanusConnection]:
         await connection.close()
 
 
-async def no_sessions_left(janus: JanusProcess) -> list[int]:
-    """Janus's sessions, polled for up to 2 s until there are none."""
-    async with await JanusAdmin.connect(janus.admin_url, ADMIN_SECRET) as admin:
-        for _ in range(20):
-            sessions = await admin.list_sessions()
-            if not sessions:
-                break
-            await asyncio.sleep(0.1)
-    return sessions
-
-
 async def test_secrets_are_enforced(janus: JanusProcess) -> None:
     async with await JanusConnection.connect(janus.ws_url, api_secret="wrong") as wrong:
         with pytest.raises(JanusError) as refused:
@@ -101,7 +81,7 @@ async def test_secrets_are_enforced(janus: JanusProcess) -> None:
         with pytest.raises(JanusError) as unauthorized:
             await (await VideoRoom.attach(session, admin_key="wrong")).create_room()
         assert unauthorized.value.code == VIDEOROOM_UNAUTHORIZED
-    assert await no_sessions_left(janus) == []
+    assert await no_sessions_left(janus, ADMIN_SECRET) == []
 
 
 async def test_room_lifecycle(janus: JanusProcess, conn: JanusConnection) -> None:
@@ -160,15 +140,6 @@ def speech_only(name: str) -> np.ndarray:
     return np.concatenate([samples[int(a * RATE) : int(b * RATE)] for a, b in spans])
 
 
-def description(pc: RTCPeerConnection) -> Jsep:
-    local = pc.localDescription
-    return jsep("offer" if local.type == "offer" else "answer", local.sdp)
-
-
-def remote(description: Jsep) -> RTCSessionDescription:
-    return RTCSessionDescription(sdp=description["sdp"], type=description["type"])
-
-
 async def publish(
     session_conn: JanusConnection, room: int, name: str, samples: np.ndarray
 ) -> tuple[Publisher, RTCPeerConnection]:
@@ -176,14 +147,10 @@ async def publish(
     pc = RTCPeerConnection()
     pc.addTransceiver(PacedFileTrack(samples, loop=True), direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())  # gathers: candidates in the SDP
-    answer = await publisher.publish(description(pc))
+    answer = await publisher.publish(local(pc))
     await pc.setRemoteDescription(remote(answer))
     await publisher.handle.wait_janus("webrtcup", timeout=10)
     return publisher, pc
-
-
-def rms(frame_samples: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(frame_samples.astype(np.float64) ** 2)))
 
 
 async def test_publish_subscribe_and_leave_with_real_media(janus: JanusProcess) -> None:
@@ -241,7 +208,7 @@ async def test_publish_subscribe_and_leave_with_real_media(janus: JanusProcess) 
 
         await listener_pc.setRemoteDescription(remote(subscriber.offer))
         await listener_pc.setLocalDescription(await listener_pc.createAnswer())
-        await subscriber.start(description(listener_pc))
+        await subscriber.start(local(listener_pc))
         await subscriber.handle.wait_janus("webrtcup", timeout=10)
         await asyncio.sleep(LISTEN_S)
 
@@ -264,7 +231,7 @@ async def test_publish_subscribe_and_leave_with_real_media(janus: JanusProcess) 
         assert active == {quiet.id: True}, subscriber.streams
         await listener_pc.setRemoteDescription(remote(offer))
         await listener_pc.setLocalDescription(await listener_pc.createAnswer())
-        await subscriber.start(description(listener_pc))
+        await subscriber.start(local(listener_pc))
         async with asyncio.timeout(5):
             while speaker.id in quiet.feeds:
                 await quiet.room_event()
@@ -287,4 +254,4 @@ async def test_publish_subscribe_and_leave_with_real_media(janus: JanusProcess) 
             await connection.close()
     for task in readers:
         await asyncio.wait_for(task, 5)
-    assert await no_sessions_left(janus) == []
+    assert await no_sessions_left(janus, ADMIN_SECRET) == []

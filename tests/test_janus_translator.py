@@ -14,30 +14,26 @@ under a running node: it must notice and stop by itself.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
+from janus_support import AUDIO, LOUD_RMS, local, needs_janus, no_sessions_left, remote, rms, until
 from lingolive.client import PacedFileTrack, load_pcm48
 from lingolive.config import Settings
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.events import EventSink, PipelineEvent, Translated
 from lingolive.pipeline.workers import Workers
 from lingolive.sfu.janus_api import (
-    JanusAdmin,
     JanusConnection,
-    Jsep,
     Publisher,
     Subscriber,
     VideoRoom,
-    jsep,
 )
 from lingolive.sfu.janus_process import JanusProcess
 from lingolive.sfu.translator import (
@@ -48,18 +44,12 @@ from lingolive.sfu.translator import (
     speaker_display,
 )
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("janus") is None,
-    reason="Debian janus not installed (scripts/setup.sh --dev)",
-)
+pytestmark = needs_janus
 
-AUDIO = Path("/work/shared/audio")
 PHRASE = "en_piper_01.wav"  # "Good morning, I would like to book a table for two people tonight."
 API_SECRET = "test-api-secret"
 ADMIN_SECRET = "test-admin-secret"
 ADMIN_KEY = "test-room-admin-key"
-#: 20 ms frames louder than this count as speech (synthesized speech: ~2000).
-LOUD_RMS = 300.0
 
 
 @pytest.fixture(scope="module")
@@ -76,39 +66,6 @@ async def workers() -> AsyncIterator[Workers]:
     pools = Workers.create()
     yield pools
     pools.shutdown()
-
-
-def description(pc: RTCPeerConnection) -> Jsep:
-    local = pc.localDescription
-    return jsep("offer" if local.type == "offer" else "answer", local.sdp)
-
-
-def remote(description: Jsep) -> RTCSessionDescription:
-    return RTCSessionDescription(sdp=description["sdp"], type=description["type"])
-
-
-def rms(samples: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
-
-
-async def no_sessions_left(janus: JanusProcess) -> list[int]:
-    """Janus's sessions, polled for up to 2 s until there are none."""
-    async with await JanusAdmin.connect(janus.admin_url, ADMIN_SECRET) as admin:
-        for _ in range(20):
-            sessions = await admin.list_sessions()
-            if not sessions:
-                break
-            await asyncio.sleep(0.1)
-    return sessions
-
-
-async def until(condition: object, timeout: float, what: str) -> None:
-    """Polls ``condition()`` every 0.1 s; fails with ``what`` after ``timeout``."""
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def test_speaker_translated_into_the_other_language_feed_only(
@@ -168,7 +125,7 @@ async def test_speaker_translated_into_the_other_language_feed_only(
 
         await listener_pc.setRemoteDescription(remote(listening.offer))
         await listener_pc.setLocalDescription(await listener_pc.createAnswer())
-        await listening.start(description(listener_pc))
+        await listening.start(local(listener_pc))
         await listening.handle.wait_janus("webrtcup", timeout=10)
 
         # The speaker, English by their display, says one sentence (then silence).
@@ -179,9 +136,7 @@ async def test_speaker_translated_into_the_other_language_feed_only(
         pcs.append(speaker_pc)
         speaker_pc.addTransceiver(PacedFileTrack(load_pcm48(AUDIO / PHRASE)), direction="sendonly")
         await speaker_pc.setLocalDescription(await speaker_pc.createOffer())
-        await speaker_pc.setRemoteDescription(
-            remote(await speaker.publish(description(speaker_pc)))
-        )
+        await speaker_pc.setRemoteDescription(remote(await speaker.publish(local(speaker_pc))))
         await speaker.handle.wait_janus("webrtcup", timeout=10)
         spoke_at = time.monotonic()
 
@@ -248,7 +203,7 @@ async def test_speaker_translated_into_the_other_language_feed_only(
             await connection.close()
     for task in readers:
         await asyncio.wait_for(task, 5)
-    assert await no_sessions_left(janus) == []
+    assert await no_sessions_left(janus, ADMIN_SECRET) == []
 
 
 async def test_the_node_stops_by_itself_when_janus_goes_away(

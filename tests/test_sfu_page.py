@@ -22,11 +22,12 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import DATA, start_server, stop_server
 from lingolive.app import JANUS_JS
 from lingolive.sfu.janus_process import JanusProcess
 from lingolive.sfu.translator import feed_display
-from test_browser import CAPTIONS_JS, CHROMIUM, with_lead_in
+from test_browser import CAPTIONS_JS, CHROMIUM
+from test_browser import launch as browser_launch
 from test_page import loop_wav
 
 pytestmark = [
@@ -38,7 +39,6 @@ pytestmark = [
     ),
 ]
 
-AUDIO = Path("/work/shared/audio")
 PHRASE = "en_piper_01.wav"  # "Good morning, I would like to book a table for two people tonight."
 ADMIN_KEY = "sfu-page-admin-key"
 
@@ -67,24 +67,10 @@ def janus() -> Iterator[JanusProcess]:
 
 
 def launch(playwright: Any, wav: Path, tmp: Path) -> Any:
-    """tests/test_browser.py's Chromium, showing its real host address to Janus."""
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=[
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={with_lead_in(wav, tmp)}",
-            "--autoplay-policy=no-user-gesture-required",
-            "--disable-features=WebRtcHideLocalIpsWithMdns",
-        ],
+    """tests/test_browser.py's Chromium, showing its real host address to Janus (which
+    ignores mDNS candidates, docs/sfu.md)."""
+    return browser_launch(
+        playwright, wav, tmp, extra_args=("--disable-features=WebRtcHideLocalIpsWithMdns",)
     )
 
 
@@ -111,7 +97,7 @@ def test_two_pages_in_a_janus_room(janus: JanusProcess, tmp_path: Path) -> None:
         created = httpx.post(f"{server.url}/rooms").json()
         assert created["sfu"]["kind"] == "janus", created
         link, fragment = created["invite_url"].split("#", 1)
-        wav = loop_wav(tmp_path, "table.wav", AUDIO / PHRASE, gap_s=2.0)
+        wav = loop_wav(tmp_path, "table.wav", DATA / PHRASE, gap_s=2.0)
         with sync_playwright() as pw:
             chromium = launch(pw, wav, tmp_path)
             try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,38 +24,31 @@ from typing import Any
 
 import av
 import httpx
-import numpy as np
 import pytest
 import websockets
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
 from conftest import free_port, start_server, stop_server
+from janus_support import AUDIO, LOUD_RMS, local, needs_janus, remote, rms, until
 from lingolive.client import PacedFileTrack, load_pcm48
 from lingolive.sfu.janus_api import (
     JanusAdmin,
     JanusConnection,
-    Jsep,
     Publisher,
     Subscriber,
     VideoRoom,
-    jsep,
 )
 from lingolive.sfu.janus_process import JanusProcess
 from lingolive.sfu.translator import feed_display, speaker_display
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("janus") is None,
-    reason="Debian janus not installed (scripts/setup.sh --dev)",
-)
+pytestmark = needs_janus
 
-AUDIO = Path("/work/shared/audio")
 PHRASE = "en_piper_01.wav"  # "Good morning, I would like to book a table for two people tonight."
 API_SECRET = "sfu-api-secret"
 ADMIN_SECRET = "sfu-admin-secret"
 ADMIN_KEY = "sfu-room-admin-key"
 ROOM_SECRET = "sfu-room-secret"
-LOUD_RMS = 300.0  # 20 ms frames louder than this count as speech (synthesized: ~2000)
 
 
 @pytest.fixture(scope="module")
@@ -66,26 +58,6 @@ def janus() -> Iterator[JanusProcess]:
     ) as process:
         yield process
     assert process.returncode == 0
-
-
-def remote(description: Jsep) -> RTCSessionDescription:
-    return RTCSessionDescription(sdp=description["sdp"], type=description["type"])
-
-
-def local(pc: RTCPeerConnection) -> Jsep:
-    description = pc.localDescription
-    return jsep("offer" if description.type == "offer" else "answer", description.sdp)
-
-
-def rms(samples: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
-
-
-async def until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def displays(rooms: VideoRoom, room: int) -> list[str]:
