@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 import rooms as rooms_bench
 from latency import DATA, ServerProcess, machine
 from lingolive.evaluation import answers, pct
+from lingolive.sfu.displays import feed_display, speaker_display
 from lingolive.sfu.janus_api import (
     JanusConnection,
     Jsep,
@@ -58,7 +59,6 @@ from lingolive.sfu.janus_api import (
     jsep,
 )
 from lingolive.sfu.janus_process import JanusProcess
-from lingolive.sfu.translator import feed_display, speaker_display
 
 ADMIN_KEY = "bench-sfu-admin-key"
 RATE = 48_000

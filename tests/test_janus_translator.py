@@ -29,6 +29,7 @@ from lingolive.config import Settings
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.events import EventSink, PipelineEvent, Translated
 from lingolive.pipeline.workers import Workers
+from lingolive.sfu.displays import MARK, feed_display, speaker_display
 from lingolive.sfu.janus_api import (
     JanusConnection,
     Publisher,
@@ -36,13 +37,7 @@ from lingolive.sfu.janus_api import (
     VideoRoom,
 )
 from lingolive.sfu.janus_process import JanusProcess
-from lingolive.sfu.translator import (
-    MARK,
-    JanusTranslator,
-    RemoteSpeaker,
-    feed_display,
-    speaker_display,
-)
+from lingolive.sfu.translator import JanusTranslator, RemoteSpeaker
 
 pytestmark = needs_janus
 

@@ -32,6 +32,8 @@ from aiortc.mediastreams import MediaStreamError
 from conftest import free_port, start_server, stop_server
 from janus_support import AUDIO, LOUD_RMS, local, needs_janus, remote, rms, until
 from lingolive.client import PacedFileTrack, load_pcm48
+from lingolive.rooms.placement import owner
+from lingolive.sfu.displays import feed_display, speaker_display
 from lingolive.sfu.janus_api import (
     JanusAdmin,
     JanusConnection,
@@ -40,7 +42,8 @@ from lingolive.sfu.janus_api import (
     VideoRoom,
 )
 from lingolive.sfu.janus_process import JanusProcess
-from lingolive.sfu.translator import feed_display, speaker_display
+from test_operations import wait_ready
+from test_workers import serve_two_workers, workers_gone
 
 pytestmark = needs_janus
 
@@ -60,6 +63,17 @@ def janus() -> Iterator[JanusProcess]:
     assert process.returncode == 0
 
 
+def sfu_env(janus: JanusProcess) -> dict[str, str]:
+    """A server in SFU mode on the module's Janus."""
+    return {
+        "LL_SFU": "janus",
+        "LL_JANUS_URL": janus.ws_url,
+        "LL_JANUS_API_SECRET": API_SECRET,
+        "LL_JANUS_ADMIN_KEY": ADMIN_KEY,
+        "LL_ROOM_SECRET": ROOM_SECRET,
+    }
+
+
 async def displays(rooms: VideoRoom, room: int) -> list[str]:
     return sorted(p.display or "" for p in await rooms.participants(room))
 
@@ -68,6 +82,38 @@ async def ask(ws: websockets.ClientConnection, message: dict[str, Any]) -> dict[
     await ws.send(json.dumps(message))
     reply: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 15))
     return reply
+
+
+def translated(messages: list[dict[str, Any]]) -> bool:
+    """The whole sentence of ``PHRASE`` arrived in Spanish."""
+    spanish = " ".join(
+        m["text"] for m in messages if m["type"] == "translation" and m["lang"] == "es"
+    ).lower()
+    return all(word in spanish for word in ("mesa", "personas", "noche"))
+
+
+async def speak(conn: JanusConnection, janus_room: int, pcs: list[RTCPeerConnection]) -> Publisher:
+    """Alice, English by her display, publishes ``PHRASE`` into the room (paced)."""
+    speaker = await Publisher.join(
+        await conn.create_session(), janus_room, display=speaker_display("Alice", "en")
+    )
+    pc = RTCPeerConnection()
+    pcs.append(pc)
+    pc.addTransceiver(PacedFileTrack(load_pcm48(AUDIO / PHRASE)), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    await pc.setRemoteDescription(remote(await speaker.publish(local(pc))))
+    await speaker.handle.wait_janus("webrtcup", timeout=10)
+    return speaker
+
+
+async def collect(ws: websockets.ClientConnection, into: list[dict[str, Any]]) -> None:
+    async for raw in ws:
+        into.append(json.loads(raw))
+
+
+async def next_message(ws: websockets.ClientConnection, timeout: float) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    return message
 
 
 async def test_listeners_hear_and_read_a_janus_room(janus: JanusProcess, tmp_path: Path) -> None:
@@ -155,29 +201,9 @@ async def test_listeners_hear_and_read_a_janus_room(janus: JanusProcess, tmp_pat
             await listening.handle.wait_janus("webrtcup", timeout=10)
 
             # The speaker, English by their display, says one sentence.
-            speaker = await Publisher.join(
-                await test_conn.create_session(),
-                janus_room,
-                display=speaker_display("Alice", "en"),
-            )
-            speaker_pc = RTCPeerConnection()
-            pcs.append(speaker_pc)
-            track = PacedFileTrack(load_pcm48(AUDIO / PHRASE))
-            speaker_pc.addTransceiver(track, direction="sendonly")
-            await speaker_pc.setLocalDescription(await speaker_pc.createOffer())
-            answer = await speaker.publish(local(speaker_pc))
-            await speaker_pc.setRemoteDescription(remote(answer))
-            await speaker.handle.wait_janus("webrtcup", timeout=10)
+            speaker = await speak(test_conn, janus_room, pcs)
             spoke_at = time.monotonic()
-
-            def spanish() -> str:
-                return " ".join(
-                    m["text"] for m in messages if m["type"] == "translation" and m["lang"] == "es"
-                ).lower()
-
-            await until(
-                lambda: all(w in spanish() for w in ("mesa", "personas", "noche")), 30, "Spanish"
-            )
+            await until(lambda: translated(messages), 30, "the Spanish translation")
             translation = next(m for m in messages if m["type"] == "translation")
             assert translation["speaker"] == {"id": str(speaker.id), "display_name": "Alice"}
             finals = [m for m in messages if m["type"] == "transcript" and m["final"]]
@@ -257,10 +283,20 @@ async def test_unreachable_janus_is_a_503(tmp_path: Path) -> None:
     assert "Traceback" not in server.log(), server.log()
 
 
-async def test_listeners_are_told_when_janus_goes_away(tmp_path: Path) -> None:
-    with JanusProcess(admin_key=ADMIN_KEY) as short:
+async def test_a_room_is_rebuilt_when_janus_restarts(tmp_path: Path) -> None:
+    """Janus restarts under a room: the listener is told, gets a fresh ``sfu_ready`` for the
+    same Janus room, and the rebuilt node translates the next speaker. Janus gone for good:
+    ``sfu_failed`` after ``LL_SFU_RECOVER_S``. Also the per-room listener limit."""
+    pcs: list[RTCPeerConnection] = []
+    readers: list[asyncio.Task[None]] = []
+    with JanusProcess(admin_key=ADMIN_KEY) as restarting:
         server = start_server(
-            tmp_path, LL_SFU="janus", LL_JANUS_URL=short.ws_url, LL_JANUS_ADMIN_KEY=ADMIN_KEY
+            tmp_path,
+            LL_SFU="janus",
+            LL_JANUS_URL=restarting.ws_url,
+            LL_JANUS_ADMIN_KEY=ADMIN_KEY,
+            LL_SFU_RECOVER_S="4",
+            LL_SFU_MAX_LISTENERS="1",
         )
         try:
             room = await http_room(server.url)
@@ -268,14 +304,133 @@ async def test_listeners_are_told_when_janus_goes_away(tmp_path: Path) -> None:
             async with websockets.connect(server.ws_url, proxy=None) as ws:
                 ready = await ask(ws, {**listen, "language": "es"})
                 assert ready["type"] == "sfu_ready", ready
-                await asyncio.to_thread(short.stop)
-                reply: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 15))
-                assert reply["type"] == "error" and reply["code"] == "sfu_failed", reply
-                assert "lost Janus" in reply["message"], reply
+                async with websockets.connect(server.ws_url, proxy=None) as second:
+                    full = await ask(second, {**listen, "language": "en"})
+                    assert full["code"] == "room_full", full
+                    assert "LL_SFU_MAX_LISTENERS" in full["message"], full
+
+                await asyncio.to_thread(restarting.restart)
+                notice = await next_message(ws, 15)
+                assert notice["type"] == "notice" and notice["code"] == "sfu_recovering", notice
+                assert await next_message(ws, 15) == ready  # the same Janus room, rebuilt
+
+                conn = await JanusConnection.connect(restarting.ws_url)
+                try:
+                    rooms = await VideoRoom.attach(await conn.create_session(), admin_key=ADMIN_KEY)
+                    janus_room = room["sfu"]["room"]
+                    assert await displays(rooms, janus_room) == ["LingoLive", feed_display("es")]
+                    messages: list[dict[str, Any]] = []
+                    readers.append(asyncio.create_task(collect(ws, messages)))
+                    await speak(conn, janus_room, pcs)
+                    await until(lambda: translated(messages), 30, "Spanish after the rebuild")
+                finally:
+                    for pc in pcs:
+                        await pc.close()
+                    await conn.close()
+
+                # Janus does not come back: the listener hears why, then the socket closes.
+                await asyncio.to_thread(restarting.stop)
+                await until(lambda: any(m["type"] == "error" for m in messages), 20, "sfu_failed")
                 await asyncio.wait_for(ws.wait_closed(), 5)
+                failed = next(m for m in messages if m["type"] == "error")
+                assert failed["code"] == "sfu_failed", failed
+                assert "could not be rebuilt" in failed["message"], failed
+                assert any(m.get("code") == "sfu_recovering" for m in messages), messages
+            async with httpx.AsyncClient() as http:
+                metrics = (await http.get(f"{server.url}/metrics")).text
+            assert 'lingolive_sfu_rebuilds_total{outcome="rebuilt"} 1.0' in metrics, metrics
+            assert 'lingolive_sfu_rebuilds_total{outcome="failed"} 1.0' in metrics, metrics
+            assert "lingolive_sfu_rooms 0.0" in metrics, metrics
             async with websockets.connect(server.ws_url, proxy=None) as ws:
                 reply = await ask(ws, {**listen, "language": "es"})
-                assert reply["code"] == "sfu_unavailable" and "stopped" in reply["message"]
+                assert reply["code"] == "sfu_unavailable", reply
+                assert "LL_JANUS_URL" in reply["message"], reply
         finally:
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
             await asyncio.to_thread(stop_server, server)
     assert "Traceback" not in server.log(), server.log()
+
+
+async def test_a_room_outlives_its_node(janus: JanusProcess, tmp_path: Path) -> None:
+    """The node is killed mid-room; started again (same ``LL_ROOM_SECRET``), the old invite
+    brings the room back on the same Janus room, without the dead node's feeds, and it
+    translates again."""
+    env = sfu_env(janus)
+    server = start_server(tmp_path, **env)
+    pcs: list[RTCPeerConnection] = []
+    readers: list[asyncio.Task[None]] = []
+    conn = await JanusConnection.connect(janus.ws_url, api_secret=API_SECRET)
+    try:
+        room = await http_room(server.url)
+        listen = {"type": "sfu_listen", "room": room["room"], "token": room["token"]}
+        async with websockets.connect(server.ws_url, proxy=None) as ws:
+            ready = await ask(ws, {**listen, "language": "es"})
+            assert ready["type"] == "sfu_ready", ready
+            server.proc.kill()  # no goodbye to Janus
+            await asyncio.to_thread(server.proc.wait)
+        rooms = await VideoRoom.attach(await conn.create_session(), admin_key=ADMIN_KEY)
+        janus_room = room["sfu"]["room"]
+        assert await rooms.exists(janus_room)  # nobody destroyed it
+
+        server = start_server(tmp_path, **env)
+        messages: list[dict[str, Any]] = []
+        async with websockets.connect(server.ws_url, proxy=None) as ws:
+            assert await ask(ws, {**listen, "language": "es"}) == ready
+            assert await displays(rooms, janus_room) == ["LingoLive", feed_display("es")]
+            readers.append(asyncio.create_task(collect(ws, messages)))
+            await speak(conn, janus_room, pcs)
+            await until(lambda: translated(messages), 30, "Spanish from the restarted node")
+        await asyncio.to_thread(stop_server, server)
+        assert not await rooms.exists(janus_room)
+    finally:
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        for pc in pcs:
+            await pc.close()
+        await conn.close()
+        await asyncio.to_thread(stop_server, server)
+    assert "Traceback" not in server.log(), server.log()
+
+
+async def test_two_workers_share_one_janus(janus: JanusProcess, tmp_path: Path) -> None:
+    """``--workers 2``: the worker that answers ``POST /rooms`` owns the room (each holds
+    one here, both on the same Janus); a listener entering through the other worker is
+    relayed to the owner; stopping the server destroys both Janus rooms."""
+    port, base = free_port(), free_port()
+    log = tmp_path / "workers.log"
+    proc = serve_two_workers(
+        log, LL_PORT=str(port), LL_WORKER_PORT_BASE=str(base), **sfu_env(janus)
+    )
+    conn = await JanusConnection.connect(janus.ws_url, api_secret=API_SECRET)
+    pids: list[int] = []
+    try:
+        urls = [f"http://127.0.0.1:{base + i}" for i in range(2)]
+        for url in urls:
+            await asyncio.to_thread(wait_ready, url, proc)
+        async with httpx.AsyncClient() as http:
+            pids = [(await http.get(f"{u}/api/status")).json()["process"]["pid"] for u in urls]
+        made = [await http_room(url) for url in urls]
+        assert [owner(r["room"], 2) for r in made] == [0, 1]
+        rooms = await VideoRoom.attach(await conn.create_session(), admin_key=ADMIN_KEY)
+        for index, room in enumerate(made):
+            assert await displays(rooms, room["sfu"]["room"]) == ["LingoLive"]
+            other = f"ws://127.0.0.1:{base + 1 - index}/ws"
+            async with websockets.connect(other, proxy=None) as ws:
+                listen = {"type": "sfu_listen", "room": room["room"], "token": room["token"]}
+                ready = await ask(ws, {**listen, "language": "es"})
+                assert ready["type"] == "sfu_ready" and ready["sfu"] == room["sfu"], ready
+        assert log.read_text().count("relayed") == 2
+        proc.terminate()
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+        for room in made:
+            assert not await rooms.exists(room["sfu"]["room"])
+    finally:
+        await conn.close()
+        if proc.poll() is None:
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+    await workers_gone(set(pids))
+    assert "Traceback" not in log.read_text()

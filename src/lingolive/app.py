@@ -318,7 +318,7 @@ def create_app(
                 raise HTTPException(status_code=401, detail="creating rooms needs the room key")
         body = await room_request(request, settings.max_message_bytes)
         ctx = state["ctx"]
-        room = tokens.new_room_id()
+        room = ctx.new_room_id()
         glossary = glossary_items(body.glossary) if body and body.glossary else None
         token, expires = tokens.issue(
             ctx.room_secret, room, settings.room_token_ttl_s, glossary=list(glossary or [])
@@ -334,7 +334,7 @@ def create_app(
             if not ctx.ready:
                 raise HTTPException(status_code=503, detail="the server is still loading")
             try:
-                sfu = (await ctx.sfu.create(room)).info
+                sfu = (await ctx.sfu.open(room)).info
             except SfuUnavailable as exc:
                 log.warning("POST /rooms: %s", exc)
                 raise HTTPException(status_code=503, detail=str(exc)) from exc

@@ -202,7 +202,7 @@ class Settings(BaseSettings):
         description="`janus`: every `POST /rooms` also creates an audio room on a Janus "
         "VideoRoom and the server joins it as the translating participant (listeners hear "
         "Janus feeds, captions come over `/ws`, `sfu_listen`); `none`: rooms are LingoLive's "
-        "own. One worker only.",
+        "own. With `--workers N` a room lives in the worker that created it.",
     )
     janus_url: str = Field(
         "ws://127.0.0.1:8188",
@@ -221,6 +221,20 @@ class Settings(BaseSettings):
         "",
         description="The VideoRoom plugin's `general.admin_key`, if it has one (needed to "
         "create rooms then).",
+    )
+
+    sfu_recover_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long a room whose Janus went away (restarted, room destroyed) is "
+        "rebuilt for, retrying with backoff, before its listeners get `sfu_failed` "
+        "(`LL_SFU=janus`).",
+    )
+    sfu_max_listeners: int = Field(
+        1000,
+        ge=1,
+        description="Listeners (`sfu_listen` sockets) one SFU room accepts; the next gets "
+        "`room_full`. Each costs the node one caption socket, not media.",
     )
 
     # --- languages -----------------------------------------------------------------------

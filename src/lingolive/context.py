@@ -21,7 +21,7 @@ from lingolive.engines.registry import Engines
 from lingolive.metrics import Metrics
 from lingolive.pipeline.stage_pool import StagePool
 from lingolive.pipeline.workers import Workers
-from lingolive.rooms import placement
+from lingolive.rooms import placement, tokens
 from lingolive.rooms.room import RoomRegistry
 from lingolive.sfu.rooms import SfuRooms
 
@@ -60,6 +60,15 @@ class AppContext:
             return None
         return f"ws://127.0.0.1:{self.worker_port(owner)}/ws"
 
+    def new_room_id(self) -> str:
+        """A random room id that this process owns: with ``--workers N`` the worker that
+        answers ``POST /rooms`` is the one that holds the room (an SFU room is built right
+        there), and every other worker relays the room's sockets to it by the hash rule."""
+        while True:
+            room_id = tokens.new_room_id()
+            if self.room_owner_url(room_id) is None:
+                return room_id
+
     def worker_port(self, index: int) -> int:
         return (self.settings.worker_port_base or self.settings.port + 1) + index
 
@@ -79,6 +88,8 @@ class AppContext:
             else None
         )
         self.metrics.rooms.set_function(lambda: len(self.rooms.rooms))
+        if self.sfu is not None:
+            self.metrics.watch_sfu(self.sfu.counts)
         self.metrics.sessions.set_function(lambda: len(self.sessions))
         for pool in (self.workers.vad, self.workers.mt, self.workers.tts):
             self.metrics.watch_queue(pool.name, _depth(pool))

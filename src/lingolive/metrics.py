@@ -149,6 +149,49 @@ class BatchCollector:
         )
 
 
+@dataclass(frozen=True)
+class SfuCounts:
+    """What the SFU rooms report (``sfu.rooms.SfuRooms.counts``)."""
+
+    rooms: int
+    recovering: int
+    listeners: int
+    feeds: int
+    speakers: int
+    rebuilt: int
+    failed: int
+
+
+class SfuCollector:
+    """``lingolive_sfu_*``: the SFU rooms (``LL_SFU=janus``), read at scrape time. What an
+    operator of a large event watches: listeners (the audience, no media on this node),
+    feeds (one translation + synthesis each), speakers (one recognition each), rooms being
+    rebuilt after Janus went away, and how rebuilds ended."""
+
+    def __init__(self, counts: Callable[[], SfuCounts]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        c = self._counts()
+        gauges = (
+            ("lingolive_sfu_rooms", "SFU rooms this process holds.", c.rooms),
+            ("lingolive_sfu_rooms_recovering", "SFU rooms being rebuilt now.", c.recovering),
+            ("lingolive_sfu_listeners", "Sockets listening to SFU rooms.", c.listeners),
+            ("lingolive_sfu_feeds", "Translated feeds published to Janus.", c.feeds),
+            ("lingolive_sfu_speakers", "Janus speakers being recognized.", c.speakers),
+        )
+        for name, help_text, value in gauges:
+            yield GaugeMetricFamily(name, help_text, value=value)
+        rebuilds = CounterMetricFamily(
+            "lingolive_sfu_rebuilds",
+            "SFU rooms whose translation stopped by itself, by how the rebuild ended.",
+            labels=["outcome"],
+        )
+        rebuilds.add_metric(["rebuilt"], c.rebuilt)
+        rebuilds.add_metric(["failed"], c.failed)
+        yield rebuilds
+
+
 class Metrics:
     """Every metric LingoLive exports."""
 
@@ -255,6 +298,10 @@ class Metrics:
     def watch_batches(self, counts: Callable[[], tuple[int, int]]) -> None:
         """Export the recognition queue's (batches, passes) counts."""
         self.registry.register(BatchCollector(counts))
+
+    def watch_sfu(self, counts: Callable[[], SfuCounts]) -> None:
+        """Export the SFU rooms' counts (``LL_SFU=janus``)."""
+        self.registry.register(SfuCollector(counts))
 
     def observe(self, event: PipelineEvent) -> None:
         """Count one pipeline event (an ``EventSink``)."""

@@ -230,8 +230,10 @@ class JanusProcess:
         """Writes the three jcfg files Janus reads; returns the folder they are in."""
         conf = self.workdir / "conf"
         conf.mkdir(parents=True, exist_ok=True)
-        self.ws_port = free_port()
-        self.admin_port = free_port() if self.admin_secret is not None else None
+        # Chosen once: a restart (``restart``) listens where clients already connect.
+        self.ws_port = self.ws_port or free_port()
+        if self.admin_secret is not None:
+            self.admin_port = self.admin_port or free_port()
         ice = self.ice_address or local_ice_address()
         install = self.install
         general = [
@@ -369,6 +371,14 @@ class JanusProcess:
         if self.returncode != 0:
             raise JanusFailed(f"janus exited with {self.returncode}:\n{self.log()}")
         return self.returncode
+
+    def restart(self) -> JanusProcess:
+        """Stops Janus and starts it again on the same ports, as an operator's restart
+        would (every session, handle and room is gone afterwards)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+        self.proc = None
+        return self.start()
 
     def cleanup(self) -> None:
         if self._own_workdir:

@@ -1,38 +1,52 @@
 """The SFU rooms of one server (``LL_SFU=janus``): a Janus VideoRoom room and a
 ``JanusTranslator`` per LingoLive room, and who listens to each over ``/ws``.
 
-``POST /rooms`` calls ``create``: a private audio room on Janus (through one admin
-connection this registry keeps, reconnected if Janus restarted) and the node joined to it
-with **no listener language yet**: a feed costs a peer connection and one translation and
-synthesis of every phrase, so it is published when its first listener arrives
-(``listen``), not for a default language nobody may hear, and unpublished when its last
-listener leaves (``unlisten``). Speakers are still recognized meanwhile, so the captions of
-the source reach every listener.
+``POST /rooms`` calls ``open``: a private audio room on Janus (through one admin connection
+this registry keeps, reconnected if Janus restarted) and the node joined to it with **no
+listener language yet**: a feed costs a peer connection and one translation and synthesis
+of every phrase, so it is published when its first listener arrives (``listen``), not for a
+default language nobody may hear, and unpublished when its last listener leaves
+(``unlisten``). Speakers are still recognized meanwhile, so the captions of the source
+reach every listener.
+
+**A Janus room is a cache of the LingoLive room, not its identity.** Its number is derived
+from the LingoLive room id (``janus_room_id``), and the room itself lives in the signed
+invite, so whatever goes away can be rebuilt without anybody making a new room:
+
+- Janus restarts (or the room is destroyed under us): the translator ends by itself, every
+  listener gets a ``sfu_recovering`` notice, and the room is rebuilt — same Janus room
+  number, the node rejoined, a feed per language that has listeners — retrying with backoff
+  for ``LL_SFU_RECOVER_S``; then every listener gets a fresh ``sfu_ready`` (the page
+  rejoins Janus with it). Only when Janus stays away that long do the listeners get
+  ``sfu_failed``; the room is then forgotten, and the next ``sfu_listen`` tries again.
+- This node restarts (with a fixed ``LL_ROOM_SECRET``, so old invites still verify): the
+  first ``sfu_listen`` of a room this process does not know opens it again; the Janus room,
+  if it outlived the node, is joined as it is, with the speakers still in it.
 
 Every speaker's pipeline events become wire messages here (``wire_events.to_wire``), tagged
 with the speaker (``SpeakerRef``: the Janus feed id and the name of their display): what
 was said (transcripts, speaking) goes to every listener of the room, a translation (and its
 timing) only to the listeners of its language.
 
-When a translator stops by itself (Janus went away, the room was destroyed) the room is
-marked failed and every listener is ended with ``sfu_failed``. ``close`` (server shutdown)
-closes every translator and destroys every VideoRoom room this registry created.
-
-``JanusTranslator`` (and with it aiortc) is imported only when a room is created, so the
-app context can hold this registry without loading the media stack.
+``close`` (server shutdown) closes every translator and destroys every VideoRoom room this
+registry holds. ``JanusTranslator`` (and with it aiortc) is imported only when a room is
+built, so the app context can hold this registry without loading the media stack.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from lingolive.config import Settings
 from lingolive.engines.registry import Engines
+from lingolive.metrics import SfuCounts
 from lingolive.pipeline.events import EventSink, PipelineEvent
 from lingolive.pipeline.workers import Workers
 from lingolive.protocol import (
@@ -40,12 +54,14 @@ from lingolive.protocol import (
     ErrorMsg,
     NoticeMsg,
     ServerMessage,
+    SfuReady,
     SfuRoomInfo,
     SpeakerRef,
     TimingMsg,
     TranslationMsg,
 )
-from lingolive.sfu.janus_api import JanusConnection, JanusError, VideoRoom
+from lingolive.sfu.displays import feed_display, is_lingolive
+from lingolive.sfu.janus_api import VIDEOROOM_ROOM_EXISTS, JanusConnection, JanusError, VideoRoom
 from lingolive.wire_events import to_wire
 
 if TYPE_CHECKING:
@@ -55,6 +71,18 @@ log = logging.getLogger(__name__)
 
 #: Publishers a room accepts at once: its speakers plus one LingoLive feed per language.
 ROOM_PUBLISHERS = 32
+#: Between two tries to rebuild a room: doubling from the first, up to the last.
+REBUILD_BACKOFF_S = (0.5, 5.0)
+#: ``sfu_recovering``: the notice listeners get while their room is being rebuilt.
+RECOVERING = "sfu_recovering"
+
+
+def janus_room_id(room_id: str) -> int:
+    """The Janus room number of a LingoLive room. Derived, not stored, so that a rebuilt
+    room (Janus or this node restarted) lands on the same number; below 2**53 because
+    browsers read it as a JavaScript number."""
+    digest = hashlib.sha256(f"lingolive-room:{room_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (2**53 - 2) + 1
 
 
 class SfuListener(Protocol):
@@ -71,6 +99,10 @@ class SfuUnavailable(Exception):
     """Janus could not be reached or refused (``POST /rooms`` answers 503)."""
 
 
+class SfuRoomFull(Exception):
+    """The room has ``LL_SFU_MAX_LISTENERS`` listeners already."""
+
+
 @dataclass(eq=False)
 class SfuRoom:
     """One LingoLive room in SFU mode."""
@@ -81,12 +113,17 @@ class SfuRoom:
     translator: JanusTranslator | None = None
     #: Listener language → the sockets listening in it.
     listeners: dict[str, set[SfuListener]] = field(default_factory=dict)
-    #: Why the translator stopped by itself (None: it runs).
-    failed: str | None = None
+    #: Why the translator stopped by itself, while the room is being rebuilt (None: it runs).
+    recovering: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def everyone(self) -> list[SfuListener]:
-        return [listener for group in self.listeners.values() for listener in group]
+        return [listener for group in list(self.listeners.values()) for listener in group]
+
+    def ready(self, language: str) -> SfuReady:
+        return SfuReady(
+            room=self.id, language=language, sfu=self.info, feed_display=feed_display(language)
+        )
 
 
 class SfuRooms:
@@ -100,8 +137,11 @@ class SfuRooms:
         self._admin: JanusConnection | None = None
         self._videoroom: VideoRoom | None = None
         self._admin_lock = asyncio.Lock()
+        self._opening: dict[str, asyncio.Future[SfuRoom]] = {}
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._rebuilt = 0
+        self._failed = 0
 
     # -- rooms ----------------------------------------------------------------------------------
 
@@ -128,58 +168,142 @@ class SfuRooms:
                 self._admin = connection
             return self._videoroom
 
-    async def create(self, room_id: str) -> SfuRoom:
-        """A Janus room for ``room_id`` with the node in it; ``SfuUnavailable`` when Janus
-        cannot be reached or refuses (nothing is left behind then)."""
+    async def open(self, room_id: str) -> SfuRoom:
+        """The SFU room of ``room_id``, built if this process does not hold it (a new room,
+        or one made before this node restarted); ``SfuUnavailable`` when Janus cannot be
+        reached or refuses (nothing is left behind then). Two callers opening one room
+        share one build."""
+        room = self.rooms.get(room_id)
+        if room is not None:
+            return room
+        opening = self._opening.get(room_id)
+        if opening is None:
+            opening = asyncio.ensure_future(self._open(room_id))
+            self._opening[room_id] = opening
+            opening.add_done_callback(lambda _: self._opening.pop(room_id, None))
+        return await asyncio.shield(opening)
+
+    async def _open(self, room_id: str) -> SfuRoom:
+        number = janus_room_id(room_id)
+        room = SfuRoom(
+            room_id, number, SfuRoomInfo(url=self.settings.janus_browser_url(), room=number)
+        )
+        async with room.lock:
+            await self._build(room)
+        self.rooms[room_id] = room
+        log.info("room %s: Janus room %d, translating", room_id, number)
+        return room
+
+    async def _build(self, room: SfuRoom) -> None:
+        """Makes sure the Janus room exists and joins the node to it with a feed per
+        language that has listeners (``room.lock`` held). ``SfuUnavailable`` otherwise."""
         from lingolive.sfu.translator import JanusTranslator  # aiortc: only in SFU mode
 
         s = self.settings
+        created = False
         try:
             videoroom = await self._rooms_handle()
-            janus_room = await videoroom.create_room(
-                description=f"LingoLive {room_id}", publishers=ROOM_PUBLISHERS
+            await videoroom.create_room(
+                room.janus_room, description=f"LingoLive {room.id}", publishers=ROOM_PUBLISHERS
             )
+            created = True
         except JanusError as exc:
-            raise SfuUnavailable(
-                f"Janus at LL_JANUS_URL={s.janus_url} did not create the room: {exc}"
-            ) from exc
-        room = SfuRoom(room_id, janus_room, SfuRoomInfo(url=s.janus_browser_url(), room=janus_room))
+            if exc.code != VIDEOROOM_ROOM_EXISTS:  # (exists: it outlived a restart of ours)
+                raise SfuUnavailable(
+                    f"Janus at LL_JANUS_URL={s.janus_url} did not create the room: {exc}"
+                ) from exc
+        except OSError as exc:
+            raise SfuUnavailable(f"Janus at LL_JANUS_URL={s.janus_url}: {exc}") from exc
+        if not created:
+            await self._kick_stale(videoroom, room)
         try:
-            room.translator = await JanusTranslator.join(
+            translator = await JanusTranslator.join(
                 s.janus_url,
-                janus_room,
-                [],
+                room.janus_room,
+                list(room.listeners),
                 engines=self.engines,
                 workers=self.workers,
                 settings=s,
                 events=lambda speaker: self._speaker_events(room, speaker),
                 api_secret=s.janus_api_secret or None,
             )
-        except JanusError as exc:
-            with contextlib.suppress(JanusError):
-                await videoroom.destroy_room(janus_room)
+        except (JanusError, OSError) as exc:
+            if created:
+                with contextlib.suppress(JanusError, OSError):
+                    await videoroom.destroy_room(room.janus_room)
             raise SfuUnavailable(
                 f"joining the Janus room at LL_JANUS_URL={s.janus_url} failed: {exc}"
             ) from exc
-        self.rooms[room_id] = room
-        room.translator.ended.add_done_callback(lambda ended: self._ended(room, ended))
-        log.info("room %s: Janus room %d, translating", room_id, janus_room)
-        return room
+        room.translator = translator
+        room.recovering = None
+        translator.ended.add_done_callback(lambda ended: self._ended(room, translator, ended))
 
-    def _ended(self, room: SfuRoom, ended: asyncio.Future[str]) -> None:
-        reason = ended.result() if not ended.cancelled() else "cancelled"
-        if reason == "closed" or self._closing:
+    async def _kick_stale(self, videoroom: VideoRoom, room: SfuRoom) -> None:
+        """A Janus room that outlived this node still holds the dead node's participants
+        until Janus times their session out (a minute): its silent feeds would be heard
+        instead of the new ones. The room has one owner, so every LingoLive participant
+        there before the node joins is stale."""
+        try:
+            stale = [
+                p for p in await videoroom.participants(room.janus_room) if is_lingolive(p.display)
+            ]
+            for participant in stale:
+                await videoroom.kick(room.janus_room, participant.id)
+        except JanusError as exc:
+            log.warning("room %s: removing stale LingoLive feeds: %s", room.id, exc)
             return
-        room.failed = reason
-        log.warning("room %s: the translation stopped: %s", room.id, reason)
-        task = asyncio.get_running_loop().create_task(self._fail(room, reason))
+        if stale:
+            log.info("room %s: removed %d stale LingoLive participants", room.id, len(stale))
+
+    def _ended(
+        self, room: SfuRoom, translator: JanusTranslator, ended: asyncio.Future[str]
+    ) -> None:
+        reason = ended.result() if not ended.cancelled() else "cancelled"
+        if reason == "closed" or self._closing or room.translator is not translator:
+            return
+        room.recovering = reason
+        log.warning("room %s: the translation stopped (%s); rebuilding it", room.id, reason)
+        task = asyncio.get_running_loop().create_task(self._recover(room, translator, reason))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _fail(self, room: SfuRoom, reason: str) -> None:
+    async def _recover(self, room: SfuRoom, old: JanusTranslator, reason: str) -> None:
+        """Rebuilds a room whose translator stopped by itself; tells its listeners."""
+        limit = self.settings.sfu_recover_s
+        notice = NoticeMsg(
+            code=RECOVERING,
+            message=f"the room's audio server went away ({reason}); rebuilding the room "
+            f"(for up to {limit:.0f} s)",
+        )
+        for listener in room.everyone():
+            listener.emit(notice)
+        await old.close()
+        deadline = time.monotonic() + limit
+        delay, longest = REBUILD_BACKOFF_S
+        while True:
+            await asyncio.sleep(delay)
+            async with room.lock:
+                try:
+                    await self._build(room)
+                except SfuUnavailable as exc:
+                    error = str(exc)
+                else:
+                    self._rebuilt += 1
+                    log.info("room %s: rebuilt on Janus room %d", room.id, room.janus_room)
+                    for language, group in list(room.listeners.items()):
+                        for listener in list(group):
+                            listener.emit(room.ready(language))
+                    return
+            if time.monotonic() + delay > deadline:
+                break
+            delay = min(delay * 2, longest)
+        self._failed += 1
+        if self.rooms.get(room.id) is room:
+            del self.rooms[room.id]  # the next sfu_listen tries again from scratch
+        log.warning("room %s: not rebuilt in %.0f s: %s", room.id, limit, error)
         message = (
-            f"the translation of room {room.id} stopped ({reason}): the server lost its "
-            "Janus room; create a new room"
+            f"the translation of room {room.id} stopped ({reason}) and could not be rebuilt "
+            f"in {limit:.0f} s ({error}); join again when the room's audio server is back"
         )
         await asyncio.gather(
             *(listener.end(ErrorCode.SFU_FAILED, message) for listener in room.everyone()),
@@ -190,20 +314,36 @@ class SfuRooms:
 
     async def listen(self, room: SfuRoom, language: str, listener: SfuListener) -> None:
         """``listener`` hears ``room`` in ``language``; the first listener of a language has
-        its feed published (``JanusError`` if Janus refuses: nothing changed then)."""
+        its feed published, and the listener gets ``sfu_ready`` (at once, or when a room
+        being rebuilt is back). ``SfuRoomFull`` past ``LL_SFU_MAX_LISTENERS``; ``JanusError``
+        if Janus refuses the feed (nothing changed then)."""
         async with room.lock:
-            assert room.translator is not None
+            limit = self.settings.sfu_max_listeners
+            if len(room.everyone()) >= limit:
+                raise SfuRoomFull(
+                    f"room {room.id} has its {limit} listeners (LL_SFU_MAX_LISTENERS)"
+                )
             group = room.listeners.setdefault(language, set())
             group.add(listener)
-            if len(group) > 1:
-                return
-            try:
-                await room.translator.add_language(language)
-            except BaseException:
-                group.discard(listener)
-                if not group:
-                    room.listeners.pop(language, None)
-                raise
+            if room.recovering is not None:
+                listener.emit(
+                    NoticeMsg(
+                        code=RECOVERING,
+                        message=f"the room is being rebuilt ({room.recovering}); "
+                        "you will hear it when it is back",
+                    )
+                )
+                return  # the rebuild publishes the feed and sends sfu_ready
+            if len(group) == 1:
+                assert room.translator is not None
+                try:
+                    await room.translator.add_language(language)
+                except BaseException:
+                    group.discard(listener)
+                    if not group:
+                        room.listeners.pop(language, None)
+                    raise
+            listener.emit(room.ready(language))
 
     async def unlisten(self, room: SfuRoom, language: str, listener: SfuListener) -> None:
         """The last listener of a language gone: its feed is unpublished."""
@@ -215,7 +355,7 @@ class SfuRooms:
             if group:
                 return
             room.listeners.pop(language, None)
-            if room.translator is not None and room.failed is None and not self._closing:
+            if room.translator is not None and room.recovering is None and not self._closing:
                 try:
                     await room.translator.remove_language(language)
                 except JanusError as exc:
@@ -245,6 +385,20 @@ class SfuRooms:
 
         return deliver
 
+    def counts(self) -> SfuCounts:
+        """For ``/metrics``; read from the scrape's thread, so only copies are iterated."""
+        rooms = list(self.rooms.values())
+        translators = [room.translator for room in rooms if room.translator is not None]
+        return SfuCounts(
+            rooms=len(rooms),
+            recovering=sum(room.recovering is not None for room in rooms),
+            listeners=sum(len(room.everyone()) for room in rooms),
+            feeds=sum(len(t.languages) for t in translators),
+            speakers=sum(len(t.speakers) for t in translators),
+            rebuilt=self._rebuilt,
+            failed=self._failed,
+        )
+
     # -- the end --------------------------------------------------------------------------------
 
     async def shutdown_listeners(self) -> None:
@@ -254,23 +408,24 @@ class SfuRooms:
         await asyncio.gather(*(lst.shutdown() for lst in listeners), return_exceptions=True)
 
     async def close(self) -> None:
-        """Closes every translator and destroys every room this registry created."""
+        """Closes every translator and destroys every room this registry holds."""
         self._closing = True
         await self.shutdown_listeners()
         for task in list(self._tasks):
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         rooms, self.rooms = list(self.rooms.values()), {}
         for room in rooms:
             if room.translator is not None:
                 await room.translator.close()
         videoroom: VideoRoom | None = None
-        if any(room.failed is None for room in rooms):
+        if rooms:
             try:
                 videoroom = await self._rooms_handle()
-            except JanusError as exc:
+            except (JanusError, OSError) as exc:
                 log.warning("cannot destroy the Janus rooms: %s", exc)
         for room in rooms:
-            if videoroom is not None and room.failed is None:
+            if videoroom is not None:
                 try:
                     await videoroom.destroy_room(room.janus_room)
                 except JanusError as exc:

@@ -27,7 +27,7 @@ every speaker and speaks their translations. ``JanusTranslator`` is that partici
   however many people listen to it.
 
 **How the node knows what a speaker speaks.** A speaker's Janus ``display`` may end in the
-language code in brackets, ``"Alice [en]"`` (``speaker_display`` builds it, and clients
+language code in brackets, ``"Alice [en]"`` (``displays.speaker_display`` builds it, and clients
 using janus.js only have to set their display name that way). Such a speaker is recognized
 in that language, and is translated only into the *other* listener languages: listeners of
 their own language hear the original voice straight from Janus, so the node publishes
@@ -57,7 +57,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -87,6 +86,7 @@ from lingolive.rtc import inbound
 from lingolive.rtc.mixing import SpeechQueue
 from lingolive.rtc.outbound import TranslatedAudioTrack
 from lingolive.rtc.peer import create_peer, shorten_audio_jitter_buffers, turn_secret
+from lingolive.sfu.displays import MARK, feed_display, is_lingolive, parse_speaker
 from lingolive.sfu.janus_api import (
     CONNECTION_CLOSED,
     Feed,
@@ -101,31 +101,10 @@ from lingolive.sfu.janus_api import (
 
 log = logging.getLogger(__name__)
 
-#: What every participant of a LingoLive node shows as its display name starts with.
-MARK = "LingoLive"
 #: How long to wait for a published feed's ICE and DTLS to complete (``webrtcup``).
 WEBRTC_UP_S = 10.0
 #: Waits for the next room event or Janus offer are re-armed this often (no deadline).
 _IDLE_WAIT_S = 3600.0
-
-_LANGUAGE_SUFFIX = re.compile(
-    r"^(?P<name>.*?)\s*\[\s*(?P<lang>[A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)\s*\]\s*$"
-)
-
-
-def feed_display(language: str) -> str:
-    """The display of the node's feed in ``language``, which listeners pick theirs by."""
-    return f"{MARK} · {language}"
-
-
-def speaker_display(name: str, language: str) -> str:
-    """The display a speaker sets so the node knows their language: ``"Alice [en]"``."""
-    return f"{name} [{language}]"
-
-
-def is_lingolive(display: str | None) -> bool:
-    """A participant of a LingoLive node (never translated)."""
-    return display is not None and (display == MARK or display.startswith(f"{MARK} · "))
 
 
 @dataclass(frozen=True)
@@ -140,11 +119,8 @@ class RemoteSpeaker:
 
     @classmethod
     def from_feed(cls, feed: Feed) -> RemoteSpeaker:
-        display = feed.display
-        match = _LANGUAGE_SUFFIX.match(display or "")
-        if match is None:
-            return cls(feed.id, display, display or str(feed.id), None)
-        return cls(feed.id, display, match["name"] or str(feed.id), match["lang"].lower())
+        name, language = parse_speaker(feed.display)
+        return cls(feed.id, feed.display, name or str(feed.id), language)
 
 
 #: The caller's sink for one speaker's pipeline events (it may tag them with the speaker).

@@ -43,7 +43,6 @@ from lingolive.protocol import (
     Say,
     ServerMessage,
     SfuListen,
-    SfuReady,
     Skip,
     glossary_items,
 )
@@ -52,8 +51,7 @@ from lingolive.rooms.room import Participant, Room
 from lingolive.rtc.call import Call, CallEnd, CandidateRefused, Ending
 from lingolive.rtc.peer import BadSDP
 from lingolive.sfu.janus_api import JanusError
-from lingolive.sfu.rooms import SfuRoom
-from lingolive.sfu.translator import feed_display
+from lingolive.sfu.rooms import SfuRoom, SfuRoomFull, SfuUnavailable
 from lingolive.signaling.admission import Admission
 from lingolive.signaling.controls import Controls
 from lingolive.signaling.refusals import SessionError, choose_languages
@@ -225,7 +223,12 @@ class SignalingSession:
             )
             self.error(ErrorCode.BAD_MESSAGE, f"invalid {kind} message: {problems}")
             return
-        if isinstance(message, Offer) and message.room and self.call is None:
+        if (
+            isinstance(message, Offer | SfuListen)
+            and message.room
+            and self.call is None
+            and self._sfu is None
+        ):
             url = self.ctx.room_owner_url(message.room)
             if url is not None:
                 raise RelayTo(url, raw)
@@ -368,19 +371,6 @@ class SignalingSession:
             tokens.verify(self.ctx.room_secret, message.token, message.room)
         except tokens.TokenError as exc:
             raise SessionError(exc.code, str(exc)) from exc
-        room = sfu.rooms.get(message.room)
-        if room is None:
-            raise SessionError(
-                ErrorCode.SFU_UNAVAILABLE,
-                f"room {message.room} has no Janus room on this server (made before a "
-                "restart, or without LL_SFU=janus): create a new room",
-            )
-        if room.failed is not None:
-            raise SessionError(
-                ErrorCode.SFU_UNAVAILABLE,
-                f"the translation of room {message.room} stopped ({room.failed}): "
-                "create a new room",
-            )
         language = message.language
         targets = sorted({t for _, t in self.ctx.engines.language_pairs()})
         if language not in targets:
@@ -389,20 +379,24 @@ class SignalingSession:
                 f"nothing can be translated into {language!r} here; listener languages: "
                 f"{', '.join(targets) or 'none'}",
             )
+        try:
+            # A room this process does not hold (made before the node restarted, or given
+            # up after Janus stayed away) is built again: the valid token says it exists.
+            room = await sfu.open(message.room)
+        except SfuUnavailable as exc:
+            raise SessionError(ErrorCode.SFU_UNAVAILABLE, str(exc)) from exc
         self._sfu = (room, language)  # from here on, teardown takes the listener out
         try:
-            await sfu.listen(room, language, self)
+            await sfu.listen(room, language, self)  # sends sfu_ready
+        except SfuRoomFull as exc:
+            self._sfu = None
+            raise SessionError(ErrorCode.ROOM_FULL, str(exc)) from exc
         except JanusError as exc:
             self._sfu = None
             raise SessionError(
                 ErrorCode.SFU_UNAVAILABLE, f"Janus did not publish the {language} feed: {exc}"
             ) from exc
         self._start()  # a listener needs no offer
-        self.emit(
-            SfuReady(
-                room=room.id, language=language, sfu=room.info, feed_display=feed_display(language)
-            )
-        )
         self.log.info(
             "listening to room %s in %s (Janus room %d)%s",
             room.id,
