@@ -356,8 +356,9 @@ async def test_a_room_is_rebuilt_when_janus_restarts(tmp_path: Path) -> None:
 async def test_a_room_outlives_its_node(janus: JanusProcess, tmp_path: Path) -> None:
     """The node is killed mid-room; started again (same ``LL_ROOM_SECRET``), the old invite
     brings the room back on the same Janus room, without the dead node's feeds, and it
-    translates again."""
-    env = sfu_env(janus)
+    translates again. A room nobody listens to is closed after ``LL_SFU_IDLE_S`` and opened
+    again by its invite."""
+    env = {**sfu_env(janus), "LL_SFU_IDLE_S": "2"}
     server = start_server(tmp_path, **env)
     pcs: list[RTCPeerConnection] = []
     readers: list[asyncio.Task[None]] = []
@@ -382,6 +383,14 @@ async def test_a_room_outlives_its_node(janus: JanusProcess, tmp_path: Path) -> 
             readers.append(asyncio.create_task(collect(ws, messages)))
             await speak(conn, janus_room, pcs)
             await until(lambda: translated(messages), 30, "Spanish from the restarted node")
+        # Nobody listens: after LL_SFU_IDLE_S the room is closed; its invite opens it again.
+        for _ in range(100):
+            if not await rooms.exists(janus_room):
+                break
+            await asyncio.sleep(0.1)
+        assert not await rooms.exists(janus_room), "the idle room was not closed"
+        async with websockets.connect(server.ws_url, proxy=None) as ws:
+            assert await ask(ws, {**listen, "language": "es"}) == ready
         await asyncio.to_thread(stop_server, server)
         assert not await rooms.exists(janus_room)
     finally:

@@ -230,6 +230,12 @@ class Settings(BaseSettings):
         "rebuilt for, retrying with backoff, before its listeners get `sfu_failed` "
         "(`LL_SFU=janus`).",
     )
+    sfu_idle_s: float = Field(
+        300.0,
+        gt=0,
+        description="An SFU room nobody has listened to for this long is closed (the node "
+        "leaves, its Janus room is destroyed); its invite opens it again.",
+    )
     sfu_max_listeners: int = Field(
         1000,
         ge=1,

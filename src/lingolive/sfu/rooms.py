@@ -103,6 +103,10 @@ class SfuRoomFull(Exception):
     """The room has ``LL_SFU_MAX_LISTENERS`` listeners already."""
 
 
+class SfuRoomClosed(Exception):
+    """The room was closed for idleness between ``open`` and ``listen``: open it again."""
+
+
 @dataclass(eq=False)
 class SfuRoom:
     """One LingoLive room in SFU mode."""
@@ -116,6 +120,9 @@ class SfuRoom:
     #: Why the translator stopped by itself, while the room is being rebuilt (None: it runs).
     recovering: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Closes the room once it has had no listener for ``LL_SFU_IDLE_S``.
+    idle: asyncio.TimerHandle | None = None
+    closed: bool = False
 
     def everyone(self) -> list[SfuListener]:
         return [listener for group in list(self.listeners.values()) for listener in group]
@@ -191,8 +198,44 @@ class SfuRooms:
         async with room.lock:
             await self._build(room)
         self.rooms[room_id] = room
+        self._watch_idle(room)
         log.info("room %s: Janus room %d, translating", room_id, number)
         return room
+
+    def _watch_idle(self, room: SfuRoom) -> None:
+        """(Re)starts the idle clock of a room nobody listens to: an SFU room holds a Janus
+        room, a peer connection and a pipeline per speaker, so one that everybody left is
+        closed after ``LL_SFU_IDLE_S``; its invite opens it again."""
+        if room.idle is not None:
+            room.idle.cancel()
+            room.idle = None
+        if room.everyone() or self._closing:
+            return
+
+        def close_idle() -> None:
+            task = asyncio.get_running_loop().create_task(self._close_idle(room))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        room.idle = asyncio.get_running_loop().call_later(self.settings.sfu_idle_s, close_idle)
+
+    async def _close_idle(self, room: SfuRoom) -> None:
+        async with room.lock:
+            if room.everyone() or room.recovering is not None or room.closed:
+                return
+            room.closed = True
+            if self.rooms.get(room.id) is room:
+                del self.rooms[room.id]
+            translator, room.translator = room.translator, None
+        log.info(
+            "room %s: nobody listened for %.0f s; closing it", room.id, self.settings.sfu_idle_s
+        )
+        if translator is not None:
+            await translator.close()
+        try:
+            await (await self._rooms_handle()).destroy_room(room.janus_room)
+        except (JanusError, OSError) as exc:
+            log.warning("room %s: destroying Janus room %d: %s", room.id, room.janus_room, exc)
 
     async def _build(self, room: SfuRoom) -> None:
         """Makes sure the Janus room exists and joins the node to it with a feed per
@@ -259,7 +302,7 @@ class SfuRooms:
         self, room: SfuRoom, translator: JanusTranslator, ended: asyncio.Future[str]
     ) -> None:
         reason = ended.result() if not ended.cancelled() else "cancelled"
-        if reason == "closed" or self._closing or room.translator is not translator:
+        if reason == "closed" or self._closing or room.closed or room.translator is not translator:
             return
         room.recovering = reason
         log.warning("room %s: the translation stopped (%s); rebuilding it", room.id, reason)
@@ -289,6 +332,7 @@ class SfuRooms:
                     error = str(exc)
                 else:
                     self._rebuilt += 1
+                    self._watch_idle(room)
                     log.info("room %s: rebuilt on Janus room %d", room.id, room.janus_room)
                     for language, group in list(room.listeners.items()):
                         for listener in list(group):
@@ -298,6 +342,9 @@ class SfuRooms:
                 break
             delay = min(delay * 2, longest)
         self._failed += 1
+        room.closed = True
+        if room.idle is not None:
+            room.idle.cancel()
         if self.rooms.get(room.id) is room:
             del self.rooms[room.id]  # the next sfu_listen tries again from scratch
         log.warning("room %s: not rebuilt in %.0f s: %s", room.id, limit, error)
@@ -318,6 +365,8 @@ class SfuRooms:
         being rebuilt is back). ``SfuRoomFull`` past ``LL_SFU_MAX_LISTENERS``; ``JanusError``
         if Janus refuses the feed (nothing changed then)."""
         async with room.lock:
+            if room.closed:
+                raise SfuRoomClosed(room.id)
             limit = self.settings.sfu_max_listeners
             if len(room.everyone()) >= limit:
                 raise SfuRoomFull(
@@ -325,6 +374,7 @@ class SfuRooms:
                 )
             group = room.listeners.setdefault(language, set())
             group.add(listener)
+            self._watch_idle(room)
             if room.recovering is not None:
                 listener.emit(
                     NoticeMsg(
@@ -342,6 +392,7 @@ class SfuRooms:
                     group.discard(listener)
                     if not group:
                         room.listeners.pop(language, None)
+                    self._watch_idle(room)
                     raise
             listener.emit(room.ready(language))
 
@@ -355,6 +406,7 @@ class SfuRooms:
             if group:
                 return
             room.listeners.pop(language, None)
+            self._watch_idle(room)
             if room.translator is not None and room.recovering is None and not self._closing:
                 try:
                     await room.translator.remove_language(language)
@@ -416,6 +468,8 @@ class SfuRooms:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         rooms, self.rooms = list(self.rooms.values()), {}
         for room in rooms:
+            if room.idle is not None:
+                room.idle.cancel()
             if room.translator is not None:
                 await room.translator.close()
         videoroom: VideoRoom | None = None

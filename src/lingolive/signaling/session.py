@@ -51,7 +51,7 @@ from lingolive.rooms.room import Participant, Room
 from lingolive.rtc.call import Call, CallEnd, CandidateRefused, Ending
 from lingolive.rtc.peer import BadSDP
 from lingolive.sfu.janus_api import JanusError
-from lingolive.sfu.rooms import SfuRoom, SfuRoomFull, SfuUnavailable
+from lingolive.sfu.rooms import SfuRoom, SfuRoomClosed, SfuRoomFull, SfuUnavailable
 from lingolive.signaling.admission import Admission
 from lingolive.signaling.controls import Controls
 from lingolive.signaling.refusals import SessionError, choose_languages
@@ -379,23 +379,30 @@ class SignalingSession:
                 f"nothing can be translated into {language!r} here; listener languages: "
                 f"{', '.join(targets) or 'none'}",
             )
-        try:
-            # A room this process does not hold (made before the node restarted, or given
-            # up after Janus stayed away) is built again: the valid token says it exists.
-            room = await sfu.open(message.room)
-        except SfuUnavailable as exc:
-            raise SessionError(ErrorCode.SFU_UNAVAILABLE, str(exc)) from exc
-        self._sfu = (room, language)  # from here on, teardown takes the listener out
-        try:
-            await sfu.listen(room, language, self)  # sends sfu_ready
-        except SfuRoomFull as exc:
-            self._sfu = None
-            raise SessionError(ErrorCode.ROOM_FULL, str(exc)) from exc
-        except JanusError as exc:
-            self._sfu = None
-            raise SessionError(
-                ErrorCode.SFU_UNAVAILABLE, f"Janus did not publish the {language} feed: {exc}"
-            ) from exc
+        for _ in range(2):  # (again once if the room closed for idleness meanwhile)
+            try:
+                # A room this process does not hold (made before the node restarted, closed
+                # when idle, given up after Janus stayed away) is built again: a valid token
+                # says it exists.
+                room = await sfu.open(message.room)
+            except SfuUnavailable as exc:
+                raise SessionError(ErrorCode.SFU_UNAVAILABLE, str(exc)) from exc
+            self._sfu = (room, language)  # from here on, teardown takes the listener out
+            try:
+                await sfu.listen(room, language, self)  # sends sfu_ready
+                break
+            except SfuRoomClosed:
+                self._sfu = None
+            except SfuRoomFull as exc:
+                self._sfu = None
+                raise SessionError(ErrorCode.ROOM_FULL, str(exc)) from exc
+            except JanusError as exc:
+                self._sfu = None
+                raise SessionError(
+                    ErrorCode.SFU_UNAVAILABLE, f"Janus did not publish the {language} feed: {exc}"
+                ) from exc
+        else:
+            raise SessionError(ErrorCode.SFU_UNAVAILABLE, f"room {message.room} keeps closing")
         self._start()  # a listener needs no offer
         self.log.info(
             "listening to room %s in %s (Janus room %d)%s",
