@@ -1,16 +1,18 @@
 """SFU mode's control plane against a real Janus and a real server (``LL_SFU=janus``).
 
 One Janus for the module (secrets on, as in tests/test_janus_api.py) and a real server
-process pointed at it. ``POST /rooms`` must hand out the Janus room; a WebSocket listener
-asks for Spanish (``sfu_listen``) and is told which feed to subscribe to (``sfu_ready``);
+process pointed at it. ``POST /rooms`` must hand out the Janus room; WebSocket listeners
+ask for Spanish (``sfu_listen``) and are told which feed to subscribe to (``sfu_ready``);
 an aiortc speaker whose display says English publishes a recorded sentence into the Janus
-room, an aiortc listener subscribed to the node's Spanish feed must hear loud speech, and
-the WebSocket listener must get the Spanish translation of the whole sentence, tagged with
-the speaker. Bad tokens and languages nobody can translate into are refused with clear
-errors; when the listener's socket closes the feed is unpublished; when the server stops,
-its Janus room is destroyed and no Janus session is left. A server whose Janus cannot be
-reached answers ``POST /rooms`` with 503 naming ``LL_JANUS_URL``; when Janus goes away under a
-room, its listeners get ``sfu_failed``.
+room; every aiortc listener subscribed to the node's one Spanish feed must hear loud
+speech, those subscribed to the speaker hear the original, and every WebSocket listener
+must get the Spanish translation of the whole sentence, tagged with the speaker. Bad
+tokens and languages nobody can translate into are refused with clear errors; when the
+last listener's socket closes the feed is unpublished; when the server stops, its Janus
+room is destroyed and no Janus session is left. A server whose Janus cannot be reached
+answers ``POST /rooms`` with 503 naming ``LL_JANUS_URL``. Faults: Janus restarting (the
+room is rebuilt) or staying away (``sfu_failed``), the node killed and started again (the
+invite reopens the room), idle rooms closed, two workers sharing one Janus.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ API_SECRET = "sfu-api-secret"
 ADMIN_SECRET = "sfu-admin-secret"
 ADMIN_KEY = "sfu-room-admin-key"
 ROOM_SECRET = "sfu-room-secret"
+#: The first test's audience: caption sockets in Spanish, media listeners of the node's
+#: Spanish feed and of the speaker's original voice.
+SPANISH_SOCKETS, SPANISH_MEDIA, ENGLISH_MEDIA = 3, 5, 2
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +111,40 @@ async def speak(conn: JanusConnection, janus_room: int, pcs: list[RTCPeerConnect
     return speaker
 
 
+async def listen_to(
+    conn: JanusConnection,
+    janus_room: int,
+    feed: int,
+    pcs: list[RTCPeerConnection],
+    readers: list[asyncio.Task[None]],
+) -> tuple[Subscriber, list[tuple[float, float]]]:
+    """A media listener of one feed on a Janus session of its own; the list fills with
+    (arrival, RMS) of every frame it decodes."""
+    subscription = await Subscriber.join(await conn.create_session(), janus_room, [feed])
+    heard: list[tuple[float, float]] = []
+    pc = RTCPeerConnection()
+    pcs.append(pc)
+
+    async def read(track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            assert isinstance(frame, av.AudioFrame)
+            heard.append((time.monotonic(), rms(frame.to_ndarray())))
+
+    @pc.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        readers.append(asyncio.create_task(read(track)))
+
+    await pc.setRemoteDescription(remote(subscription.offer))
+    await pc.setLocalDescription(await pc.createAnswer())
+    await subscription.start(local(pc))
+    await subscription.handle.wait_janus("webrtcup", timeout=10)
+    return subscription, heard
+
+
 async def collect(ws: websockets.ClientConnection, into: list[dict[str, Any]]) -> None:
     async for raw in ws:
         into.append(json.loads(raw))
@@ -154,68 +193,73 @@ async def test_listeners_hear_and_read_a_janus_room(janus: JanusProcess, tmp_pat
             assert reply["code"] == "unsupported_language_pair", reply
             assert "'xx'" in reply["message"] and "es" in reply["message"]
 
-        messages: list[dict[str, Any]] = []
-        ws = await websockets.connect(server.ws_url, proxy=None)
+        # Three caption sockets listen in Spanish; five media listeners subscribe to the
+        # node's Spanish feed, two to the speaker's original (as janus.js would), each on a
+        # Janus session of its own.
+        inboxes: list[list[dict[str, Any]]] = [[] for _ in range(SPANISH_SOCKETS)]
+        sockets = [
+            await websockets.connect(server.ws_url, proxy=None) for _ in range(SPANISH_SOCKETS)
+        ]
         try:
-            ready = await ask(ws, {**listen, "token": created["token"], "display_name": "Bob"})
-            assert ready == {
-                "type": "sfu_ready",
-                "room": created["room"],
-                "language": "es",
-                "sfu": sfu,
-                "feed_display": feed_display("es"),
-            }
-
-            async def collect() -> None:
-                async for raw in ws:
-                    messages.append(json.loads(raw))
-
-            readers.append(asyncio.create_task(collect()))
+            for index, (ws, inbox) in enumerate(zip(sockets, inboxes, strict=True)):
+                asks = {**listen, "token": created["token"], "display_name": f"Bob {index}"}
+                ready = await ask(ws, asks)
+                assert ready == {
+                    "type": "sfu_ready",
+                    "room": created["room"],
+                    "language": "es",
+                    "sfu": sfu,
+                    "feed_display": feed_display("es"),
+                }
+                readers.append(asyncio.create_task(collect(ws, inbox)))
             feeds = {p.display: p.id for p in await rooms.participants(janus_room)}
-            assert set(feeds) == {"LingoLive", feed_display("es")}
-
-            # A listener subscribes to the Spanish feed, as janus.js would.
-            listening = await Subscriber.join(
-                await test_conn.create_session(), janus_room, [feeds[feed_display("es")]]
-            )
-            heard: list[tuple[float, float]] = []
-            listener_pc = RTCPeerConnection()
-            pcs.append(listener_pc)
-
-            async def read(track: MediaStreamTrack) -> None:
-                while True:
-                    try:
-                        frame = await track.recv()
-                    except MediaStreamError:
-                        return
-                    assert isinstance(frame, av.AudioFrame)
-                    heard.append((time.monotonic(), rms(frame.to_ndarray())))
-
-            @listener_pc.on("track")
-            def on_track(track: MediaStreamTrack) -> None:
-                readers.append(asyncio.create_task(read(track)))
-
-            await listener_pc.setRemoteDescription(remote(listening.offer))
-            await listener_pc.setLocalDescription(await listener_pc.createAnswer())
-            await listening.start(local(listener_pc))
-            await listening.handle.wait_janus("webrtcup", timeout=10)
+            assert set(feeds) == {"LingoLive", feed_display("es")}  # one feed for all
+            spanish = [
+                await listen_to(test_conn, janus_room, feeds[feed_display("es")], pcs, readers)
+                for _ in range(SPANISH_MEDIA)
+            ]
 
             # The speaker, English by their display, says one sentence.
             speaker = await speak(test_conn, janus_room, pcs)
             spoke_at = time.monotonic()
-            await until(lambda: translated(messages), 30, "the Spanish translation")
-            translation = next(m for m in messages if m["type"] == "translation")
-            assert translation["speaker"] == {"id": str(speaker.id), "display_name": "Alice"}
-            finals = [m for m in messages if m["type"] == "transcript" and m["final"]]
-            assert finals and all(m["lang"] == "en" for m in finals)
-            assert not any(m["type"] == "error" for m in messages), messages
+            english = [
+                await listen_to(test_conn, janus_room, speaker.id, pcs, readers)
+                for _ in range(ENGLISH_MEDIA)
+            ]
+            async with httpx.AsyncClient() as http:
+                metrics = (await http.get(f"{server.url}/metrics")).text
+            for line in (
+                f"lingolive_sfu_listeners {SPANISH_SOCKETS}.0",
+                "lingolive_sfu_feeds 1.0",
+                "lingolive_sfu_speakers 1.0",
+            ):
+                assert line in metrics, (line, metrics)
+            await until(
+                lambda: all(translated(inbox) for inbox in inboxes), 30, "Spanish at every socket"
+            )
+            for inbox in inboxes:
+                translation = next(m for m in inbox if m["type"] == "translation")
+                assert translation["speaker"] == {"id": str(speaker.id), "display_name": "Alice"}
+                finals = [m for m in inbox if m["type"] == "transcript" and m["final"]]
+                assert finals and all(m["lang"] == "en" for m in finals)
+                assert not any(m["type"] == "error" for m in inbox), inbox
 
-            def loud() -> int:
+            def loud(heard: list[tuple[float, float]]) -> int:
                 return sum(level > LOUD_RMS for t, level in heard if t > spoke_at)
 
-            await until(lambda: loud() >= 100, 15, "2 s of loud Spanish speech")
+            await until(
+                lambda: all(loud(heard) >= 100 for _, heard in spanish),
+                15,
+                "2 s of loud Spanish speech at every Spanish listener",
+            )
+            await until(
+                lambda: all(loud(heard) >= 50 for _, heard in english),
+                10,
+                "1 s of the original voice at every English listener",
+            )
         finally:
-            await ws.close()
+            for ws in sockets:
+                await ws.close()
 
         # The last Spanish listener left: the feed is unpublished.
         async def feed_gone() -> None:
@@ -227,7 +271,8 @@ async def test_listeners_hear_and_read_a_janus_room(janus: JanusProcess, tmp_pat
 
         await feed_gone()
         assert await displays(rooms, janus_room) == ["Alice [en]", "LingoLive"]
-        await listening.leave()
+        for subscription, _ in spanish + english:
+            await subscription.leave()
         await speaker.unpublish()
         await speaker.leave()
 
