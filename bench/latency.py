@@ -356,12 +356,12 @@ def by_set(samples: list[Sample], sets: list[str]) -> dict[str, dict[str, Any]]:
     """The latency figures per set and per direction (all sets of one source language)."""
     groups: dict[str, set[str]] = {}
     for name in sets:
-        source, target, files = SETS[name]
-        groups[name] = set(files)
-        groups.setdefault(f"{source}->{target}", set()).update(files)
+        source, target, set_files = SETS[name]
+        groups[name] = set(set_files)
+        groups.setdefault(f"{source}->{target}", set()).update(set_files)
     out: dict[str, dict[str, Any]] = {}
-    for group, files in groups.items():
-        mine = [s for s in samples if s.file in files]
+    for group, members in groups.items():
+        mine = [s for s in samples if s.file in members]
         tts = [s.server["tts_first_audio_ms"] for s in mine if s.server.get("tts_first_audio_ms")]
         out[group] = {**latency_stats(mine), "tts_first_audio_p50_ms": pct(tts, 50)}
     return out

@@ -1,11 +1,12 @@
 """Rooms: latency of a translated call, and server CPU per room as participants grow.
 
-For N = 2, 3, 4: one room; participant 1 speaks the 8 English sentences (Piper voice) with
-5 s between them (time for each translation to play out), the others
-listen in Spanish, Catalan and Spanish again (so N = 4 has two listeners sharing one
-translation). Latency is measured at the first listener, from the end of each phrase as sent
-by the speaker to the first translated audio received (phrases queued behind a translation
-still playing are left out). Server CPU (percent of one core) and peak RSS over the run.
+For N = 2, 3, 4 (or any N up to the room cap, --ns): one room; participant 1 speaks the 8
+English sentences (Piper voice) with 5 s between them (time for each translation to play
+out), the others listen in Spanish, Catalan and Spanish again (so N = 4 has two listeners
+sharing one translation), then Catalan and Spanish in turn. Latency is measured at the
+first listener, from the end of each phrase as sent by the speaker to the first translated
+audio received (phrases queued behind a translation still playing are left out). Server
+CPU (percent of one core) and peak RSS over the run.
 
 Usage:
     .venv/bin/python bench/rooms.py [--ns 2 3 4] [--json bench/results/rooms.json]
@@ -37,6 +38,16 @@ GAP_S = 5.0
 LISTENERS = [("es", "Sol"), ("ca", "Pau"), ("es", "Luz")]
 
 
+def listeners(n: int) -> list[tuple[str, str]]:
+    """The N - 1 listeners of a room of N: Spanish, Catalan, Spanish, then Catalan and
+    Spanish in turn (up to LL_ROOM_MAX_PARTICIPANTS, 8 by default)."""
+    out = LISTENERS[: n - 1]
+    while len(out) < n - 1:
+        i = len(out)
+        out.append(("ca" if i % 2 else "es", f"L{i + 1}"))
+    return out
+
+
 def speech(manifest: dict[str, Any]) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """The sentences, GAP_S apart, after 1 s of silence; and where each one's speech is."""
     parts = [np.zeros(48_000, np.int16)]
@@ -61,7 +72,7 @@ async def one_room(n: int, pcm: np.ndarray, spans: list[tuple[float, float]]) ->
             room = (await http.post(f"{server.url}/rooms")).json()
         ws_url = server.url.replace("http", "ws") + "/ws"
         extra = {"room": room["room"], "token": room["token"]}
-        for lang, name in LISTENERS[: n - 1]:
+        for lang, name in listeners(n):
             listener = LoopbackClient(ws_url)
             await listener.connect(
                 PacedFileTrack(np.zeros(len(pcm) + 48_000 * 10, np.int16)),
@@ -127,7 +138,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        langs = ", ".join(lang for lang, _ in LISTENERS[: r["participants"] - 1])
+        langs = ", ".join(lang for lang, _ in listeners(r["participants"]))
         p50 = "-" if r["e2e_p50_ms"] is None else f"{r['e2e_p50_ms']:.0f} ms"
         p95 = "-" if r["e2e_p95_ms"] is None else f"{r['e2e_p95_ms']:.0f} ms"
         print(

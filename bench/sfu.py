@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fractions
 import json
 import sys
 import threading
@@ -40,7 +39,7 @@ import httpx
 import numpy as np
 import psutil
 import websockets
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,77 +47,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import rooms as rooms_bench
 from latency import DATA, ServerProcess, machine
+from lingolive.client import PacedFileTrack
 from lingolive.evaluation import answers, pct
 from lingolive.sfu.displays import feed_display, speaker_display
 from lingolive.sfu.janus_api import (
     JanusConnection,
-    Jsep,
     Publisher,
     Subscriber,
     VideoRoom,
-    jsep,
 )
 from lingolive.sfu.janus_process import JanusProcess
+from lingolive.sfu.sdp import description_of, local_jsep
 
 ADMIN_KEY = "bench-sfu-admin-key"
 RATE = 48_000
-FRAME = 960  # 20 ms
 LOUD_RMS = 300.0  # as lingolive.evaluation.voiced_runs
 #: The bench's own CPU above this (percent of one core): it, not the server, is the limit.
 BENCH_SATURATED = 85.0
 
 Run = tuple[float, float]
-
-
-class GatedTrack(MediaStreamTrack):
-    """A microphone that sends silence until ``go`` is set, then ``samples`` (paced), then
-    silence. ``started_at`` is the monotonic instant of ``samples[0]``."""
-
-    kind = "audio"
-
-    def __init__(self, samples: np.ndarray) -> None:
-        super().__init__()
-        self._samples = samples
-        self._pts = 0
-        self._t0: float | None = None
-        self._offset: int | None = None
-        self.go = asyncio.Event()
-        self.started_at: float | None = None
-
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        now = time.monotonic()
-        if self._t0 is None:
-            self._t0 = now
-        target = self._t0 + self._pts / RATE
-        if target > now:
-            await asyncio.sleep(target - now)
-        if self._offset is None and self.go.is_set():
-            self._offset = self._pts
-            self.started_at = self._t0 + self._pts / RATE
-        if self._offset is None:
-            chunk = np.zeros(FRAME, np.int16)
-        else:
-            pos = self._pts - self._offset
-            chunk = self._samples[pos : pos + FRAME]
-            if len(chunk) < FRAME:
-                chunk = np.concatenate([chunk, np.zeros(FRAME - len(chunk), np.int16)])
-        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = RATE
-        frame.pts = self._pts
-        frame.time_base = fractions.Fraction(1, RATE)
-        self._pts += FRAME
-        return frame
-
-
-def remote(description: Jsep) -> RTCSessionDescription:
-    return RTCSessionDescription(sdp=description["sdp"], type=description["type"])
-
-
-def local(pc: RTCPeerConnection) -> Jsep:
-    description = pc.localDescription
-    return jsep("offer" if description.type == "offer" else "answer", description.sdp)
 
 
 def runs_of(heard: list[tuple[float, bool]]) -> list[Run]:
@@ -179,9 +126,9 @@ class Listener:
         def on_track(track: MediaStreamTrack) -> None:
             self.tasks.append(asyncio.create_task(self._read(track)))
 
-        await self.pc.setRemoteDescription(remote(self.subscriber.offer))
+        await self.pc.setRemoteDescription(description_of(self.subscriber.offer))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
-        await self.subscriber.start(local(self.pc), timeout=30)
+        await self.subscriber.start(local_jsep(self.pc), timeout=30)
         await self.subscriber.handle.wait_janus("webrtcup", timeout=30)
 
     async def _read(self, track: MediaStreamTrack) -> None:
@@ -250,14 +197,15 @@ async def one_n(
             await listener.listen(ws_url, room, f"L{i}")
         es_feed = await wait_feed(rooms, janus_room, feed_display("es"))
 
-        track = GatedTrack(pcm)
+        go = asyncio.Event()  # silence until every listener is subscribed
+        track = PacedFileTrack(pcm, gate=go)
         speaker = await Publisher.join(
             await conn.create_session(), janus_room, display=speaker_display("Bench", "en")
         )
         speaker_pc.addTransceiver(track, direction="sendonly")
         await speaker_pc.setLocalDescription(await speaker_pc.createOffer())
-        answer = await speaker.publish(local(speaker_pc))
-        await speaker_pc.setRemoteDescription(remote(answer))
+        answer = await speaker.publish(local_jsep(speaker_pc))
+        await speaker_pc.setRemoteDescription(description_of(answer))
         await speaker.handle.wait_janus("webrtcup", timeout=30)
         for listener in listeners:
             feed = es_feed if listener.language == "es" else speaker.id
@@ -271,7 +219,7 @@ async def one_n(
             sum(me.cpu_times()[:2]),
             time.monotonic(),
         )
-        track.go.set()
+        go.set()
         await asyncio.sleep(len(pcm) / RATE + 8)
         wall = time.monotonic() - wall0
         cpu = server.cpu_seconds() - cpu0

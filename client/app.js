@@ -9,6 +9,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   source: $("source"), target: $("target"), swap: $("swap"), mic: $("mic"),
   conversation: $("conversation"), conversationBox: $("conversation-box"),
+  listenOnly: $("listen-only"), listenOnlyBox: $("listen-only-box"),
   mute: $("mute"), ptt: $("ptt"), talk: $("talk"), level: $("level"), speaking: $("speaking"),
   skip: $("skip"), devices: $("devices"), micDevice: $("mic-device"), speakerDevice: $("speaker-device"),
   speakerBox: $("speaker-box"),
@@ -27,6 +28,8 @@ const MAX_DOM_CAPTIONS = 500;
 /** Waits between reconnection attempts (s): doubled each time, capped. */
 const RECONNECT_CAP_S = 10;
 const BUSY_CAP_S = 30;
+/** SFU rooms: the longest wait between two tries to get back into Janus (s). */
+const SFU_RETRY_CAP_S = 10;
 /** Errors after which trying again cannot help: the session ends and says why. */
 const CLOSING_CODES = new Set(["connection_failed", "connect_timeout", "idle_timeout", "server_shutdown",
   "offer_timeout", "too_many_connections"]);
@@ -45,6 +48,11 @@ const state = {
   room: null,          // {room, token} when joining a room (from the invite link)
   sfu: null,           // SfuSession (sfu.js) while in an SFU room: audio through Janus
   sfuWait: null,       // resolves the `sfu_listen` asked when joining a room (see connect)
+  sfuReady: null,      // the latest `sfu_ready` while in an SFU room (this connection)
+  sfuTimer: null,      // the next try to get back into Janus
+  sfuAttempt: 0,       // tries since the page last had the room's audio
+  sfuTrouble: false,   // Janus was lost (or is being restarted): failing to reach it is no news
+  sfuWasUp: false,     // this session had the room's audio once
   participants: [],
   ready: null,         // the server's latest `ready` for this connection
   listening: false,    // ready and the media connection is up: speech now reaches the server
@@ -72,8 +80,9 @@ window.lingolive = state;
 const meter = new LevelMeter((level) => { state.level = level; ui.level.value = level; });
 
 function loadPrefs() {
-  try { return { fontScale: 1, showTimings: false, ...JSON.parse(localStorage.getItem(PREFS_KEY) || "{}") }; }
-  catch { return { fontScale: 1, showTimings: false }; }
+  const defaults = { fontScale: 1, showTimings: false, listenOnly: false };
+  try { return { ...defaults, ...JSON.parse(localStorage.getItem(PREFS_KEY) || "{}") }; }
+  catch { return defaults; }
 }
 function savePrefs() {
   try { localStorage.setItem(PREFS_KEY, JSON.stringify(state.prefs)); } catch { /* storage blocked */ }
@@ -354,6 +363,7 @@ async function copyText(text) {
 function applyPrefs() {
   document.documentElement.style.setProperty("--caption-scale", String(state.prefs.fontScale));
   ui.showTimings.checked = !!state.prefs.showTimings;
+  ui.listenOnly.checked = !!state.prefs.listenOnly;
   document.body.classList.toggle("show-timings", !!state.prefs.showTimings);
   ui.latency.hidden = !state.prefs.showTimings;
 }
@@ -372,7 +382,10 @@ function showParticipants(list) {
     const li = document.createElement("li");
     const me = p.id === state.sessionId ? " (you)" : "";
     const name = document.createElement("span");
-    name.textContent = `${p.display_name}${me}: speaks ${langName(p.source_lang)}, hears ${langName(p.target_lang)}`;
+    // SFU rooms: what a speaker hears is not known (Janus only has "Name [en]").
+    const langs = [p.source_lang ? `speaks ${langName(p.source_lang)}` : "",
+      p.target_lang ? `hears ${langName(p.target_lang)}` : ""].filter(Boolean).join(", ");
+    name.textContent = `${p.display_name}${me}${langs ? `: ${langs}` : ""}`;
     const flags = document.createElement("span"); flags.className = "flags";
     flags.textContent = [p.muted ? "muted" : "", state.speaking.has(p.id) ? "speaking" : ""].filter(Boolean).join(", ");
     li.append(name, flags);
@@ -390,6 +403,19 @@ function onParticipants(msg) {
   const who = msg.participant.display_name;
   const what = { participant_joined: ` (${who} joined)`, participant_left: ` (${who} left)`, participant_updated: "" }[msg.type];
   ui.roomInfo.textContent = `Room ${msg.room}: ${msg.participants.length} here${what}`;
+}
+
+/** SFU room: who publishes in the Janus room (its `"Name [en]"` displays). LingoLive's own
+ * feeds are not people; listening-only pages never publish, so Janus shows them to nobody. */
+function showSfuPeople(list) {
+  const people = list.filter((p) => !(p.display || "").startsWith("LingoLive")).map((p) => {
+    const m = /^(.*?)\s*\[\s*([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)\s*\]\s*$/.exec(p.display || "");
+    return { id: String(p.id), display_name: (m ? m[1] : p.display) || "Guest", source_lang: m ? m[2].toLowerCase() : null };
+  });
+  showParticipants(people);
+  ui.roomInfo.hidden = false;
+  const n = people.length;
+  ui.roomInfo.textContent = `Room ${state.room.room}: ${n ? `${n} speaker${n === 1 ? "" : "s"}` : "nobody speaks yet"}`;
 }
 
 function onSpeaking(msg) {
@@ -528,6 +554,10 @@ function showListening() {
   }
   state.attempt = 0;
   state.reconnecting = false;
+  if (sfu && !state.track) {
+    setStatus(`Listening only (no microphone): ${langName(msg.target_lang)}, through the room's audio server`);
+    return;
+  }
   const arrow = state.conversation ? "⇄" : "→";
   let text = `Listening: ${langName(state.conversation ? state.conversation.source : msg.source_lang)} ${arrow} ${langName(msg.target_lang)}`;
   if (state.conversation) text += " (conversation)";
@@ -572,7 +602,7 @@ function onError(msg) {
     retryLater((n) => `Server busy — retrying in ${n} s`, BUSY_CAP_S);
   } else if (CLOSING_CODES.has(code)) {
     setStatus("Reconnecting…");  // the server closes the socket; onclose retries
-  } else if ((!state.ready && !state.sfu) || code === "session_expired" || code === "sfu_failed") {
+  } else if ((!state.ready && !state.sfuReady) || code === "session_expired" || code === "sfu_failed") {
     endSession(false);
     setStatus(explain(msg), true);
   } else {
@@ -619,7 +649,11 @@ function onMessage(msg) {
     case "timing": onTiming(msg); break;
     case "speaking": onSpeaking(msg); break;
     case "notice":
-      notice(NOTICE_TEXT[msg.code] || msg.message, { code: `notice-${msg.code}` });
+      if (msg.code === "sfu_recovering") onSfuRecovering(msg);
+      else notice(NOTICE_TEXT[msg.code] || msg.message, { code: `notice-${msg.code}` });
+      break;
+    case "sfu_ready":  // unasked: the room is back on Janus after the server lost it
+      if (state.sfuReady && state.wanted) joinSfu(msg);
       break;
     case "participant_joined":
     case "participant_left":
@@ -643,8 +677,12 @@ function waitForIce(pc, ms) {
   });
 }
 
+const micAvailable = () => window.isSecureContext && navigator.mediaDevices && navigator.mediaDevices.getUserMedia;
+
 async function start() {
-  if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+  // Listen only (rooms): no microphone asked for; an SFU room joins Janus without publishing.
+  const listenOnly = !!state.room && ui.listenOnly.checked;
+  if (!listenOnly && !micAvailable()) {
     setStatus(INSECURE, true);
     return;
   }
@@ -653,18 +691,23 @@ async function start() {
     setStatus("A conversation needs both languages: pick the one you speak.", true);
     return;
   }
-  ui.mic.disabled = true;
-  setStatus("Asking for the microphone…");
-  let stream;
-  try {
-    stream = await openMic(ui.micDevice.value || state.prefs.micId || "");
-  } catch (e) {
-    ui.mic.disabled = false;
-    setStatus(micError(e), true);
-    return;
+  if (listenOnly) {
+    state.stream = state.track = null;
+  } else {
+    ui.mic.disabled = true;
+    setStatus("Asking for the microphone…");
+    let stream;
+    try {
+      stream = await openMic(ui.micDevice.value || state.prefs.micId || "");
+    } catch (e) {
+      ui.mic.disabled = false;
+      setStatus(micError(e), true);
+      return;
+    }
+    useTrack(stream);
+    refreshDevices();
   }
-  useTrack(stream);
-  refreshDevices();
+  state.sfuWasUp = false;
   if (sinkSupported && state.prefs.speakerId) ui.audio.setSinkId(state.prefs.speakerId).catch(() => {});
   state.wanted = true;
   state.attempt = 0;
@@ -688,20 +731,6 @@ async function connect() {
   if (state.sessionId) state.previousSessionId = state.sessionId;
   state.sessionId = null;
   setStatus(state.reconnecting ? "Reconnecting…" : "Connecting…");
-  const pc = new RTCPeerConnection({ iceServers: state.config.ice_servers || [] });
-  state.pc = pc;
-  pc.addTrack(state.track, state.stream);
-  pc.ontrack = (ev) => {
-    if (state.pc !== pc) return;
-    ui.audio.srcObject = ev.streams[0] || new MediaStream([ev.track]);
-    ui.audio.play().catch(() => setStatus("Click anywhere to allow audio playback.", true));
-  };
-  pc.onconnectionstatechange = () => {
-    if (state.pc !== pc) return;
-    if (pc.connectionState === "failed") connectionLost("The media connection failed (firewall or NAT? see README: TURN).");
-    if (pc.connectionState === "connected") showListening();
-  };
-
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${proto}://${location.host}/ws`);
   state.ws = ws;
@@ -719,9 +748,24 @@ async function connect() {
     send(listen);
     const ready = await answer;
     if (ready === false || state.ws !== ws) return;  // refused: onError said why
-    if (ready) { joinSfu(ready, pc); return; }
+    if (ready) { joinSfu(ready); return; }
+    // A room of LingoLive's own: there every participant sends a microphone.
+    if (!state.track && (!(await micForDirectRoom()) || state.ws !== ws)) return;
   }
 
+  const pc = new RTCPeerConnection({ iceServers: state.config.ice_servers || [] });
+  state.pc = pc;
+  pc.addTrack(state.track, state.stream);
+  pc.ontrack = (ev) => {
+    if (state.pc !== pc) return;
+    ui.audio.srcObject = ev.streams[0] || new MediaStream([ev.track]);
+    ui.audio.play().catch(() => setStatus("Click anywhere to allow audio playback.", true));
+  };
+  pc.onconnectionstatechange = () => {
+    if (state.pc !== pc) return;
+    if (pc.connectionState === "failed") connectionLost("The media connection failed (firewall or NAT? see README: TURN).");
+    if (pc.connectionState === "connected") showListening();
+  };
   const pending = [];
   let offerSent = false;
   pc.onicecandidate = (ev) => {
@@ -755,29 +799,115 @@ async function connect() {
   state.statsTimer = setInterval(readStats, 1000);
 }
 
-/** SFU room: LingoLive's socket brings the captions, Janus the audio. */
-function joinSfu(ready, pc) {
-  pc.close();
-  state.pc = null;
+/**
+ * "Listen only" in a room of LingoLive's own (not on an SFU): its server needs every
+ * participant's audio (a session whose audio never comes is closed), so the microphone is
+ * asked for after all, and starts muted.
+ */
+async function micForDirectRoom() {
+  notice("“Listen only” works in rooms of a server with an audio server (SFU). In this room everyone " +
+    "sends a microphone: yours starts muted, press Mute to speak.", { code: "listen-only" });
+  if (!micAvailable()) { endSession(true); setStatus(INSECURE, true); return false; }
+  setStatus("Asking for the microphone…");
+  let stream;
+  try {
+    stream = await openMic(ui.micDevice.value || state.prefs.micId || "");
+  } catch (e) {
+    if (state.wanted) { endSession(true); setStatus(micError(e), true); }
+    return false;
+  }
+  if (!state.wanted) { stream.getTracks().forEach((t) => t.stop()); return false; }
+  state.muted = true;
+  useTrack(stream);
+  sessionUi(true);
+  refreshDevices();
+  return true;
+}
+
+/** SFU room: LingoLive's socket brings the captions, Janus the audio. A new `sfu_ready` (the
+ * server built the room again after losing Janus) replaces the Janus session. */
+function joinSfu(ready) {
+  clearTimeout(state.sfuTimer);
+  state.sfuTimer = null;
+  if (state.sfu) { state.sfu.close(); state.sfu = null; }
+  state.sfuReady = ready;
+  state.sfuAttempt = 0;
+  state.listening = false;
   ui.target.disabled = true;  // another language needs another `sfu_listen`: leave and join
   ui.skip.disabled = ui.sayText.disabled = ui.saySend.disabled = true;  // no LingoLive session
-  setStatus("Joining the room's audio (Janus)…");
+  setStatus(state.track ? "Joining the room's audio (Janus)…" : "Joining the room's audio (Janus), to listen only…");
+  startSfu();
+}
+
+/** One SfuSession with the latest `sfu_ready`, the microphone (or none) and the speaker. */
+function startSfu() {
   const session = new SfuSession({
-    ready, name: ui.name.value.trim(), speaks: ui.source.value, track: state.track,
+    ready: state.sfuReady, name: ui.name.value.trim(), speaks: ui.source.value, track: state.track,
     onUp: () => {
+      if (state.sfu !== session) return;
       state.sessionId = String(session.myId);  // my captions' `speaker.id`: "You"
+      const back = state.sfuTrouble;
+      state.sfuTrouble = false;
+      state.sfuAttempt = 0;
+      state.sfuWasUp = true;
+      for (const li of ui.notices.querySelectorAll('li[data-code="sfu-lost"]')) li.remove();
+      if (back) notice("Back in the room's audio.", { code: "sfu-back", ttl: 8000 });
+      showParticipants(state.participants);
       showListening();
     },
-    onFail: (text) => {
+    onFail: (text, kind) => {
       if (state.sfu !== session) return;
-      endSession(false);
-      setStatus(text, true);
+      state.sfu = null;
+      // Janus refusing the page ends the session; losing Janus does not (the server builds
+      // the room again and sends a new `sfu_ready`; meanwhile the page tries by itself).
+      if (kind === "lost" || (kind === "unreachable" && (state.sfuWasUp || state.sfuTrouble))) sfuLost(text);
+      else {
+        endSession(false);
+        setStatus(text, true);
+      }
     },
     onNotice: (text) => notice(text, { code: "sfu" }),
+    onPeople: (list) => { if (state.sfu === session) showSfuPeople(list); },
   });
   state.sfu = session;
   if (sinkSupported && state.prefs.speakerId) session.setSink(state.prefs.speakerId);
-  session.start().catch((e) => session.fail(e.message || String(e)));
+  session.start().catch((e) => session.fail(e.message || String(e), e.kind || "refused"));
+}
+
+/** The page lost the room's Janus (not the room): close what is left of the session, and try
+ * again with the latest `sfu_ready` after a while (2, 4, 8, then every SFU_RETRY_CAP_S s)
+ * until the room is back, the server sends a new `sfu_ready`, or the room is left. */
+function sfuLost(why) {
+  if (state.sfu) { state.sfu.close(); state.sfu = null; }
+  state.sfuTrouble = true;
+  state.listening = false;
+  state.speaking.clear();
+  ui.speaking.hidden = true;
+  notice(why, { code: "sfu-lost" });
+  if (state.sfuTimer) return;  // a try is already on its way
+  const wait = Math.min(SFU_RETRY_CAP_S, 2 ** (state.sfuAttempt + 1));
+  state.sfuAttempt += 1;
+  setStatus(`Lost the room's audio server; reconnecting… (next try in ${wait} s)`, true);
+  state.sfuTimer = setTimeout(() => {
+    state.sfuTimer = null;
+    if (!state.wanted || !state.sfuReady || state.sfu) return;
+    setStatus("Reconnecting to the room's audio server…");
+    startSfu();
+  }, wait * 1000);
+}
+
+/** The server lost the room's Janus and builds the room again: a new `sfu_ready` follows (or
+ * `sfu_failed`). The page's own Janus session, if it still works, stays until then; if it is
+ * broken, janus.js says so (sfuLost). */
+function onSfuRecovering(msg) {
+  state.sfuTrouble = true;
+  if (state.sfuWait) {  // joining while the room is rebuilt: `sfu_ready` comes when it is back
+    setStatus("The room's audio server is restarting; waiting for it…");
+  } else if (state.sfuReady) {
+    const text = msg.message || "the room's audio server went away; rebuilding the room";
+    notice(`${text[0].toUpperCase()}${text.slice(1)}.`, { code: "sfu-lost" });
+    if (state.sfu) setStatus("Lost the room's audio server; reconnecting…", true);
+  }
 }
 
 /** Close this connection (not the microphone). */
@@ -785,6 +915,13 @@ function dropConnection(sendBye = false) {
   clearInterval(state.statsTimer);
   if (state.sfuWait) { state.sfuWait(false); state.sfuWait = null; }
   if (state.sfu) { state.sfu.close(); state.sfu = null; }
+  clearTimeout(state.sfuTimer);
+  state.sfuTimer = null;
+  if (state.sfuReady) {
+    state.sfuReady = null;
+    showParticipants([]);  // Janus's list: the next join brings it again
+  }
+  state.sfuTrouble = false;
   state.ready = null;
   state.listening = false;
   const ws = state.ws;
@@ -839,10 +976,15 @@ function sessionUi(active) {
   ui.mic.textContent = active ? (state.room ? "Leave" : "Stop") : (state.room ? "Join the room" : "Start microphone");
   ui.mic.setAttribute("aria-pressed", String(active));
   ui.mic.disabled = !state.config;
-  ui.source.disabled = ui.swap.disabled = ui.conversation.disabled = active;
+  ui.source.disabled = ui.swap.disabled = ui.conversation.disabled = ui.listenOnly.disabled = active;
   // What I hear can change mid-session (`listen`), except in a conversation.
   ui.target.disabled = active && !!state.conversation;
-  ui.mute.disabled = ui.skip.disabled = ui.talk.disabled = ui.sayText.disabled = ui.saySend.disabled = !active;
+  ui.skip.disabled = ui.sayText.disabled = ui.saySend.disabled = !active;
+  // Listening only: no microphone to mute, talk with or pick.
+  const noMic = active && !state.track;
+  ui.mute.disabled = ui.talk.disabled = !active || noMic;
+  ui.ptt.disabled = ui.micDevice.disabled = noMic;
+  document.body.classList.toggle("listen-only", noMic);
   ui.createRoom.disabled = active;
   applyMute();
 }
@@ -910,6 +1052,7 @@ function enterRoom(room, token) {
   ui.createRoom.hidden = true;
   ui.conversation.checked = false;
   ui.conversationBox.hidden = true;
+  ui.listenOnlyBox.hidden = false;
   const keep = ui.target.value;
   fillPickers();
   fillTargets(keep);
@@ -935,6 +1078,7 @@ ui.target.addEventListener("change", () => {
   listen(ui.target.value);
 });
 ui.conversation.addEventListener("change", () => fillPickers());
+ui.listenOnly.addEventListener("change", () => { state.prefs.listenOnly = ui.listenOnly.checked; savePrefs(); });
 ui.swap.addEventListener("click", () => {
   const s = ui.source.value, t = ui.target.value;
   if (s === "auto") return;
@@ -994,8 +1138,8 @@ const typing = (el) => el instanceof HTMLElement && (el.isContentEditable || el.
   el.tagName === "SELECT" || (el.tagName === "INPUT" && !["checkbox", "radio", "button"].includes(el.type)));
 document.addEventListener("keydown", (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
-  if (e.key.toLowerCase() === "m" && !e.repeat && state.wanted) { state.muted = !state.muted; applyMute(); }
-  else if (e.code === "Space" && state.ptt && state.wanted) { e.preventDefault(); if (!e.repeat) hold(true); }
+  if (e.key.toLowerCase() === "m" && !e.repeat && state.wanted && state.track) { state.muted = !state.muted; applyMute(); }
+  else if (e.code === "Space" && state.ptt && state.wanted && state.track) { e.preventDefault(); if (!e.repeat) hold(true); }
 });
 document.addEventListener("keyup", (e) => {
   if (e.code === "Space" && state.ptt && state.wanted && !typing(e.target)) { e.preventDefault(); hold(false); }

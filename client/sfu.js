@@ -9,8 +9,21 @@
 
 const JANUS_JS = "/vendor/janus.js";
 
-/** An error the page shows as is (status line). */
-export class SfuError extends Error {}
+/**
+ * An error the page shows as is (status line). `kind` says what the page can do about it:
+ * "refused" (Janus said no: trying again cannot help), "lost" (Janus, or the way to it, went
+ * away after the page got in: the room comes back when Janus does), "unreachable" (Janus could
+ * not be reached at all).
+ */
+export class SfuError extends Error {
+  constructor(message, kind = "refused") {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+/** VideoRoom's "no such room": the room is not (yet, again) on this Janus. */
+const NO_SUCH_ROOM = 426;
 
 let loading = null;
 
@@ -59,12 +72,14 @@ const why = (e) => (e && e.message) || (typeof e === "string" ? e : JSON.stringi
 
 /**
  * One page in one Janus room. `ready` is LingoLive's `sfu_ready` message; `track` the
- * microphone (null: listen only). Callbacks: `onUp()` once the microphone reaches Janus (or,
- * listening only, once audio comes), `onFail(text)` when the room cannot go on,
- * `onNotice(text)`.
+ * microphone (null: listen only: the page joins as a participant, which is what gets the
+ * room's events, and never publishes). Callbacks: `onUp()` once the microphone reaches Janus
+ * (or, listening only, once audio comes), `onFail(text, kind)` when this session cannot go on
+ * (`kind` as in SfuError), `onNotice(text)`, `onPeople(list)` with who publishes in the room
+ * (`{id, display}`, the page itself included while it publishes).
  */
 export class SfuSession {
-  constructor({ ready, name, speaks, track, onUp, onFail, onNotice }) {
+  constructor({ ready, name, speaks, track, onUp, onFail, onNotice, onPeople }) {
     this.url = ready.sfu.url;
     this.room = ready.sfu.room;
     this.feedDisplay = ready.feed_display;
@@ -74,6 +89,7 @@ export class SfuSession {
     this.onUp = onUp || (() => {});
     this.onFail = onFail || (() => {});
     this.onNotice = onNotice || (() => {});
+    this.onPeople = onPeople || (() => {});
     this.janus = null;
     this.publisher = null;       // publisher-type handle: room events, and my microphone
     this.subscriber = null;      // one multistream subscription for every feed I hear
@@ -84,6 +100,7 @@ export class SfuSession {
     this.streams = [];           // the subscription's streams (mid, feed_id, feed_display, active)
     this.audios = new Map();     // mid -> <audio> playing it
     this.busy = false;           // a subscription change is being negotiated
+    this.publishing = false;     // Janus took my microphone (`configured`)
     this.closed = false;
     this.up = false;
   }
@@ -99,15 +116,20 @@ export class SfuSession {
         success: () => { connected = true; resolve(); },
         error: (e) => {
           if (!connected) {
-            reject(new SfuError(`Could not reach the room's audio server (Janus) at ${this.url}: ${why(e)}`));
-          } else this.fail(`Lost the connection to the room's audio server (Janus): ${why(e)}`);
+            reject(new SfuError(`Could not reach the room's audio server (Janus) at ${this.url}: ${why(e)}`,
+              "unreachable"));
+          } else this.fail(`Lost the connection to the room's audio server (Janus): ${why(e)}`, "lost");
         },
+        // Only when the session ends without close(): destroyed under the page.
+        destroyed: () => this.fail("The room's audio server (Janus) ended this page's session.", "lost"),
       });
     });
-    if (this.closed) { this.janus.destroy({ notifyDestroyed: false }); return; }
+    if (this.closed) { this.endJanus(); return; }  // closed while connecting
     this.publisher = await this.attach({
       onmessage: (msg, jsep) => this.onPublisherMessage(msg, jsep),
       webrtcState: (on) => { if (on && this.track) this.markUp(); },
+      iceState: (s) => this.onIceState(s, "sending the microphone"),
+      ondetached: () => this.fail("The room's audio server (Janus) let go of this page.", "lost"),
     });
     this.publisher.send({ message: { request: "join", room: this.room, ptype: "publisher", display: this.display } });
   }
@@ -117,10 +139,17 @@ export class SfuSession {
       this.janus.attach({
         plugin: "janus.plugin.videoroom",
         success: resolve,
-        error: (e) => reject(new SfuError(`Janus refused the VideoRoom plugin: ${why(e)}`)),
+        error: (e) => reject(this.janus.isConnected()
+          ? new SfuError(`Janus refused the VideoRoom plugin: ${why(e)}`)
+          : new SfuError(`Lost the connection to the room's audio server (Janus): ${why(e)}`, "lost")),
         ...callbacks,
       });
     });
+  }
+
+  /** A media path to Janus that ICE gave up on (a network change): as good as lost. */
+  onIceState(iceState, what) {
+    if (iceState === "failed") this.fail(`The connection to the room's audio server failed (${what}).`, "lost");
   }
 
   markUp() {
@@ -129,17 +158,19 @@ export class SfuSession {
     this.onUp();
   }
 
-  fail(text) {
+  fail(text, kind = "refused") {
     if (this.closed) return;
     this.close();
-    this.onFail(text);
+    this.onFail(text, kind);
   }
 
   onPublisherMessage(msg, jsep) {
     if (this.closed) return;
     if (jsep) this.publisher.handleRemoteJsep({ jsep });
     if (msg.error) {
-      if (!this.myId) this.fail(`Janus refused to let this page into the room: ${msg.error}`);
+      // No such room: Janus restarted and LingoLive has not built the room again yet.
+      if (!this.myId && msg.error_code === NO_SUCH_ROOM) this.fail(`The room is not on its audio server (Janus): ${msg.error}`, "lost");
+      else if (!this.myId) this.fail(`Janus refused to let this page into the room: ${msg.error}`);
       else this.onNotice(`Janus: ${msg.error}`);
       return;
     }
@@ -149,12 +180,17 @@ export class SfuSession {
       if (this.track) this.publish();
       else if (!this.wanted.size) this.onNotice("Nobody speaks in this room yet.");
     } else if (msg.videoroom === "event") {
+      if (msg.configured === "ok" && this.track && !this.publishing) {
+        this.publishing = true;
+        this.tellPeople();
+      }
       this.seePublishers(msg.publishers);
       for (const gone of [msg.unpublished, msg.leaving]) {
         if (gone !== undefined && gone !== "ok") this.forget(gone);
       }
     } else if (msg.videoroom === "destroyed") {
-      this.fail("The room's Janus room was closed.");
+      // LingoLive builds the room again (same number) and says so with a new `sfu_ready`.
+      this.fail("The room's Janus room was closed.", "lost");
     }
   }
 
@@ -188,13 +224,26 @@ export class SfuSession {
       this.publishers.set(p.id, p.display || "");
       if (this.hearsFeed(p.id, p.display)) this.wanted.add(p.id);
     }
+    this.tellPeople();
     this.sync();
   }
 
   forget(id) {
-    this.publishers.delete(id);
+    const known = this.publishers.delete(id);
     this.wanted.delete(id);
+    if (known) this.tellPeople();
     this.sync();
+  }
+
+  /** Who publishes in the room, me first while I do. */
+  people() {
+    const list = [...this.publishers].map(([id, display]) => ({ id, display }));
+    if (this.publishing && this.myId) list.unshift({ id: this.myId, display: this.display });
+    return list;
+  }
+
+  tellPeople() {
+    if (!this.closed) this.onPeople(this.people());
   }
 
   /** Bring the subscription in line with `wanted`, one change at a time. */
@@ -210,9 +259,10 @@ export class SfuSession {
           onmessage: (msg, jsep) => this.onSubscriberMessage(msg, jsep),
           onremotetrack: (track, mid, on) => this.onRemoteTrack(track, mid, on),
           webrtcState: (on) => { if (on && !this.track) this.markUp(); },
+          iceState: (s) => this.onIceState(s, "receiving the room's audio"),
         });
       } catch (e) {
-        this.fail(e.message);
+        this.fail(e.message, e.kind);
         return;
       }
       if (this.closed) return;
@@ -303,16 +353,26 @@ export class SfuSession {
     return (this.subscriber && this.subscriber.webrtcStuff && this.subscriber.webrtcStuff.pc) || null;
   }
 
+  /** Leave the room and end the Janus session; safe to call more than once, and after Janus
+   * went away (then only this page's side is cleaned up). */
   close() {
     if (this.closed) return;
     this.closed = true;
     for (const audio of this.audios.values()) audio.remove();
     this.audios.clear();
-    if (this.publisher) {
-      try { this.publisher.send({ message: { request: "unpublish" } }); } catch { /* gone */ }
+    if (this.publisher && this.janus.isConnected()) {
+      // unpublish first: a bare `leave` skips the subscribers' update (docs/sfu.md).
+      if (this.track) try { this.publisher.send({ message: { request: "unpublish" } }); } catch { /* gone */ }
       try { this.publisher.send({ message: { request: "leave" } }); } catch { /* gone */ }
     }
-    // Destroying the session detaches the handles and hangs up their connections.
-    if (this.janus) try { this.janus.destroy({ cleanupHandles: true }); } catch { /* gone */ }
+    if (this.janus) this.endJanus();
+  }
+
+  /** Destroy the Janus session: that detaches the handles and hangs up their connections. */
+  endJanus() {
+    const id = this.janus.getSessionId();
+    try { this.janus.destroy({ cleanupHandles: true, notifyDestroyed: false }); } catch { /* gone */ }
+    // janus.js keeps every session it made in Janus.sessions (for its unload handler), for ever.
+    if (id && window.Janus && window.Janus.sessions) delete window.Janus.sessions[id];
   }
 }

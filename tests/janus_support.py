@@ -14,10 +14,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from conftest import DATA
-from lingolive.sfu.janus_api import JanusAdmin, Jsep, jsep
+from lingolive.sfu.janus_api import JanusAdmin
 from lingolive.sfu.janus_process import JanusProcess
 
 #: Skipped without Debian's janus (conftest turns the skip into a failure under CI=true).
@@ -29,16 +28,6 @@ needs_janus = pytest.mark.skipif(
 AUDIO = DATA
 #: 20 ms frames louder than this count as speech (synthesized speech frames: ~2000).
 LOUD_RMS = 300.0
-
-
-def local(pc: RTCPeerConnection) -> Jsep:
-    """The peer connection's local description as Janus's JSEP."""
-    description = pc.localDescription
-    return jsep("offer" if description.type == "offer" else "answer", description.sdp)
-
-
-def remote(description: Jsep) -> RTCSessionDescription:
-    return RTCSessionDescription(sdp=description["sdp"], type=description["type"])
 
 
 def rms(samples: np.ndarray) -> float:

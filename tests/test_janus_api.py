@@ -21,7 +21,7 @@ import pytest
 from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from janus_support import AUDIO, LOUD_RMS, local, needs_janus, no_sessions_left, remote, rms
+from janus_support import AUDIO, LOUD_RMS, needs_janus, no_sessions_left, rms
 from lingolive.client import RATE, PacedFileTrack, load_pcm48
 from lingolive.sfu.janus_api import (
     CONNECTION_CLOSED,
@@ -36,6 +36,7 @@ from lingolive.sfu.janus_api import (
     VideoRoom,
 )
 from lingolive.sfu.janus_process import JanusProcess
+from lingolive.sfu.sdp import description_of, local_jsep
 
 pytestmark = needs_janus
 
@@ -147,8 +148,8 @@ async def publish(
     pc = RTCPeerConnection()
     pc.addTransceiver(PacedFileTrack(samples, loop=True), direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())  # gathers: candidates in the SDP
-    answer = await publisher.publish(local(pc))
-    await pc.setRemoteDescription(remote(answer))
+    answer = await publisher.publish(local_jsep(pc))
+    await pc.setRemoteDescription(description_of(answer))
     await publisher.handle.wait_janus("webrtcup", timeout=10)
     return publisher, pc
 
@@ -206,9 +207,9 @@ async def test_publish_subscribe_and_leave_with_real_media(janus: JanusProcess) 
             mid = next(t.mid for t in listener_pc.getTransceivers() if t.receiver.track is track)
             readers.append(asyncio.create_task(read(track, feed_of_mid[mid])))
 
-        await listener_pc.setRemoteDescription(remote(subscriber.offer))
+        await listener_pc.setRemoteDescription(description_of(subscriber.offer))
         await listener_pc.setLocalDescription(await listener_pc.createAnswer())
-        await subscriber.start(local(listener_pc))
+        await subscriber.start(local_jsep(listener_pc))
         await subscriber.handle.wait_janus("webrtcup", timeout=10)
         await asyncio.sleep(LISTEN_S)
 
@@ -229,9 +230,9 @@ async def test_publish_subscribe_and_leave_with_real_media(janus: JanusProcess) 
         offer = await subscriber.wait_offer()
         active = {s["feed_id"]: s.get("active", True) for s in subscriber.streams if "feed_id" in s}
         assert active == {quiet.id: True}, subscriber.streams
-        await listener_pc.setRemoteDescription(remote(offer))
+        await listener_pc.setRemoteDescription(description_of(offer))
         await listener_pc.setLocalDescription(await listener_pc.createAnswer())
-        await subscriber.start(local(listener_pc))
+        await subscriber.start(local_jsep(listener_pc))
         async with asyncio.timeout(5):
             while speaker.id in quiet.feeds:
                 await quiet.room_event()

@@ -23,7 +23,7 @@ import pytest
 from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from janus_support import AUDIO, LOUD_RMS, local, needs_janus, no_sessions_left, remote, rms, until
+from janus_support import AUDIO, LOUD_RMS, needs_janus, no_sessions_left, rms, until
 from lingolive.client import PacedFileTrack, load_pcm48
 from lingolive.config import Settings
 from lingolive.engines.registry import Engines
@@ -37,6 +37,7 @@ from lingolive.sfu.janus_api import (
     VideoRoom,
 )
 from lingolive.sfu.janus_process import JanusProcess
+from lingolive.sfu.sdp import description_of, local_jsep
 from lingolive.sfu.translator import JanusTranslator, RemoteSpeaker
 
 pytestmark = needs_janus
@@ -118,9 +119,9 @@ async def test_speaker_translated_into_the_other_language_feed_only(
             mid = next(t.mid for t in listener_pc.getTransceivers() if t.receiver.track is track)
             readers.append(asyncio.create_task(read(track, feed_of_mid[mid])))
 
-        await listener_pc.setRemoteDescription(remote(listening.offer))
+        await listener_pc.setRemoteDescription(description_of(listening.offer))
         await listener_pc.setLocalDescription(await listener_pc.createAnswer())
-        await listening.start(local(listener_pc))
+        await listening.start(local_jsep(listener_pc))
         await listening.handle.wait_janus("webrtcup", timeout=10)
 
         # The speaker, English by their display, says one sentence (then silence).
@@ -131,7 +132,9 @@ async def test_speaker_translated_into_the_other_language_feed_only(
         pcs.append(speaker_pc)
         speaker_pc.addTransceiver(PacedFileTrack(load_pcm48(AUDIO / PHRASE)), direction="sendonly")
         await speaker_pc.setLocalDescription(await speaker_pc.createOffer())
-        await speaker_pc.setRemoteDescription(remote(await speaker.publish(local(speaker_pc))))
+        await speaker_pc.setRemoteDescription(
+            description_of(await speaker.publish(local_jsep(speaker_pc)))
+        )
         await speaker.handle.wait_janus("webrtcup", timeout=10)
         spoke_at = time.monotonic()
 

@@ -3,10 +3,16 @@
 
 A room is made with ``POST /rooms``; a Spanish listener and an English speaker open its
 invite. The page asks ``sfu_listen`` on its socket, gets ``sfu_ready`` and goes through Janus
-(client/sfu.js, Debian's janus.js served as ``/vendor/janus.js``): it publishes its
-microphone as ``"Name [lang]"`` and subscribes to the node's feed in its language. The
-listener must play loud audio from the ``"LingoLive · es"`` feed and show the Spanish
-translation; the speaker's page shows its own transcript.
+(client/sfu.js, Debian's janus.js served as ``/vendor/janus.js``): the speaker publishes its
+microphone as ``"Name [lang]"``; the listener joins with "Listen only" on, so it never asks
+for a microphone and never publishes (Janus lists it as a participant that does not
+publish: its publisher-type handle is what gets the room's events). Both subscribe to the
+node's feed in their language. The listener must play loud audio from the
+``"LingoLive · es"`` feed, show the Spanish translation and list Ann (not the node's feed)
+among the room's speakers; the speaker's page shows its own transcript. Then the listener's
+Janus session is destroyed under it (what a blip between browser and Janus looks like to
+the page): the page must get back into the room by itself, with one Janus session, and play
+the Spanish feed again.
 
 Chromium runs with ``--disable-features=WebRtcHideLocalIpsWithMdns``: Janus ignores mDNS
 candidates (``nat.ignore_mdns``), so the page must offer its real host address.
@@ -14,8 +20,10 @@ candidates (``nat.ignore_mdns``), so the page must offer its real host address.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +32,9 @@ import pytest
 
 from conftest import DATA, start_server, stop_server
 from lingolive.app import JANUS_JS
+from lingolive.sfu.displays import feed_display
+from lingolive.sfu.janus_api import JanusConnection, Participant, VideoRoom
 from lingolive.sfu.janus_process import JanusProcess
-from lingolive.sfu.translator import feed_display
 from test_browser import CAPTIONS_JS, CHROMIUM
 from test_browser import launch as browser_launch
 from test_page import loop_wav
@@ -59,6 +68,44 @@ async () => {
 """
 
 
+#: Counts the page's getUserMedia calls (window.gumCalls): a listener must make none.
+COUNT_GET_USER_MEDIA_JS = """
+(() => {
+  window.gumCalls = 0;
+  const devices = navigator.mediaDevices;
+  if (!devices || !devices.getUserMedia) return;
+  const real = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = (...args) => { window.gumCalls += 1; return real(...args); };
+})();
+"""
+
+
+def janus_participants(janus: JanusProcess, room: int) -> list[Participant]:
+    """Janus's ``listparticipants`` of ``room``, asked on a connection of our own (in a
+    thread: Playwright's sync API holds this one's event loop)."""
+
+    async def ask() -> list[Participant]:
+        async with await JanusConnection.connect(janus.ws_url) as connection:
+            session = await connection.create_session()
+            return await (await VideoRoom.attach(session)).participants(room)
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, ask()).result()
+
+
+def loud_feed(page: Any, display: str) -> None:
+    """The page plays loud audio (10 samples, 0.1 s apart) from the feed ``display``."""
+    loud = 0
+    levels: dict[str, float] = {}
+    for _ in range(200):
+        levels = page.evaluate(FEED_LEVELS_JS)
+        loud += levels.get(display, 0) > 0.02
+        if loud >= 10:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"no loud audio from {display!r}: {levels}")
+
+
 @pytest.fixture(scope="module")
 def janus() -> Iterator[JanusProcess]:
     # No API secret: browsers talk to this Janus, and a page cannot keep a secret.
@@ -74,10 +121,12 @@ def launch(playwright: Any, wav: Path, tmp: Path) -> Any:
     )
 
 
-def join(page: Any, url: str) -> None:
+def join(page: Any, url: str, *, listen_only: bool = False) -> None:
     page.goto(url)
     page.wait_for_selector("#mic:not([disabled])", timeout=15_000)
     assert page.inner_text("#mic") == "Join the room"
+    if listen_only:
+        page.check("#listen-only")
     page.click("#mic")
 
 
@@ -101,14 +150,19 @@ def test_two_pages_in_a_janus_room(janus: JanusProcess, tmp_path: Path) -> None:
         with sync_playwright() as pw:
             chromium = launch(pw, wav, tmp_path)
             try:
-                listener = chromium.new_context().new_page()
-                speaker = chromium.new_context().new_page()
-                # The listener first, muted at once (one fake microphone for the browser):
-                # its language's feed is published when it asks for it.
-                join(listener, f"{link}&source=es&target=es&name=Bob#{fragment}")
-                listener.click("#mute")
+                contexts = [chromium.new_context(), chromium.new_context()]
+                for context in contexts:
+                    context.add_init_script(COUNT_GET_USER_MEDIA_JS)
+                listener, speaker = (context.new_page() for context in contexts)
+                # The listener first, listening only: its language's feed is published when
+                # it asks for it.
+                join(listener, f"{link}&source=es&target=es&name=Bob#{fragment}", listen_only=True)
                 listening(listener)
+                assert "Listening only" in listener.inner_text("#status")
+                for control in ("#mute", "#ptt", "#mic-device"):
+                    assert listener.is_disabled(control), control
                 assert listener.evaluate("window.lingolive.sfu.display") == "Bob [es]"
+                assert listener.evaluate("window.lingolive.sfu.track") is None
                 join(speaker, f"{link}&source=en&target=es&name=Ann#{fragment}")
                 listening(speaker)
 
@@ -130,14 +184,7 @@ def test_two_pages_in_a_janus_room(janus: JanusProcess, tmp_path: Path) -> None:
                 assert all(w in spanish() for w in ("mesa", "personas", "noche"))
 
                 # Loud Spanish speech from the node's feed, played by the listener.
-                loud = 0
-                for _ in range(150):
-                    levels = listener.evaluate(FEED_LEVELS_JS)
-                    loud += levels.get(feed_display("es"), 0) > 0.02
-                    if loud >= 10:
-                        break
-                    listener.wait_for_timeout(100)
-                assert loud >= 10, levels
+                loud_feed(listener, feed_display("es"))
                 # The listener hears the node's Spanish feed, not Ann's English voice.
                 feeds = listener.evaluate(
                     "window.lingolive.sfu.streams.filter((s) => s.active !== false)"
@@ -148,6 +195,57 @@ def test_two_pages_in_a_janus_room(janus: JanusProcess, tmp_path: Path) -> None:
                 # The speaker's own transcript, as "You".
                 mine = [c for c in speaker.evaluate(CAPTIONS_JS) if c["who"] == "You"]
                 assert any("table" in c["src"].lower() for c in mine), mine
+
+                # Listening only: no microphone asked for, nothing published to Janus.
+                assert listener.evaluate("window.gumCalls") == 0
+                assert speaker.evaluate("window.gumCalls") >= 1  # the counter counts
+                janus_room = created["sfu"]["room"]
+                participants = janus_participants(janus, janus_room)
+                publishing = [p.display for p in participants if p.publisher]
+                assert "Ann [en]" in publishing and "Bob [es]" not in publishing, publishing
+                # The room's speakers, from Janus: Ann, not the node's feed.
+                listener.wait_for_selector("#participants li:has-text('Ann')", timeout=5_000)
+                people = listener.inner_text("#participants")
+                assert "English" in people and "LingoLive" not in people, people
+                assert "Ann (you)" in speaker.inner_text("#participants")
+
+                # The listener's Janus session ends under it: the page rejoins by itself (one
+                # Janus session: the old one's participant is gone) and plays the feed again.
+                listener.evaluate(
+                    "window.oldSfu = window.lingolive.sfu; window.lingolive.sfu.janus.destroy()"
+                )
+                listener.wait_for_function(
+                    "window.lingolive.sfu && window.lingolive.sfu !== window.oldSfu"
+                    " && window.lingolive.listening === true",
+                    timeout=15_000,
+                )
+                assert listener.evaluate("[window.oldSfu.closed, window.oldSfu.audios.size]") == [
+                    True,
+                    0,
+                ]
+                loud_feed(listener, feed_display("es"))
+                bobs = [p for p in janus_participants(janus, janus_room) if p.display == "Bob [es]"]
+                assert len(bobs) == 1 and not bobs[0].publisher, bobs
+                assert listener.evaluate("document.querySelectorAll('audio[data-mid]').length") == 1
+                assert listener.evaluate("window.gumCalls") == 0
+
+                # Janus restarts under the room: the server rebuilds it (the same room number)
+                # and tells both pages (sfu_recovering, then sfu_ready); they rejoin Janus by
+                # themselves, Ann publishes again and Bob hears her in Spanish again.
+                for page in (listener, speaker):
+                    page.evaluate("window.oldSfu = window.lingolive.sfu")
+                janus.restart()
+                for page in (listener, speaker):
+                    page.wait_for_function(
+                        "window.lingolive.sfu && window.lingolive.sfu !== window.oldSfu"
+                        " && window.lingolive.listening === true && window.lingolive.sfu.up",
+                        timeout=20_000,
+                    )
+                loud_feed(listener, feed_display("es"))
+                publishing = [
+                    p.display for p in janus_participants(janus, janus_room) if p.publisher
+                ]
+                assert sorted(publishing) == sorted(["Ann [en]", feed_display("es")]), publishing
 
                 speaker.click("#mic")
                 assert speaker.inner_text("#status") == "You left the room."

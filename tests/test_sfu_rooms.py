@@ -32,7 +32,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
 from conftest import free_port, start_server, stop_server
-from janus_support import AUDIO, LOUD_RMS, local, needs_janus, remote, rms, until
+from janus_support import AUDIO, LOUD_RMS, needs_janus, rms, until
 from lingolive.client import PacedFileTrack, load_pcm48
 from lingolive.rooms.placement import owner
 from lingolive.sfu.displays import feed_display, speaker_display
@@ -44,6 +44,7 @@ from lingolive.sfu.janus_api import (
     VideoRoom,
 )
 from lingolive.sfu.janus_process import JanusProcess
+from lingolive.sfu.sdp import description_of, local_jsep
 from test_operations import wait_ready
 from test_workers import serve_two_workers, workers_gone
 
@@ -106,7 +107,7 @@ async def speak(conn: JanusConnection, janus_room: int, pcs: list[RTCPeerConnect
     pcs.append(pc)
     pc.addTransceiver(PacedFileTrack(load_pcm48(AUDIO / PHRASE)), direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
-    await pc.setRemoteDescription(remote(await speaker.publish(local(pc))))
+    await pc.setRemoteDescription(description_of(await speaker.publish(local_jsep(pc))))
     await speaker.handle.wait_janus("webrtcup", timeout=10)
     return speaker
 
@@ -138,9 +139,9 @@ async def listen_to(
     def on_track(track: MediaStreamTrack) -> None:
         readers.append(asyncio.create_task(read(track)))
 
-    await pc.setRemoteDescription(remote(subscription.offer))
+    await pc.setRemoteDescription(description_of(subscription.offer))
     await pc.setLocalDescription(await pc.createAnswer())
-    await subscription.start(local(pc))
+    await subscription.start(local_jsep(pc))
     await subscription.handle.wait_janus("webrtcup", timeout=10)
     return subscription, heard
 

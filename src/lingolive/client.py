@@ -40,15 +40,22 @@ def load_pcm48(path: Path) -> Int16Array:
 
 
 class PacedFileTrack(MediaStreamTrack):
-    """Sends a file as a live microphone would: paced, then silence."""
+    """Sends a file as a live microphone would: paced, then silence. With a ``gate`` it
+    sends silence until the event is set and the file from there (benchmarks start every
+    speaker's file once all listeners are connected, on a connection already up)."""
 
     kind = "audio"
 
-    def __init__(self, samples: Int16Array, *, loop: bool = False) -> None:
+    def __init__(
+        self, samples: Int16Array, *, loop: bool = False, gate: asyncio.Event | None = None
+    ) -> None:
         super().__init__()
         self._samples = samples
         self._looping = loop
+        self._gate = gate
         self._pts = 0
+        self._clock: float | None = None  # monotonic instant of the first frame sent
+        self._offset: int | None = None if gate is not None else 0  # pts of sample 0
         self.started_at: float | None = None  # monotonic instant of sample 0
 
     @property
@@ -59,17 +66,24 @@ class PacedFileTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         now = time.monotonic()
-        if self.started_at is None:
-            self.started_at = now
-        target = self.started_at + self._pts / RATE
+        if self._clock is None:
+            self._clock = now
+        target = self._clock + self._pts / RATE
         if target > now:
             await asyncio.sleep(target - now)
-        pos = self._pts
-        if self._looping:
-            pos %= len(self._samples)
-        chunk = self._samples[pos : pos + FRAME]
-        if len(chunk) < FRAME:
-            chunk = np.concatenate([chunk, np.zeros(FRAME - len(chunk), np.int16)])
+        if self._offset is None and self._gate is not None and self._gate.is_set():
+            self._offset = self._pts
+        if self._offset is None:
+            chunk = np.zeros(FRAME, np.int16)
+        else:
+            if self.started_at is None:
+                self.started_at = self._clock + self._offset / RATE
+            pos = self._pts - self._offset
+            if self._looping:
+                pos %= len(self._samples)
+            chunk = self._samples[pos : pos + FRAME]
+            if len(chunk) < FRAME:
+                chunk = np.concatenate([chunk, np.zeros(FRAME - len(chunk), np.int16)])
         frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = RATE
         frame.pts = self._pts

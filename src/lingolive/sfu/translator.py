@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import cast
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from lingolive.config import Settings
@@ -96,8 +96,8 @@ from lingolive.sfu.janus_api import (
     Jsep,
     Publisher,
     Subscriber,
-    jsep,
 )
+from lingolive.sfu.sdp import description_of, local_jsep
 
 log = logging.getLogger(__name__)
 
@@ -180,10 +180,6 @@ class _LanguageFeed:
     publisher: Publisher
     pc: RTCPeerConnection
     track: TranslatedAudioTrack
-
-
-def _remote(description: Jsep) -> RTCSessionDescription:
-    return RTCSessionDescription(sdp=description["sdp"], type=description["type"])
 
 
 class JanusTranslator:
@@ -322,13 +318,13 @@ class JanusTranslator:
             transceiver = pc.addTransceiver(track, direction="sendonly")
             await pc.setLocalDescription(await pc.createOffer())  # candidates in the SDP
             answer = await publisher.publish(
-                jsep("offer", pc.localDescription.sdp),
+                local_jsep(pc),
                 display=feed_display(language),
                 descriptions=[
                     {"mid": str(transceiver.mid), "description": f"translation into {language}"}
                 ],
             )
-            await pc.setRemoteDescription(_remote(answer))
+            await pc.setRemoteDescription(description_of(answer))
             await publisher.handle.wait_janus("webrtcup", timeout=WEBRTC_UP_S)
         except BaseException:
             await self._unpublish(_LanguageFeed(language, publisher, pc, track))
@@ -490,7 +486,7 @@ class JanusTranslator:
                 turn_secret(settings.turn_secret, settings.turn_credential_ttl_s),
             )
         pc = self._subscriber_pc
-        await pc.setRemoteDescription(_remote(offer))
+        await pc.setRemoteDescription(description_of(offer))
         new = [t for t in pc.getTransceivers() if t.kind == "audio" and t.mid not in self._pumps]
         # Only the new receivers, which have no packet yet (aiortc has no public knob).
         only_new = cast(RTCPeerConnection, SimpleNamespace(getTransceivers=lambda: new))
@@ -502,7 +498,7 @@ class JanusTranslator:
                 inbound.pump(track, self._sink(mid)), name=f"janus-pump-{mid}"
             )
         await pc.setLocalDescription(await pc.createAnswer())
-        await subscriber.start(jsep("answer", pc.localDescription.sdp))
+        await subscriber.start(local_jsep(pc))
         self._mid_feed = {
             str(s["mid"]): int(s["feed_id"])
             for s in subscriber.streams
@@ -565,6 +561,10 @@ class JanusTranslator:
             async with self._subscription:
                 try:
                     await self._answer(offer)
+                except JanusError as exc:
+                    if exc.code == CONNECTION_CLOSED:
+                        return  # Janus went away mid-answer: the room follower ends us
+                    log.warning("janus room %d: Janus refused our answer: %s", self.room, exc)
                 except Exception:
                     log.exception("janus room %d: answering Janus's offer", self.room)
 
