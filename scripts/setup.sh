@@ -34,7 +34,7 @@ if [[ $DEV == 1 ]]; then
 fi
 # SFU mode (issue 15): the Janus WebRTC server and its JavaScript library. The tests start
 # their own Janus (src/lingolive/sfu/janus_process.py) with a generated configuration; the
-# package's own janus.service is not used.
+# package's own janus.service is not used (see below).
 if [[ $DEV == 1 || ${LL_SFU:-} == janus ]]; then
   APT_PACKAGES+=(janus libjs-janus-gateway)
 fi
@@ -51,6 +51,19 @@ if (( ${#missing[@]} )); then
   if [[ $(id -u) != 0 ]]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Debian's janus enables its own janus.service: every plugin and transport, HTTP and
+  # WebSocket APIs on all interfaces, no secret. The tests never use it (they start their
+  # own), so a --dev install that just brought janus in stops it again; an SFU install
+  # (LL_SFU=janus) keeps it for the operator to configure (docs/sfu.md, operator guide).
+  if [[ " ${missing[*]} " == *" janus "* && -d /run/systemd/system ]]; then
+    if [[ ${LL_SFU:-} == janus ]]; then
+      echo "setup: janus.service is enabled with Debian's default configuration: configure it (docs/sfu.md)"
+    else
+      $SUDO systemctl disable --now janus.service >/dev/null 2>&1 &&
+        echo "setup: stopped and disabled Debian's janus.service (the tests start their own Janus;" \
+          "re-enable with: systemctl enable --now janus)"
+    fi
+  fi
 fi
 
 PY=${PYTHON:-python3}

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
@@ -149,3 +150,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield srv
     stop_server(srv)
     assert "Traceback" not in srv.log(), srv.log()
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+async def in_lanes(items: Sequence[T], lanes: int, run: Callable[[T], Awaitable[R]]) -> list[R]:
+    """``run`` over ``items``, ``lanes`` at a time (each lane one after another, in the
+    order given); the results in the order of ``items``."""
+    results: dict[int, R] = {}
+
+    async def lane(start: int) -> None:
+        for index in range(start, len(items), lanes):
+            results[index] = await run(items[index])
+
+    await asyncio.gather(*(lane(start) for start in range(lanes)))
+    return [results[index] for index in range(len(items))]

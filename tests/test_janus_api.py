@@ -15,14 +15,12 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 
-import av
 import numpy as np
 import pytest
-from aiortc import MediaStreamTrack, RTCPeerConnection
-from aiortc.mediastreams import MediaStreamError
+from aiortc import RTCPeerConnection
 
-from janus_support import AUDIO, LOUD_RMS, needs_janus, no_sessions_left, rms
-from lingolive.client import RATE, PacedFileTrack, load_pcm48
+from janus_support import AUDIO, LOUD_RMS, needs_janus, no_sessions_left, publish, subscribe
+from lingolive.client import RATE, load_pcm48
 from lingolive.sfu.janus_api import (
     CONNECTION_CLOSED,
     VIDEOROOM_NO_SUCH_ROOM,
@@ -31,8 +29,6 @@ from lingolive.sfu.janus_api import (
     JanusAdmin,
     JanusConnection,
     JanusError,
-    Publisher,
-    Subscriber,
     VideoRoom,
 )
 from lingolive.sfu.janus_process import JanusProcess
@@ -141,19 +137,6 @@ def speech_only(name: str) -> np.ndarray:
     return np.concatenate([samples[int(a * RATE) : int(b * RATE)] for a, b in spans])
 
 
-async def publish(
-    session_conn: JanusConnection, room: int, name: str, samples: np.ndarray
-) -> tuple[Publisher, RTCPeerConnection]:
-    publisher = await Publisher.join(await session_conn.create_session(), room, display=name)
-    pc = RTCPeerConnection()
-    pc.addTransceiver(PacedFileTrack(samples, loop=True), direction="sendonly")
-    await pc.setLocalDescription(await pc.createOffer())  # gathers: candidates in the SDP
-    answer = await publisher.publish(local_jsep(pc))
-    await pc.setRemoteDescription(description_of(answer))
-    await publisher.handle.wait_janus("webrtcup", timeout=10)
-    return publisher, pc
-
-
 async def test_publish_subscribe_and_leave_with_real_media(janus: JanusProcess) -> None:
     admin_conn = await JanusConnection.connect(janus.ws_url, api_secret=API_SECRET)
     speaker_conn = await JanusConnection.connect(janus.ws_url, api_secret=API_SECRET)
@@ -165,9 +148,9 @@ async def test_publish_subscribe_and_leave_with_real_media(janus: JanusProcess) 
         rooms = await VideoRoom.attach(await admin_conn.create_session(), admin_key=ADMIN_KEY)
         room = await rooms.create_room(publishers=4)
 
-        quiet, quiet_pc = await publish(quiet_conn, room, "quiet", np.zeros(RATE, np.int16))
-        speaker, speaker_pc = await publish(speaker_conn, room, "speaker", speech_only(SPEECH_FILE))
-        pcs += [quiet_pc, speaker_pc]
+        quiet = await publish(quiet_conn, room, "quiet", np.zeros(RATE, np.int16), pcs, loop=True)
+        speech = speech_only(SPEECH_FILE)
+        speaker = await publish(speaker_conn, room, "speaker", speech, pcs, loop=True)
         participants = {p.id: p for p in await rooms.participants(room)}
         assert set(participants) == {quiet.id, speaker.id}
         assert all(p.publisher for p in participants.values())
@@ -181,36 +164,19 @@ async def test_publish_subscribe_and_leave_with_real_media(janus: JanusProcess) 
         assert len(quiet.feeds[speaker.id].audio_mids) == 1
 
         # One multistream subscription to both feeds; Janus offers, we answer with "start".
-        subscriber = await Subscriber.join(
-            await listener_conn.create_session(), room, [speaker.id, quiet.id]
+        levels: dict[int, list[float]] = {speaker.id: [], quiet.id: []}
+        subscriber, listener_pc = await subscribe(
+            listener_conn,
+            room,
+            [speaker.id, quiet.id],
+            pcs,
+            readers,
+            lambda feed, _, level: levels[feed].append(level),
         )
         assert [(s["feed_id"], s["type"]) for s in subscriber.streams] == [
             (speaker.id, "audio"),
             (quiet.id, "audio"),
         ]
-        feed_of_mid = {s["mid"]: s["feed_id"] for s in subscriber.streams}
-        listener_pc = RTCPeerConnection()
-        pcs.append(listener_pc)
-        levels: dict[int, list[float]] = {speaker.id: [], quiet.id: []}
-
-        async def read(track: MediaStreamTrack, feed: int) -> None:
-            while True:
-                try:
-                    frame = await track.recv()
-                except MediaStreamError:
-                    return
-                assert isinstance(frame, av.AudioFrame)
-                levels[feed].append(rms(frame.to_ndarray()))
-
-        @listener_pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
-            mid = next(t.mid for t in listener_pc.getTransceivers() if t.receiver.track is track)
-            readers.append(asyncio.create_task(read(track, feed_of_mid[mid])))
-
-        await listener_pc.setRemoteDescription(description_of(subscriber.offer))
-        await listener_pc.setLocalDescription(await listener_pc.createAnswer())
-        await subscriber.start(local_jsep(listener_pc))
-        await subscriber.handle.wait_janus("webrtcup", timeout=10)
         await asyncio.sleep(LISTEN_S)
 
         frames_per_s = 50

@@ -17,14 +17,20 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 
-import av
 import numpy as np
 import pytest
-from aiortc import MediaStreamTrack, RTCPeerConnection
-from aiortc.mediastreams import MediaStreamError
+from aiortc import RTCPeerConnection
 
-from janus_support import AUDIO, LOUD_RMS, needs_janus, no_sessions_left, rms, until
-from lingolive.client import PacedFileTrack, load_pcm48
+from janus_support import (
+    AUDIO,
+    LOUD_RMS,
+    needs_janus,
+    no_sessions_left,
+    publish,
+    subscribe,
+    until,
+)
+from lingolive.client import load_pcm48
 from lingolive.config import Settings
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.events import EventSink, PipelineEvent, Translated
@@ -32,12 +38,9 @@ from lingolive.pipeline.workers import Workers
 from lingolive.sfu.displays import MARK, feed_display, speaker_display
 from lingolive.sfu.janus_api import (
     JanusConnection,
-    Publisher,
-    Subscriber,
     VideoRoom,
 )
 from lingolive.sfu.janus_process import JanusProcess
-from lingolive.sfu.sdp import description_of, local_jsep
 from lingolive.sfu.translator import JanusTranslator, RemoteSpeaker
 
 pytestmark = needs_janus
@@ -96,46 +99,20 @@ async def test_speaker_translated_into_the_other_language_feed_only(
         node_feeds = {lang: feed.publisher.id for lang, feed in translator.feeds.items()}
 
         # A listener subscribes to both of the node's feeds, as a browser would.
-        listening = await Subscriber.join(
-            await listener_conn.create_session(), room, [node_feeds["es"], node_feeds["en"]]
-        )
         language_of = {node_feeds["es"]: "es", node_feeds["en"]: "en"}
-        feed_of_mid = {s["mid"]: language_of[s["feed_id"]] for s in listening.streams}
         heard: dict[str, list[tuple[float, float]]] = {"es": [], "en": []}
-        listener_pc = RTCPeerConnection()
-        pcs.append(listener_pc)
-
-        async def read(track: MediaStreamTrack, language: str) -> None:
-            while True:
-                try:
-                    frame = await track.recv()
-                except MediaStreamError:
-                    return
-                assert isinstance(frame, av.AudioFrame)
-                heard[language].append((time.monotonic(), rms(frame.to_ndarray())))
-
-        @listener_pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
-            mid = next(t.mid for t in listener_pc.getTransceivers() if t.receiver.track is track)
-            readers.append(asyncio.create_task(read(track, feed_of_mid[mid])))
-
-        await listener_pc.setRemoteDescription(description_of(listening.offer))
-        await listener_pc.setLocalDescription(await listener_pc.createAnswer())
-        await listening.start(local_jsep(listener_pc))
-        await listening.handle.wait_janus("webrtcup", timeout=10)
+        listening, _ = await subscribe(
+            listener_conn,
+            room,
+            [node_feeds["es"], node_feeds["en"]],
+            pcs,
+            readers,
+            lambda feed, at, level: heard[language_of[feed]].append((at, level)),
+        )
 
         # The speaker, English by their display, says one sentence (then silence).
-        speaker = await Publisher.join(
-            await speaker_conn.create_session(), room, display=speaker_display("Alice", "en")
-        )
-        speaker_pc = RTCPeerConnection()
-        pcs.append(speaker_pc)
-        speaker_pc.addTransceiver(PacedFileTrack(load_pcm48(AUDIO / PHRASE)), direction="sendonly")
-        await speaker_pc.setLocalDescription(await speaker_pc.createOffer())
-        await speaker_pc.setRemoteDescription(
-            description_of(await speaker.publish(local_jsep(speaker_pc)))
-        )
-        await speaker.handle.wait_janus("webrtcup", timeout=10)
+        pcm = load_pcm48(AUDIO / PHRASE)
+        speaker = await publish(speaker_conn, room, speaker_display("Alice", "en"), pcm, pcs)
         spoke_at = time.monotonic()
 
         await until(lambda: speaker.id in translator.subscribed_feeds, 5, "the subscription")

@@ -24,16 +24,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import av
 import httpx
 import pytest
 import websockets
-from aiortc import MediaStreamTrack, RTCPeerConnection
-from aiortc.mediastreams import MediaStreamError
+from aiortc import RTCPeerConnection
 
 from conftest import free_port, start_server, stop_server
-from janus_support import AUDIO, LOUD_RMS, needs_janus, rms, until
-from lingolive.client import PacedFileTrack, load_pcm48
+from janus_support import AUDIO, LOUD_RMS, needs_janus, publish, subscribe, until
+from lingolive.client import load_pcm48
 from lingolive.rooms.placement import owner
 from lingolive.sfu.displays import feed_display, speaker_display
 from lingolive.sfu.janus_api import (
@@ -44,7 +42,6 @@ from lingolive.sfu.janus_api import (
     VideoRoom,
 )
 from lingolive.sfu.janus_process import JanusProcess
-from lingolive.sfu.sdp import description_of, local_jsep
 from test_operations import wait_ready
 from test_workers import serve_two_workers, workers_gone
 
@@ -100,16 +97,8 @@ def translated(messages: list[dict[str, Any]]) -> bool:
 
 async def speak(conn: JanusConnection, janus_room: int, pcs: list[RTCPeerConnection]) -> Publisher:
     """Alice, English by her display, publishes ``PHRASE`` into the room (paced)."""
-    speaker = await Publisher.join(
-        await conn.create_session(), janus_room, display=speaker_display("Alice", "en")
-    )
-    pc = RTCPeerConnection()
-    pcs.append(pc)
-    pc.addTransceiver(PacedFileTrack(load_pcm48(AUDIO / PHRASE)), direction="sendonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    await pc.setRemoteDescription(description_of(await speaker.publish(local_jsep(pc))))
-    await speaker.handle.wait_janus("webrtcup", timeout=10)
-    return speaker
+    pcm = load_pcm48(AUDIO / PHRASE)
+    return await publish(conn, janus_room, speaker_display("Alice", "en"), pcm, pcs)
 
 
 async def listen_to(
@@ -119,30 +108,11 @@ async def listen_to(
     pcs: list[RTCPeerConnection],
     readers: list[asyncio.Task[None]],
 ) -> tuple[Subscriber, list[tuple[float, float]]]:
-    """A media listener of one feed on a Janus session of its own; the list fills with
-    (arrival, RMS) of every frame it decodes."""
-    subscription = await Subscriber.join(await conn.create_session(), janus_room, [feed])
+    """A media listener of one feed; the list fills with (arrival, RMS) of every frame."""
     heard: list[tuple[float, float]] = []
-    pc = RTCPeerConnection()
-    pcs.append(pc)
-
-    async def read(track: MediaStreamTrack) -> None:
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            assert isinstance(frame, av.AudioFrame)
-            heard.append((time.monotonic(), rms(frame.to_ndarray())))
-
-    @pc.on("track")
-    def on_track(track: MediaStreamTrack) -> None:
-        readers.append(asyncio.create_task(read(track)))
-
-    await pc.setRemoteDescription(description_of(subscription.offer))
-    await pc.setLocalDescription(await pc.createAnswer())
-    await subscription.start(local_jsep(pc))
-    await subscription.handle.wait_janus("webrtcup", timeout=10)
+    subscription, _ = await subscribe(
+        conn, janus_room, [feed], pcs, readers, lambda _, at, level: heard.append((at, level))
+    )
     return subscription, heard
 
 

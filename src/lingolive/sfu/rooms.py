@@ -444,8 +444,8 @@ class SfuRooms:
         return SfuCounts(
             rooms=len(rooms),
             recovering=sum(room.recovering is not None for room in rooms),
-            listeners=sum(len(room.everyone()) for room in rooms),
-            feeds=sum(len(t.languages) for t in translators),
+            listeners=sum(len(g) for room in rooms for g in list(room.listeners.values())),
+            feeds=sum(len(t.feeds) for t in translators),
             speakers=sum(len(t.speakers) for t in translators),
             rebuilt=self._rebuilt,
             failed=self._failed,
