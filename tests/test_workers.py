@@ -59,27 +59,37 @@ async def open_session(url: str) -> tuple[RTCPeerConnection, object, dict[str, o
     await pc.setLocalDescription(await pc.createOffer())
     ws = await websockets.connect(url)
     await ws.send(json.dumps({"type": "offer", "sdp": pc.localDescription.sdp}))
-    await ws.recv()  # answer
+    answer = json.loads(await ws.recv())
+    assert answer["type"] == "answer", answer
     ready = json.loads(await ws.recv())
+    assert ready["type"] == "ready", ready
     return pc, ws, ready
 
 
 async def test_two_workers(tmp_path: Path) -> None:
-    port = free_port()
+    """Four sessions, two per worker at most (``LL_MAX_SESSIONS=2``): all are served, two
+    by each worker. The kernel hands a connection to whichever worker accepts first, so
+    idle sessions pile up on one; a full worker hands the session to the other."""
+    port, base = free_port(), free_port()
     log = tmp_path / "workers.log"
-    proc = serve_two_workers(log, LL_PORT=str(port), LL_CONNECT_TIMEOUT_S="60")
+    proc = serve_two_workers(
+        log,
+        LL_PORT=str(port),
+        LL_WORKER_PORT_BASE=str(base),
+        LL_CONNECT_TIMEOUT_S="60",
+        LL_MAX_SESSIONS="2",
+    )
     sessions = []
     try:
-        await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}", proc)
-        await asyncio.sleep(3)  # the second worker may still be loading its models
-        workers: set[object] = set()
-        for _ in range(24):
+        for i in range(2):
+            await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{base + i}", proc)
+        served: list[object] = []
+        for _ in range(4):
             pc, ws, ready = await open_session(f"ws://127.0.0.1:{port}/ws")
             sessions.append((pc, ws))
-            workers.add(ready["worker"])
-            if len(workers) == 2 and len(sessions) >= 4:
-                break
-        assert len(workers) == 2, workers
+            served.append(ready["worker"])
+        workers = set(served)
+        assert len(workers) == 2 and all(served.count(w) == 2 for w in workers), served
         proc.send_signal(signal.SIGTERM)
         for _pc, ws in sessions:  # every session hears why it ends
             messages = [json.loads(m) async for m in ws]  # type: ignore[attr-defined]

@@ -63,10 +63,8 @@ async def close_sessions(ctx: AppContext) -> None:
     lifespan for whatever is left.
     """
     ctx.ready = False
-    await asyncio.gather(
-        *(session.shutdown() for session in list(ctx.sessions.values())),
-        return_exceptions=True,
-    )
+    live = [*ctx.sessions.values(), *ctx.relays.values()]
+    await asyncio.gather(*(session.shutdown() for session in live), return_exceptions=True)
     if ctx.sfu is not None:
         await ctx.sfu.shutdown_listeners()
 

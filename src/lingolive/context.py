@@ -43,6 +43,8 @@ class AppContext:
     workers: Workers
     metrics: Metrics = field(default_factory=Metrics)
     sessions: dict[str, LiveSession] = field(default_factory=dict)
+    #: Sockets this worker relays to another worker (not its sessions: told at shutdown).
+    relays: dict[str, LiveSession] = field(default_factory=dict)
     ready: bool = False
     warm_seconds: float = 0.0
     rooms: RoomRegistry = field(init=False)
@@ -59,6 +61,17 @@ class AppContext:
         if owner == s.worker_index:
             return None
         return f"ws://127.0.0.1:{self.worker_port(owner)}/ws"
+
+    def spare_worker_url(self, arrived_on_port: int | None) -> str | None:
+        """Where to hand a new session when this worker is at ``LL_MAX_SESSIONS``: the next
+        worker, if the connection came through the shared port (connections on a private
+        port were handed over already and are not passed on again). The kernel gives a new
+        connection to whichever worker accepts first, so idle sessions can pile up on one
+        worker while another has room."""
+        s = self.settings
+        if s.worker_index is None or s.worker_count <= 1 or arrived_on_port != s.port:
+            return None
+        return f"ws://127.0.0.1:{self.worker_port((s.worker_index + 1) % s.worker_count)}/ws"
 
     def new_room_id(self) -> str:
         """A random room id that this process owns: with ``--workers N`` the worker that

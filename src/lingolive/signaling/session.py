@@ -163,14 +163,17 @@ class SignalingSession:
         except RelayTo as to:
             self._start()
             deadline.cancel()
-            self.log.info("room offer relayed to its worker at %s", to.url)
+            self.log.info("signaling relayed to the worker at %s", to.url)
             await self._stop_sender()
+            self.ctx.relays[self.id] = self
             try:
                 await relay(
                     self.ws, to.url, to.first_message, self.ctx.settings.max_message_bytes * 4
                 )
             except Exception as exc:  # the owner worker is down: say so, do not hang
                 self.log.warning("relay to %s failed: %s", to.url, exc)
+            finally:
+                self.ctx.relays.pop(self.id, None)
         finally:
             if not self._deadline_fired:  # (if it fired, it is closing the session itself)
                 deadline.cancel()
@@ -230,6 +233,15 @@ class SignalingSession:
             and self._sfu is None
         ):
             url = self.ctx.room_owner_url(message.room)
+            if url is not None:
+                raise RelayTo(url, raw)
+        if (
+            isinstance(message, Offer)
+            and not message.room
+            and self.call is None
+            and not self.ctx.has_capacity()
+        ):
+            url = self.ctx.spare_worker_url(self.ws.scope.get("server", (None, None))[1])
             if url is not None:
                 raise RelayTo(url, raw)
         try:
@@ -479,9 +491,21 @@ class SignalingSession:
         """The server is stopping: tell the client, then release everything."""
         token = logs.session_id.set(self.id)  # called from the server's task, not ours
         try:
-            await self._end(ErrorCode.SHUTDOWN, "the server is shutting down")
+            if self.id in self.ctx.relays:
+                await self._end_relay()
+            else:
+                await self._end(ErrorCode.SHUTDOWN, "the server is shutting down")
         finally:
             logs.session_id.reset(token)
+
+    async def _end_relay(self) -> None:
+        """A relayed socket at shutdown: this worker closes it, whatever the worker behind it
+        has sent yet, so the client is told here (straight on the socket: the relay has no
+        outbox). The client may get the other worker's notice as well."""
+        message = ErrorMsg(code=ErrorCode.SHUTDOWN, message="the server is shutting down")
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await self.ws.send_text(message.model_dump_json())
+            await self.ws.close()
 
     # -- teardown ---------------------------------------------------------------------------
 
