@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from aiortc import RTCPeerConnection
 
+from conftest import Server
 from janus_support import AUDIO, LOUD_RMS, needs_janus, no_sessions_left, publish, subscribe
 from lingolive.client import RATE, load_pcm48
 from lingolive.sfu.janus_api import (
@@ -79,6 +80,16 @@ async def test_secrets_are_enforced(janus: JanusProcess) -> None:
             await (await VideoRoom.attach(session, admin_key="wrong")).create_room()
         assert unauthorized.value.code == VIDEOROOM_UNAUTHORIZED
     assert await no_sessions_left(janus, ADMIN_SECRET) == []
+
+
+async def test_something_else_than_janus_is_a_clear_error(server: Server) -> None:
+    """``LL_JANUS_URL`` pointing at a web server that is not Janus (here LingoLive's own):
+    a ``JanusError`` that says so (``POST /rooms`` turns it into a 503), not a crash."""
+    url = server.ws_url.removesuffix("/ws") + "/"
+    with pytest.raises(JanusError) as wrong:
+        await JanusConnection.connect(url)
+    assert wrong.value.code == CONNECTION_CLOSED, wrong.value
+    assert "is not Janus's WebSocket API" in wrong.value.reason, wrong.value
 
 
 async def test_room_lifecycle(janus: JanusProcess, conn: JanusConnection) -> None:

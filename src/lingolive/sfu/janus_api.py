@@ -40,7 +40,7 @@ from types import TracebackType
 from typing import Any, Literal, TypedDict, cast
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 log = logging.getLogger(__name__)
@@ -238,6 +238,10 @@ async def _open(
         )
     except (OSError, TimeoutError) as exc:
         raise JanusError(CONNECTION_CLOSED, f"cannot connect to {url}: {exc}") from exc
+    except InvalidHandshake as exc:  # something answers there, but not Janus's WebSocket API
+        raise JanusError(
+            CONNECTION_CLOSED, f"{url} is not Janus's WebSocket API ({protocol}): {exc}"
+        ) from exc
 
 
 class JanusConnection(_JanusSocket):
