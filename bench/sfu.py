@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 import rooms as rooms_bench
 from latency import DATA, ServerProcess, machine
 from lingolive.client import PacedFileTrack
-from lingolive.evaluation import answers, pct
+from lingolive.evaluation import answers, loud_runs, pct
 from lingolive.sfu.displays import feed_display, speaker_display
 from lingolive.sfu.janus_api import (
     JanusConnection,
@@ -65,20 +65,6 @@ LOUD_RMS = 300.0  # as lingolive.evaluation.voiced_runs
 #: The bench's own CPU above this (percent of one core): it, not the server, is the limit.
 BENCH_SATURATED = 85.0
 
-Run = tuple[float, float]
-
-
-def runs_of(heard: list[tuple[float, bool]]) -> list[Run]:
-    """Loud runs of received audio, gaps < 0.3 s joined (as ``voiced_runs``)."""
-    runs: list[Run] = []
-    for t, loud in heard:
-        if not loud:
-            continue
-        if runs and t - runs[-1][1] < 0.3:
-            runs[-1] = (runs[-1][0], t)
-        else:
-            runs.append((t, t))
-    return runs
 
 
 class Listener:
@@ -245,7 +231,7 @@ async def one_n(
     relay: list[float] = []
     english_missed = 0
     for listener in listeners:
-        runs = runs_of(listener.heard)
+        runs = loud_runs(listener.heard)
         if listener.language == "es":
             for sent_end, (run, was_queued) in zip(ends, answers(runs, ends), strict=True):
                 queued += was_queued

@@ -30,12 +30,19 @@ import websockets
 from aiortc import RTCPeerConnection
 
 from conftest import free_port, start_server, stop_server
-from janus_support import AUDIO, LOUD_RMS, needs_janus, publish, subscribe, until
+from janus_support import (
+    AUDIO,
+    LOUD_RMS,
+    needs_janus,
+    no_sessions_left,
+    publish,
+    subscribe,
+    until,
+)
 from lingolive.client import load_pcm48
 from lingolive.rooms.placement import owner
 from lingolive.sfu.displays import feed_display, speaker_display
 from lingolive.sfu.janus_api import (
-    JanusAdmin,
     JanusConnection,
     Publisher,
     Subscriber,
@@ -263,13 +270,7 @@ async def test_listeners_hear_and_read_a_janus_room(janus: JanusProcess, tmp_pat
         await asyncio.gather(*readers, return_exceptions=True)
     log = server.log()
     assert "Traceback" not in log, log
-    async with await JanusAdmin.connect(janus.admin_url, ADMIN_SECRET) as admin:
-        for _ in range(20):
-            sessions = await admin.list_sessions()
-            if not sessions:
-                break
-            await asyncio.sleep(0.1)
-    assert sessions == []
+    assert await no_sessions_left(janus, ADMIN_SECRET) == []
 
 
 async def http_room(url: str) -> dict[str, Any]:

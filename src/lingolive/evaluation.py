@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,14 @@ def pct(values: list[float], q: float) -> float | None:
 
 def voiced_runs(client: LoopbackClient, level: float = 300.0) -> list[Run]:
     """Non-silent runs of received audio: (start, end) arrival instants, gaps < 0.3 s joined."""
+    return loud_runs(client.received.voiced(level))
+
+
+def loud_runs(frames: Iterable[tuple[float, bool]]) -> list[Run]:
+    """(arrival, loud) per received frame → runs of loud frames: (start, end) arrival
+    instants, gaps < 0.3 s joined (one translated phrase is one run)."""
     runs: list[Run] = []
-    for t, loud in client.received.voiced(level):
+    for t, loud in frames:
         if not loud:
             continue
         if runs and t - runs[-1][1] < 0.3:
