@@ -66,7 +66,6 @@ LOUD_RMS = 300.0  # as lingolive.evaluation.voiced_runs
 BENCH_SATURATED = 85.0
 
 
-
 class Listener:
     """One listener: a ``/ws`` socket that asked for its language, and a Janus subscription
     whose audio frames are timed and kept as loud / not loud."""
