@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from lingolive.engines.espeak_tts import EspeakTTS
-from lingolive.pipeline.speaker import first_clause_apart, synthesize_phrase
+from lingolive.pipeline.speaker import (
+    first_clause_apart,
+    synthesize_phrase,
+    without_lead_silence,
+)
 
 SENTENCES = [
     "Good morning, I would like to book a table for two people tonight.",
@@ -72,3 +76,32 @@ def test_a_cut_is_a_short_pause_not_a_full_stop() -> None:
     assert longest_inner_silence_s(spoken, rate) < 0.15
     loud = np.abs(joined_raw) > 300
     assert np.count_nonzero(np.abs(spoken) > 300) == np.count_nonzero(loud)  # nothing voiced lost
+
+
+@pytest.mark.parametrize(
+    ("engine", "language", "text"),
+    [
+        ("piper", "en", "Where is the train station?"),
+        ("piper", "en", "I need a doctor, please."),
+        ("espeak", "es", "¿Dónde está la estación de tren?"),
+        ("espeak", "es", "Buenos días."),
+    ],
+)
+def test_a_phrase_starts_with_its_first_sound(engine: str, language: str, text: str) -> None:
+    """Engines put silence before a sentence's first sound (Piper 30-60 ms, espeak-ng up to
+    ~50 ms): the listener would wait for nothing. The phrase starts within 6 ms of that
+    sound, and everything from there on is kept sample for sample (real engines)."""
+    from lingolive.engines.piper_tts import PiperTTS
+
+    tts = PiperTTS() if engine == "piper" else EspeakTTS()
+    pieces = list(tts.synthesize(text, language))
+    rate = pieces[0].sample_rate
+    raw = np.concatenate([p.samples for p in pieces])
+    onset = int(np.flatnonzero(np.abs(raw) > 32)[0])
+    assert onset > 0.01 * rate  # the engine's own lead
+    trimmed = np.concatenate([p.samples for p in without_lead_silence(iter(pieces))])
+    assert np.flatnonzero(np.abs(trimmed) > 32)[0] <= 0.006 * rate
+    assert np.array_equal(trimmed, raw[len(raw) - len(trimmed) :])
+    # and a phrase is spoken that way
+    spoken = np.concatenate([p.samples for p in synthesize_phrase(tts, text, language, None)])
+    assert np.flatnonzero(np.abs(spoken) > 32)[0] <= 0.006 * rate
