@@ -87,7 +87,7 @@ def edge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 async def test_client_is_told_about_the_fallback(edge_server: Server, engines: Engines) -> None:
-    from lingolive.pipeline.speaker import resampled
+    from lingolive.pipeline.synthesis import resampled
 
     speech = np.concatenate(list(resampled(engines.tts.synthesize("Thank you very much.", "en"))))
     pcm = np.concatenate([np.zeros(48_000, np.int16), speech, np.zeros(96_000, np.int16)])

@@ -15,7 +15,7 @@ from conftest import audio
 from lingolive.engines.base import MODEL_RATE, EngineError, SttRequest
 from lingolive.engines.piper_tts import MAX_LOADED_VOICES, PiperTTS, bundled_voices
 from lingolive.engines.registry import Engines
-from lingolive.pipeline.speaker import resampled
+from lingolive.pipeline.synthesis import resampled
 
 _NORM = jiwer.Compose(
     [

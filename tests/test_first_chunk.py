@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lingolive.engines.espeak_tts import EspeakTTS
-from lingolive.pipeline.speaker import (
+from lingolive.pipeline.synthesis import (
     first_clause_apart,
     synthesize_phrase,
     without_lead_silence,

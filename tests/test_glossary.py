@@ -11,7 +11,7 @@ from conftest import Server
 from lingolive.client import RATE, LoopbackClient, PacedFileTrack
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.glossary import Glossary
-from lingolive.pipeline.speaker import resampled
+from lingolive.pipeline.synthesis import resampled
 
 SENTENCE = "My colleague Xochitl will join the meeting tomorrow."
 

@@ -12,7 +12,7 @@ from conftest import DATA, Server
 from lingolive.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 from lingolive.engines.registry import Engines
 from lingolive.evaluation import normalize, word_error_rate
-from lingolive.pipeline.speaker import resampled
+from lingolive.pipeline.synthesis import resampled
 
 
 def cut(name: str, start: float, end: float) -> np.ndarray:

@@ -44,6 +44,19 @@ TAIL = silence(0.15)  # the segmenter's tail after the last voiced window
 pytestmark = pytest.mark.timeout(10)
 
 
+class Ahead:
+    """Records what recognition asks to render before committing it."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []  # "prepare <text>" / "withdraw", in order
+
+    def prepare(self, phrase: Utterance) -> None:
+        self.log.append(f"prepare {phrase.segment_id}: {phrase.text}")
+
+    def withdraw(self) -> None:
+        self.log.append("withdraw")
+
+
 class Recognition:
     """A recognizer running on a real one-thread STT pool, recording what it reports."""
 
@@ -52,6 +65,7 @@ class Recognition:
         self.pool = StagePool("stt", 1)
         self.events: list[PipelineEvent] = []
         self.committed: list[Utterance] = []
+        self.ahead = Ahead()
         self.recognizer = StreamingRecognizer(
             stt,
             SttQueue(self.pool),
@@ -60,6 +74,7 @@ class Recognition:
             events=self.events.append,
             commit=self.committed.append,
             config=config or RecognizerConfig(),
+            ahead=self.ahead,
         )
         self._task: asyncio.Task[None] | None = None
 
@@ -221,6 +236,52 @@ async def test_speculative_pass_is_cancelled_when_speech_resumes() -> None:
     assert r.recognizer.passes == 1  # the speculative result never came back
     assert r.texts == ["I would like a table please."]
     assert [c.text for c in r.events if isinstance(c, Caption)] == [r.texts[0]]
+
+
+async def test_speech_is_prepared_when_the_speculative_pass_hears_it() -> None:
+    """The speculative pass ends before the pause is decided: the phrase is handed on to
+    be rendered ahead, with the segment id and text it is then committed with."""
+    stt = ScriptedSTT()
+    speech = stt.say("How much does this cost?")
+    audio = join(speech, TAIL)
+    async with Recognition(stt) as r:
+        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechPausing(1, audio, 1.5, len(speech)))
+        await until(lambda: bool(r.ahead.log))
+        assert r.ahead.log == ["prepare 1: How much does this cost?"]
+        assert r.committed == [] and r.events == []  # nothing said or shown yet
+        r.feed(paused(1, audio, at=1.5))
+        await r.settle()
+    assert r.texts == ["How much does this cost?"] and r.committed[0].segment_id == 1
+    assert r.ahead.log == ["prepare 1: How much does this cost?"]
+    assert len(stt.calls) == 1
+
+
+async def test_prepared_speech_is_withdrawn_when_the_voice_comes_back() -> None:
+    stt = ScriptedSTT()
+    first = stt.say("Good morning.")
+    rest = stt.say("I need a taxi.")
+    async with Recognition(stt) as r:
+        start = join(first, TAIL)
+        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechPausing(1, start, 1.0, len(first)))
+        await until(lambda: bool(r.ahead.log))
+        r.feed(SpeechResumed(1, 1.3))
+        await r.settle()
+        assert r.ahead.log == ["prepare 1: Good morning.", "withdraw"]
+        r.feed(ended(1, join(first, silence(0.3), rest, TAIL), at=3.0))
+        await r.settle()
+    assert r.texts == ["Good morning. I need a taxi."]
+
+
+async def test_a_partial_that_heard_everything_is_prepared_at_once() -> None:
+    stt = ScriptedSTT()
+    speech = stt.say("Where is the station?")
+    async with Recognition(stt) as r:
+        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechProgress(1, speech))
+        await r.settle()
+        r.feed(SpeechPausing(1, join(speech, TAIL), 1.5, len(speech)))
+        await r.settle()
+        assert r.ahead.log == ["prepare 1: Where is the station?"]
+        assert len(stt.calls) == 1  # the partial's pass, no speculative one
 
 
 async def test_speculation_undone_before_it_starts_never_reaches_stt() -> None:

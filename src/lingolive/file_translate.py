@@ -35,7 +35,7 @@ from lingolive.pipeline.events import (
 from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.live import LiveTranslation
 from lingolive.pipeline.playback import Playback
-from lingolive.pipeline.speaker import OUT_RATE
+from lingolive.pipeline.synthesis import OUT_RATE
 from lingolive.pipeline.utterance import Marks, Stage
 from lingolive.pipeline.workers import Workers
 

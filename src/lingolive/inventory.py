@@ -226,7 +226,7 @@ def inventory(settings: Settings) -> Inventory:
 def check(settings: Settings) -> list[str]:
     """Load every engine and run one phrase through each; report load time and speed."""
     from lingolive.engines.registry import load_engines
-    from lingolive.pipeline.speaker import resampled
+    from lingolive.pipeline.synthesis import resampled
 
     t = time.monotonic()
     engines = load_engines(settings)

@@ -68,6 +68,7 @@ class Cascade:
             candidates=self._candidates(),
             events=events,
             commit=self._commit,
+            ahead=self,
             config=config or RecognizerConfig(),
             glossary=glossary,
         )
@@ -139,16 +140,31 @@ class Cascade:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    def _commit(self, phrase: Utterance) -> None:
-        self._events(PhraseCommitted(phrase.segment_id, phrase.text, phrase.detected_lang or ""))
+    def _routes(self, phrase: Utterance) -> list[tuple[str, Speaker]]:
+        """The languages ``phrase`` is spoken in, with their speakers."""
         if self.languages.conversation:  # into the other person's language
             spoken = phrase.detected_lang or phrase.source_lang
-            other = next((lang for lang in self.speakers if lang != spoken), None)
-            if other is not None:
-                self.speakers[other].say(phrase.for_language(other))
-            return
-        for language, speaker in self.speakers.items():
+            return [(lang, s) for lang, s in self.speakers.items() if lang != spoken][:1]
+        return list(self.speakers.items())
+
+    def _commit(self, phrase: Utterance) -> None:
+        self._events(PhraseCommitted(phrase.segment_id, phrase.text, phrase.detected_lang or ""))
+        for language, speaker in self._routes(phrase):
             speaker.say(phrase.for_language(language))  # each records its own stage marks
+
+    def prepare(self, phrase: Utterance) -> None:
+        """Recognition expects to commit ``phrase`` as it is: render it ahead, unheard."""
+        routes = self._routes(phrase)
+        for speaker in self.speakers.values():
+            if all(speaker is not s for _, s in routes):
+                speaker.withdraw()
+        for language, speaker in routes:
+            speaker.prepare(phrase.for_language(language))
+
+    def withdraw(self) -> None:
+        """The phrase rendered ahead will not be committed as it was."""
+        for speaker in self.speakers.values():
+            speaker.withdraw()
 
     @property
     def completed(self) -> list[Utterance]:

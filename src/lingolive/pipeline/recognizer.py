@@ -23,6 +23,11 @@ one batch). It decides what was said and when a phrase is committed:
 It reports through an ``EventSink`` (``Caption``, ``FinalPass``, ``RecognitionBehind``,
 ``StageFailed``) and hands each committed phrase to ``commit``; the cascade decides where
 it goes and in which languages.
+
+**Ahead of the decision.** When the speculative pass (or a partial that heard everything)
+has the text before the pause is decided, the phrase is handed to ``ahead.prepare``: its
+translation and speech are made while the hangover runs, unheard, and go out the moment it
+is committed with that text. Voice coming back withdraws it (``ahead.withdraw``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from lingolive.config import RecognizerConfig
 from lingolive.engines.base import MODEL_RATE, STT, Float32Array, SttRequest, Transcript
@@ -125,6 +131,14 @@ class _Utterance:
     held: HeldFinal | None = None
 
 
+class SpeechAhead(Protocol):
+    """Where a phrase goes before it is committed: rendered, not yet heard (the cascade)."""
+
+    def prepare(self, phrase: Utterance) -> None: ...
+
+    def withdraw(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Speculation:
     """A final pass started at ``SpeechPausing``, before the pause is decided."""
@@ -148,9 +162,11 @@ class StreamingRecognizer:
         commit: Callable[[Utterance], None],
         config: RecognizerConfig,
         glossary: Glossary | None = None,
+        ahead: SpeechAhead | None = None,
     ) -> None:
         """``source_lang`` None: detect it per utterance, among ``candidates`` (None: any)."""
         self._glossary = glossary
+        self._ahead = ahead
         self._stt = stt
         self._recognition = recognition
         self._source = source_lang
@@ -228,6 +244,8 @@ class StreamingRecognizer:
             if self._spec is not None:
                 self._spec.task.cancel()  # frees the STT pool if it has not started yet
                 self._spec = None
+            if self._ahead is not None:
+                self._ahead.withdraw()
         elif isinstance(job, SpeechEnded):
             await self._end(utt, job)
             self._utt = None
@@ -395,13 +413,29 @@ class StreamingRecognizer:
             # a batch costs far less than its passes one by one), unless a whole batch of
             # finals waits already.
             return
-        if self._covering_partial(seg, job.speech_samples) is not None:
-            return  # the last partial already heard all of it
+        covering = self._covering_partial(seg, job.speech_samples)
+        if covering is not None:  # the last partial already heard all of it
+            self._prepare(utt, covering, job.speech_end_at)
+            return
         task = asyncio.create_task(
             self._pass(utt, job.audio, confirmed=seg.agreement.text, partial=False)
         )
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        self._spec = Speculation(seg, job.speech_end_at, task)
+        spec = Speculation(seg, job.speech_end_at, task)
+        self._spec = spec
+
+        def heard(task: asyncio.Task[PassResult]) -> None:
+            if task.cancelled() or task.exception() is not None:
+                return
+            if self._spec is spec and utt is self._utt and seg is utt.segment:
+                self._prepare(utt, task.result(), spec.speech_end_at)
+
+        task.add_done_callback(heard)
+
+    def _prepare(self, utt: _Utterance, heard: PassResult, speech_end_at: float) -> None:
+        """Have the phrase this pass heard rendered ahead, unless the voice is back."""
+        if self._ahead is None or not heard.text or self._jobs.resume_waiting():
+            return
+        self._ahead.prepare(self._phrase(utt, heard.text, heard, speech_end_at))
 
     async def _final_pass(
         self, utt: _Utterance, audio: Float32Array, speech_end_at: float, speech_samples: int

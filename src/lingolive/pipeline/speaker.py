@@ -1,23 +1,27 @@
 """Committed phrases in, translated speech out: MT, then TTS streamed piece by piece.
 
 One speaker per listener language, processing phrases in order (speech must come out in the
-order it was said). Each synthesized piece is resampled to 48 kHz in the TTS thread and
-handed to the ``SpeechOutput`` as soon as it exists. The phrase's ``PhraseTimed`` event is
-sent when the output's ``Playback`` handle says its first frame went out.
+order it was said). Each phrase is *rendered* (translated, then synthesized piece by piece,
+resampled to 48 kHz in the TTS thread) by a task of its own, and the speaker hands the
+pieces to the ``SpeechOutput`` as they come. The phrase's ``PhraseTimed`` event is sent
+when the output's ``Playback`` handle says its first frame went out.
+
+**Speech made ahead.** Recognition often knows a phrase's text before it decides that the
+speaker has stopped: the speculative pass ends while the hangover still runs. It then asks
+for the phrase to be rendered ahead (``prepare``); nothing is sent or shown, and if the
+phrase is committed with that text, its rendering is adopted, so the translated speech
+goes out as soon as the end is decided instead of starting there. If the speaker goes on
+(``withdraw``) or the committed text differs, the rendering is cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-import av
-import numpy as np
-
-from lingolive.engines.base import TTS, EngineError, Int16Array, SpeechAudio
+from lingolive.engines.base import EngineError, Int16Array
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.events import (
     EventSink,
@@ -31,143 +35,39 @@ from lingolive.pipeline.events import (
 )
 from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.playback import Playback, SpeechOutput
-from lingolive.pipeline.utterance import Stage, Utterance
+from lingolive.pipeline.synthesis import OUT_RATE, resampled, synthesize_phrase
+from lingolive.pipeline.utterance import Marks, Stage, Utterance
 from lingolive.pipeline.workers import Workers
 
 log = logging.getLogger(__name__)
 
-OUT_RATE = 48_000
 
+@dataclass(eq=False)
+class Rendering:
+    """One phrase's translation and speech, made by a task and read as they come."""
 
-def resampled(pieces: Iterator[SpeechAudio], rate: int = OUT_RATE) -> Iterator[Int16Array]:
-    """TTS pieces at the voice's rate → mono int16 at ``rate`` (runs in the TTS thread)."""
-    resampler: av.AudioResampler | None = None
-    for piece in pieces:
-        if resampler is None:
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
-        frame = av.AudioFrame.from_ndarray(
-            piece.samples.reshape(1, -1).astype(np.int16), format="s16", layout="mono"
-        )
-        frame.sample_rate = piece.sample_rate
-        out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-        if out:
-            yield np.concatenate(out)
-    if resampler is not None:
-        tail = [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-        if tail:
-            yield np.concatenate(tail)
+    segment_id: int
+    text: str
+    #: Where the task records its stage marks (the adopting phrase's, once adopted).
+    marks: Marks
+    translation: asyncio.Future[str]
+    #: Pieces of 48 kHz speech; None ends them, an exception says synthesis failed.
+    audio: asyncio.Queue[Int16Array | BaseException | None] = field(default_factory=asyncio.Queue)
+    notes: list[str] = field(default_factory=list)  # fallback voice notes
+    task: asyncio.Task[None] | None = None
 
+    def adopt(self, phrase: Utterance) -> None:
+        """``phrase`` takes over the marks recorded so far and those still to come."""
+        phrase.marks.at.update(self.marks.at)
+        self.marks = phrase.marks
 
-_CLAUSE_END = re.compile(r"(?<=[,;:.?!])\s+")
-
-
-#: Words that start a phrase (prepositions, conjunctions, articles): cutting just before one
-#: sounds like a speaker's natural break, cutting anywhere else like a stumble.
-_PHRASE_START_WORDS = {
-    "en": "to in on at for with from by about of and but or because that which who when if so "
-    "the a an my your his her our their this these those",
-    "es": "a en con de del desde por para sobre y o pero porque que cuando si el la los las un "
-    "una mi tu su",
-}
-_PHRASE_STARTS = {lang: frozenset(words.split()) for lang, words in _PHRASE_START_WORDS.items()}
-
-
-def first_clause_apart(
-    text: str, min_words: int = 2, first_words: int = 0, language: str = ""
-) -> list[str]:
-    """Split off the first clause of a longer phrase so its audio comes sooner.
-
-    Engines synthesize a whole sentence before yielding it; a first clause of a few words is
-    ready in a fraction of the time (Piper: ~60 ms + ~55 ms per second of speech on 2 cores).
-    Only the first cut is made: the rest is synthesized in one piece, keeping its
-    intonation. ``first_words`` > 0: a first clause longer than that (by 3 words or more) is
-    itself cut near ``first_words`` words, before a phrase-starting word of ``language`` if
-    one is within two words of it, at the price of a slight phrase break there.
-    """
-    text = text.strip()
-    parts = _CLAUSE_END.split(text, maxsplit=1)
-    if not (len(parts) == 2 and len(parts[0].split()) >= min_words and len(parts[1].split()) >= 2):
-        parts = [text]
-    words = parts[0].split()
-    if first_words <= 0 or len(words) < first_words + 3:
-        return parts
-    starts = _PHRASE_STARTS.get(language, frozenset())
-    window = range(max(2, first_words - 1), min(len(words) - 2, first_words + 3))
-    cut = next((i for i in window if words[i].lower().strip("\"'¿¡") in starts), first_words)
-    return [" ".join(words[:cut]), " ".join(words[cut:] + parts[1:])]
-
-
-#: Level under which synthesized audio counts as silence at a cut between pieces.
-_QUIET = 300
-#: Pause kept where one piece of a phrase ends and the next begins. Engines end every piece
-#: as a sentence (espeak-ng with ~300 ms of silence, Piper ~150 ms); a cut made for speed
-#: must not sound like a full stop.
-_PAUSE_AT_CUT_S = 0.06
-#: Level above which a phrase's speech has begun (about -60 dBFS: below any consonant).
-_ONSET = 32
-#: Lead kept before that first sample, so that an onset is never clipped.
-_LEAD_S = 0.005
-
-
-def without_lead_silence(pieces: Iterator[SpeechAudio]) -> Iterator[SpeechAudio]:
-    """Drop the silence engines put before a phrase's first sound.
-
-    Piper starts a sentence with 15-50 ms of silence (one in eight sentences of the shared
-    set with over 200 ms), espeak-ng with up to ~50 ms: time the listener waits for nothing.
-    Only the start is trimmed; silence inside the phrase is speech rhythm and stays.
-    """
-    note: str | None = None  # a dropped piece's fallback note goes with the next one
-    for piece in pieces:
-        loud = np.flatnonzero(np.abs(piece.samples) > _ONSET)
-        if loud.size == 0:
-            note = note or piece.fallback
-            continue
-        start = max(0, int(loud[0]) - int(_LEAD_S * piece.sample_rate))
-        yield replace(piece, samples=piece.samples[start:], fallback=piece.fallback or note)
-        yield from pieces
-        return
-
-
-def synthesize_phrase(
-    tts: TTS,
-    text: str,
-    language: str,
-    voice: str | None,
-    notes: list[str] | None = None,
-    *,
-    first_words: int = 0,
-) -> Iterator[SpeechAudio]:
-    """Speak ``text`` (first clause apart); fallback notes of the pieces go to ``notes``.
-
-    The silence before the first sound is dropped; the trailing silence of every piece but
-    the last is held back as it streams (audio is never delayed, only silence) and cut to a
-    short pause when the piece ends.
-    """
-    parts = first_clause_apart(text, first_words=first_words, language=language)
-    for n, part in enumerate(parts):
-        final = n == len(parts) - 1
-        held: list[SpeechAudio] = []  # this piece's trailing silence so far
-        pieces = iter(tts.synthesize(part, language, voice))
-        for piece in without_lead_silence(pieces) if n == 0 else pieces:
-            if piece.fallback and notes is not None:
-                notes.append(piece.fallback)
-            if final:
-                yield piece
-                continue
-            loud = np.flatnonzero(np.abs(piece.samples) > _QUIET)
-            if loud.size == 0:
-                held.append(piece)
-                continue
-            yield from held  # a silence inside the piece: keep it
-            held.clear()
-            end = int(loud[-1]) + 1
-            yield replace(piece, samples=piece.samples[:end])
-            if end < len(piece.samples):
-                held.append(replace(piece, samples=piece.samples[end:], fallback=None))
-        if held:
-            rate = held[0].sample_rate
-            pause = np.concatenate([h.samples for h in held])[: int(_PAUSE_AT_CUT_S * rate)]
-            yield SpeechAudio(pause, rate)
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        if not self.translation.done():
+            self.translation.cancel()
+        elif not self.translation.cancelled():
+            self.translation.exception()  # retrieved: a withdrawn failure is nobody's news
 
 
 class Speaker:
@@ -186,7 +86,7 @@ class Speaker:
         first_words: int = 0,
     ) -> None:
         self._glossary = glossary
-        self._first_words = first_words  # see first_clause_apart
+        self._first_words = first_words  # see synthesis.first_clause_apart
         self.target = target
         self._engines = engines
         self._workers = workers
@@ -195,10 +95,29 @@ class Speaker:
         self._output = output
         self._queue: asyncio.Queue[Utterance | None] = asyncio.Queue()
         self._playing: set[Playback] = set()  # segments whose playback is awaited
+        self._ahead: Rendering | None = None  # rendered before its phrase was committed
         self.completed: list[Utterance] = []  # the last phrases, for file mode and tests
+        #: Phrases spoken from a rendering made ahead, and renderings withdrawn unused.
+        self.adopted = 0
+        self.withdrawn = 0
 
     def say(self, phrase: Utterance) -> None:
         self._queue.put_nowait(phrase)
+
+    def prepare(self, phrase: Utterance) -> None:
+        """Render ``phrase`` now: it is likely to be committed with this text soon."""
+        ahead = self._ahead
+        if ahead is not None and (ahead.segment_id, ahead.text) == (phrase.segment_id, phrase.text):
+            return
+        self.withdraw()
+        self._ahead = self._render(phrase)
+
+    def withdraw(self) -> None:
+        """The phrase rendered ahead will not be committed as it was: stop rendering it."""
+        if self._ahead is not None:
+            self._ahead.cancel()
+            self._ahead = None
+            self.withdrawn += 1
 
     def finish(self) -> None:
         """No more phrases: ``run`` returns once the queued ones are spoken."""
@@ -209,11 +128,14 @@ class Speaker:
         return self._queue.qsize()
 
     async def run(self) -> None:
-        while True:
-            phrase = await self._queue.get()
-            if phrase is None:
-                return
-            await self._speak(phrase)
+        try:
+            while True:
+                phrase = await self._queue.get()
+                if phrase is None:
+                    return
+                await self._speak(phrase)
+        finally:
+            self.withdraw()
 
     # -- playback (the output resolves the handle; the event loop runs these) ------------------
 
@@ -244,67 +166,124 @@ class Speaker:
             PhraseTimed(phrase.segment_id, self.target, phrase.marks.copy(), phrase.audio_out_s)
         )
 
-    # -- stages -------------------------------------------------------------------------------
+    # -- rendering (a task per phrase) ----------------------------------------------------------
 
-    async def _speak(self, phrase: Utterance) -> None:
-        source = phrase.detected_lang or phrase.source_lang or ""
-        target = self.target
-        phrase.marks.mark(Stage.MT_START)
+    def _render(self, phrase: Utterance) -> Rendering:
+        loop = asyncio.get_running_loop()
+        rendering = Rendering(phrase.segment_id, phrase.text, phrase.marks, loop.create_future())
+        rendering.task = asyncio.create_task(self._make(rendering, phrase), name="render")
+        return rendering
+
+    def _rendering_for(self, phrase: Utterance) -> Rendering:
+        """The rendering made ahead for exactly this phrase, adopted; else a new one.
+
+        One made ahead for a later phrase (this one was committed before it) is kept; one
+        for this phrase with another text, or for an earlier one, will never be heard.
+        """
+        ahead = self._ahead
+        if ahead is not None and ahead.segment_id >= phrase.segment_id:
+            if ahead.segment_id > phrase.segment_id:
+                return self._render(phrase)
+            if ahead.text == phrase.text:
+                self._ahead = None
+                ahead.adopt(phrase)
+                self.adopted += 1
+                return ahead
+        self.withdraw()
+        return self._render(phrase)
+
+    async def _make(self, r: Rendering, phrase: Utterance) -> None:
+        """Translate, then synthesize into ``r.audio`` (never raises: failures are data)."""
+        r.marks.mark(Stage.MT_START)
         try:
-            if source == target:
-                phrase.translation = phrase.text
-            else:
-                if (source, target) not in self._engines.translator.pairs():
-                    raise EngineError(
-                        f"no translation from {source!r} to {target!r} "
-                        f"(supported: {self._engines.pairs_text()})"
-                    )
-                text = phrase.text
-                restore: Callable[[str], str] = str
-                if self._glossary is not None:  # names pass through the translator intact
-                    text, restore = self._glossary.protect(phrase.text, target)
-                phrase.translation = restore(
-                    await self._workers.mt.run(
-                        self._engines.translator.translate, text, source, target
+            translation = await self._translate(phrase)
+        except Exception as exc:
+            r.marks.mark(Stage.MT_END)
+            if not r.translation.done():
+                r.translation.set_exception(exc)
+            return
+        r.marks.mark(Stage.MT_END)
+        if r.translation.done():  # cancelled meanwhile
+            return
+        r.translation.set_result(translation)
+        if not translation.strip():
+            return
+        tts = self._engines.tts
+        voice, target, first_words = self._voice, self.target, self._first_words
+        r.marks.mark(Stage.TTS_START)
+        try:
+            async for samples in self._workers.tts.iterate(
+                lambda: resampled(
+                    synthesize_phrase(
+                        tts, translation, target, voice, r.notes, first_words=first_words
                     )
                 )
+            ):
+                if Stage.TTS_FIRST_AUDIO not in r.marks.at:
+                    r.marks.mark(Stage.TTS_FIRST_AUDIO)
+                r.audio.put_nowait(samples)
         except Exception as exc:
-            phrase.marks.mark(Stage.MT_END)
+            r.audio.put_nowait(exc)
+        finally:
+            r.marks.mark(Stage.TTS_END)
+            r.audio.put_nowait(None)
+
+    async def _translate(self, phrase: Utterance) -> str:
+        source = phrase.detected_lang or phrase.source_lang or ""
+        target = self.target
+        if source == target:
+            return phrase.text
+        if (source, target) not in self._engines.translator.pairs():
+            raise EngineError(
+                f"no translation from {source!r} to {target!r} "
+                f"(supported: {self._engines.pairs_text()})"
+            )
+        text = phrase.text
+        restore: Callable[[str], str] = str
+        if self._glossary is not None:  # names pass through the translator intact
+            text, restore = self._glossary.protect(phrase.text, target)
+        return restore(
+            await self._workers.mt.run(self._engines.translator.translate, text, source, target)
+        )
+
+    # -- speaking -------------------------------------------------------------------------------
+
+    async def _speak(self, phrase: Utterance) -> None:
+        rendering = self._rendering_for(phrase)
+        try:
+            await self._play(phrase, rendering)
+        finally:
+            rendering.cancel()  # no-op once it finished; stops it if we were cancelled
+
+    async def _play(self, phrase: Utterance, rendering: Rendering) -> None:
+        source = phrase.detected_lang or phrase.source_lang or ""
+        target = self.target
+        try:
+            phrase.translation = await rendering.translation
+        except Exception as exc:
             self._fail(phrase, "mt", "translation", exc)
             return
-        phrase.marks.mark(Stage.MT_END)
         self._events(
             Translated(phrase.segment_id, target, phrase.translation, by_engine=source != target)
         )
         if not phrase.translation.strip():
             self._timed(phrase)
             return
-
-        tts = self._engines.tts
-        voice = self._voice
-        text = phrase.translation
-        phrase.marks.mark(Stage.TTS_START)
         self._events(SynthesisStarted(phrase.segment_id, target))
         self._follow(phrase, self._output.open_segment(phrase.segment_id))
-        notes: list[str] = []
+        first = True
         try:
-            async for samples in self._workers.tts.iterate(
-                lambda: resampled(
-                    synthesize_phrase(
-                        tts, text, target, voice, notes, first_words=self._first_words
-                    )
-                )
-            ):
-                if Stage.TTS_FIRST_AUDIO not in phrase.marks.at:
-                    phrase.marks.mark(Stage.TTS_FIRST_AUDIO)
-                    if notes:  # the requested voice was unreachable: say who spoke instead
-                        self._events(VoiceFallback(phrase.segment_id, notes[0]))
+            while (samples := await rendering.audio.get()) is not None:
+                if isinstance(samples, BaseException):
+                    raise samples
+                if first and rendering.notes:  # the requested voice was unreachable: say who
+                    self._events(VoiceFallback(phrase.segment_id, rendering.notes[0]))
+                first = False
                 phrase.audio_out_s += len(samples) / OUT_RATE
                 self._output.push(phrase.segment_id, samples)
         except Exception as exc:
             self._fail(phrase, "tts", "speech synthesis", exc)
         finally:
-            phrase.marks.mark(Stage.TTS_END)
             self._output.close_segment(phrase.segment_id)
             self.completed.append(phrase)
             del self.completed[:-200]
@@ -317,6 +296,7 @@ class Speaker:
 
     def close(self) -> None:
         """Stop following playbacks: nobody is told about them any more."""
+        self.withdraw()
         for playback in list(self._playing):
             playback.cancel()
         self._playing.clear()

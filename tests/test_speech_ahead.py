@@ -1,0 +1,146 @@
+"""Speech made ahead: a phrase rendered before it is committed goes out when it is.
+
+Real engines (Apertium, espeak-ng) behind a real ``Speaker``; the output records what it
+is given. Recognition's side (when it prepares and withdraws) is in
+test_streaming_policy.py; the whole path on real speech in test_streaming.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from lingolive.engines.registry import Engines
+from lingolive.pipeline.events import PipelineEvent, Translated
+from lingolive.pipeline.playback import Playback
+from lingolive.pipeline.speaker import Speaker
+from lingolive.pipeline.utterance import Stage, Utterance
+from lingolive.pipeline.workers import Workers
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Output:
+    """A speech output that keeps what it is given, per segment."""
+
+    def __init__(self) -> None:
+        self.events: list[PipelineEvent] = []
+        self.audio: dict[int, list[np.ndarray]] = {}
+        self.closed: set[int] = set()
+
+    def __call__(self, event: PipelineEvent) -> None:
+        self.events.append(event)
+
+    def open_segment(self, segment_id: int) -> Playback:
+        self.audio.setdefault(segment_id, [])
+        return Playback(segment_id)
+
+    def push(self, segment_id: int, samples: np.ndarray) -> None:
+        self.audio[segment_id].append(samples)
+
+    def close_segment(self, segment_id: int) -> None:
+        self.closed.add(segment_id)
+
+    def loud_s(self, segment_id: int) -> float:
+        pcm = np.concatenate(self.audio[segment_id])
+        return float(np.count_nonzero(np.abs(pcm) > 300)) / 48_000
+
+    @property
+    def translations(self) -> dict[int, str]:
+        return {e.segment_id: e.text for e in self.events if isinstance(e, Translated)}
+
+
+def phrase(segment_id: int, text: str) -> Utterance:
+    return Utterance(segment_id, "en", text, detected_lang="en", target_lang="es")
+
+
+async def spoken(out: Output, *segment_ids: int) -> None:
+    for _ in range(2000):
+        if out.closed >= set(segment_ids):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never spoken: {set(segment_ids) - out.closed}")
+
+
+@pytest.fixture
+async def speaking(engines: Engines):  # type: ignore[no-untyped-def]
+    workers = Workers.create()
+    out = Output()
+    speaker = Speaker(engines, workers, "es", None, events=out, output=out)
+    task = asyncio.create_task(speaker.run())
+    yield speaker, out
+    speaker.close()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    workers.shutdown()
+
+
+async def until_rendered(speaker: Speaker) -> None:
+    for _ in range(1000):
+        ahead = speaker._ahead
+        if ahead is not None and ahead.task is not None and ahead.task.done():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the rendering made ahead never finished")
+
+
+async def test_prepared_phrase_is_spoken_from_what_was_made_ahead(
+    speaking: tuple[Speaker, Output],
+) -> None:
+    speaker, out = speaking
+    speaker.prepare(phrase(1, "Where is the train station?"))
+    await until_rendered(speaker)
+    assert out.audio == {} and out.events == []  # nothing heard or shown before the commit
+    committed = phrase(1, "Where is the train station?")
+    said_at = time.monotonic()
+    speaker.say(committed)
+    await spoken(out, 1)
+    assert speaker.adopted == 1 and speaker.withdrawn == 0
+    # Translated and synthesized before the commit; the commit's phrase carries the marks.
+    assert committed.marks.at[Stage.MT_START] < said_at
+    assert committed.marks.at[Stage.TTS_FIRST_AUDIO] < said_at
+    assert out.translations[1] == "Dónde es la canal de tren?"  # Apertium's own words
+    assert out.loud_s(1) > 0.8  # the whole sentence, not a piece of it
+
+
+async def test_withdrawn_phrase_is_never_heard(speaking: tuple[Speaker, Output]) -> None:
+    speaker, out = speaking
+    speaker.prepare(phrase(1, "Good morning."))
+    speaker.withdraw()  # the speaker went on
+    speaker.say(phrase(1, "Good morning, I need a taxi to the airport."))
+    await spoken(out, 1)
+    assert speaker.adopted == 0 and speaker.withdrawn == 1
+    assert "aeropuerto" in out.translations[1].lower()
+    assert out.loud_s(1) > 1.5
+
+
+async def test_committed_text_differs_from_the_prepared_one(
+    speaking: tuple[Speaker, Output],
+) -> None:
+    """The end pass heard more than the speculative one: what was committed is spoken."""
+    speaker, out = speaking
+    speaker.prepare(phrase(1, "I would like a coffee."))
+    await until_rendered(speaker)
+    speaker.say(phrase(1, "I would like a coffee with milk."))
+    await spoken(out, 1)
+    assert speaker.adopted == 0 and speaker.withdrawn == 1
+    assert "leche" in out.translations[1].lower()
+    assert list(out.translations) == [1]
+
+
+async def test_phrase_prepared_while_an_earlier_one_waits(
+    speaking: tuple[Speaker, Output],
+) -> None:
+    """Phrase 2 is rendered ahead while phrase 1 is still queued: 1 is spoken first, then 2
+    from its rendering, in order."""
+    speaker, out = speaking
+    speaker.say(phrase(1, "Thank you very much."))
+    speaker.prepare(phrase(2, "Where is the train station?"))
+    speaker.say(phrase(2, "Where is the train station?"))
+    await spoken(out, 1, 2)
+    assert list(out.audio) == [1, 2] and list(out.translations) == [1, 2]
+    assert speaker.adopted == 1 and speaker.withdrawn == 0
+    assert out.loud_s(1) > 0.5 and out.loud_s(2) > 0.8
