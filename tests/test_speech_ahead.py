@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from lingolive.engines.registry import Engines
-from lingolive.pipeline.events import PipelineEvent, Translated
+from lingolive.pipeline.events import PipelineEvent, RenderedAhead, Translated
 from lingolive.pipeline.playback import Playback
 from lingolive.pipeline.speaker import Speaker
 from lingolive.pipeline.utterance import Stage, Utterance
@@ -47,6 +47,10 @@ class Output:
     def loud_s(self, segment_id: int) -> float:
         pcm = np.concatenate(self.audio[segment_id])
         return float(np.count_nonzero(np.abs(pcm) > 300)) / 48_000
+
+    @property
+    def ahead(self) -> list[RenderedAhead]:
+        return [e for e in self.events if isinstance(e, RenderedAhead)]
 
     @property
     def translations(self) -> dict[int, str]:
@@ -104,6 +108,7 @@ async def test_prepared_phrase_is_spoken_from_what_was_made_ahead(
     assert committed.marks.at[Stage.TTS_FIRST_AUDIO] < said_at
     assert out.translations[1] == "Dónde es la canal de tren?"  # Apertium's own words
     assert out.loud_s(1) > 0.8  # the whole sentence, not a piece of it
+    assert out.ahead == [RenderedAhead(1, "es", used=True)]  # what /metrics counts
 
 
 async def test_withdrawn_phrase_is_never_heard(speaking: tuple[Speaker, Output]) -> None:
@@ -113,6 +118,7 @@ async def test_withdrawn_phrase_is_never_heard(speaking: tuple[Speaker, Output])
     speaker.say(phrase(1, "Good morning, I need a taxi to the airport."))
     await spoken(out, 1)
     assert speaker.adopted == 0 and speaker.withdrawn == 1
+    assert out.ahead == [RenderedAhead(1, "es", used=False)]
     assert "aeropuerto" in out.translations[1].lower()
     assert out.loud_s(1) > 1.5
 

@@ -26,6 +26,7 @@ from lingolive.pipeline.events import (
     PhraseTimed,
     PipelineEvent,
     RecognitionBehind,
+    RenderedAhead,
     StageFailed,
     SynthesisStarted,
     Translated,
@@ -241,6 +242,13 @@ class Metrics:
         self.syntheses = Counter(
             "lingolive_syntheses", "Segments synthesized, by language.", ["target"], registry=r
         )
+        self.speech_ahead = Counter(
+            "lingolive_speech_ahead",
+            "Phrases translated and synthesized before their commit, by outcome: used (spoken "
+            "the moment it was committed) or withdrawn (the speaker went on).",
+            ["outcome"],
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "lingolive_queue_depth",
             "Calls waiting or running per stage pool.",
@@ -322,6 +330,8 @@ class Metrics:
                 self.translations.labels(event.lang).inc()
             case SynthesisStarted():
                 self.syntheses.labels(event.lang).inc()
+            case RenderedAhead():
+                self.speech_ahead.labels("used" if event.used else "withdrawn").inc()
 
     def _played(self, marks: Marks) -> None:
         """The stage durations of a segment whose first audio went out."""

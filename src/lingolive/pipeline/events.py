@@ -77,6 +77,16 @@ class SynthesisStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class RenderedAhead:
+    """A phrase was translated and synthesized before it was committed: ``used`` when the
+    commit matched it (its speech went out at once), else it was withdrawn unheard."""
+
+    segment_id: int
+    lang: str
+    used: bool
+
+
+@dataclass(frozen=True, slots=True)
 class VoiceFallback:
     """The requested voice was unreachable: ``message`` says who spoke instead."""
 
@@ -133,6 +143,7 @@ PipelineEvent = (
     | RecognitionBehind
     | Translated
     | SynthesisStarted
+    | RenderedAhead
     | VoiceFallback
     | PhraseTimed
     | SpeechDropped

@@ -26,6 +26,7 @@ from lingolive.engines.registry import Engines
 from lingolive.pipeline.events import (
     EventSink,
     PhraseTimed,
+    RenderedAhead,
     SpeechDropped,
     StageFailed,
     StageName,
@@ -116,6 +117,7 @@ class Speaker:
         """The phrase rendered ahead will not be committed as it was: stop rendering it."""
         if self._ahead is not None:
             self._ahead.cancel()
+            self._events(RenderedAhead(self._ahead.segment_id, self.target, used=False))
             self._ahead = None
             self.withdrawn += 1
 
@@ -188,6 +190,7 @@ class Speaker:
                 self._ahead = None
                 ahead.adopt(phrase)
                 self.adopted += 1
+                self._events(RenderedAhead(phrase.segment_id, self.target, used=True))
                 return ahead
         self.withdraw()
         return self._render(phrase)
