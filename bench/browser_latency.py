@@ -65,7 +65,7 @@ from latency import (
     run_file,
 )
 from lingolive.audio_files import decode, write_wav
-from lingolive.evaluation import Sample, answers
+from lingolive.evaluation import Sample, answers, server_stages
 
 PAGE = Path(__file__).resolve().parent / "browser_page"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -263,7 +263,7 @@ def phrase_samples(
     for i, (end, (run, queued)) in enumerate(zip(ends, answers(runs, end_at), strict=True)):
         segs = by_phrase.get(i, [])
         last = segs[-1]["segment_id"] if segs else None
-        server = {k: v for k, v in timings.get(last, {}).items() if k.endswith("_ms")}
+        server = server_stages(timings.get(last, {}))
         # When the server sent the phrase's first translated frame, on the page clock: its
         # `timing` comes over the WebSocket as that frame leaves (localhost: ~1 ms).
         sent_at = timings.get(segs[0]["segment_id"], {}).get("_at") if segs else None
@@ -469,6 +469,7 @@ def stage_medians(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "after_server_ms": median([r.get("after_server_ms") for r in measured]),
         "downlink_ms": median([r.get("downlink_ms") for r in measured]),
         "e2e_ms": median([r["latency_ms"] for r in measured]),
+        "ready_ahead": sum(r["server"].get("ready_ahead_ms", -1) > 0 for r in measured),
     }
 
 

@@ -286,6 +286,8 @@ def latency_stats(samples: list[Sample]) -> dict[str, Any]:
         "last_audio_p50_ms": pct(last, 50),
         "server_first_audio_out_p50_ms": pct(server_out, 50),
         "stt_p50_ms": pct([s.server["stt_ms"] for s in samples if s.server.get("stt_ms")], 50),
+        # Phrases whose translated speech was ready before the end decision (made ahead).
+        "ready_ahead": sum(s.server.get("ready_ahead_ms", -1) > 0 for s in samples),
     }
 
 

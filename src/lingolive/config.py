@@ -326,9 +326,10 @@ class Settings(BaseSettings):
     # --- segmentation and streaming ------------------------------------------------------
     vad_threshold: float = Field(0.5, description="Speech probability that counts as voiced.")
     speculate_ms: int = Field(
-        100,
+        64,
         description="Silence after which the final recognition pass starts speculatively, "
-        "before the end decision (0: start it at the decision).",
+        "before the end decision; the phrase's translated speech is then made ahead, unheard, "
+        "and goes out at the decision (0: start it at the decision).",
     )
     vad_hangover_ms: int = Field(
         350,

@@ -103,6 +103,19 @@ def answers(runs: list[Run], ends: list[float]) -> list[tuple[Run | None, bool]]
     return matched
 
 
+def server_stages(timing: dict[str, Any]) -> dict[str, Any]:
+    """A phrase's ``timing`` durations and stage marks, and ``ready_ahead_ms``: how long
+    before the end decision its first translated audio was ready (speech made ahead;
+    negative: after)."""
+    out = {k: v for k, v in timing.items() if k.endswith("_ms")}
+    stages = timing.get("stages") or {}
+    if "vad_end" in stages and "tts_first_audio" in stages:
+        out["ready_ahead_ms"] = round(stages["vad_end"] - stages["tts_first_audio"], 1)
+    if stages:
+        out["stages"] = stages  # every mark, in ms from the end of speech
+    return out
+
+
 def heard_before_sent(heard_ms: float | None, segments: int, sent_out_ms: float | None) -> bool:
     """The audio taken as a phrase's answer reached the client before the server sent the
     phrase's translation: it was the previous translation going on after a pause, so the
@@ -174,7 +187,7 @@ async def speak_file(
                 latency_ms=None if run is None else (run[0] - sent_end) * 1000,
                 queued=queued,
                 last_audio_ms=None if run is None else (run[1] - sent_end) * 1000 + 20,
-                server={k: v for k, v in timings.get(last, {}).items() if k.endswith("_ms")},
+                server=server_stages(timings.get(last, {})),
                 text=" ".join(e["text"] for e in segs),
                 translation=" ".join(
                     translations[e["segment_id"]]["text"]

@@ -58,8 +58,10 @@ class Rendering:
     task: asyncio.Task[None] | None = None
 
     def adopt(self, phrase: Utterance) -> None:
-        """``phrase`` takes over the marks recorded so far and those still to come."""
-        phrase.marks.at.update(self.marks.at)
+        """``phrase`` takes over the marks recorded so far and those still to come (its own
+        recognition marks win: they describe the commit)."""
+        for stage, instant in self.marks.at.items():
+            phrase.marks.at.setdefault(stage, instant)
         self.marks = phrase.marks
 
     def cancel(self) -> None:
