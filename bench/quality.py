@@ -57,9 +57,13 @@ CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "default": (
-        "defaults: base, speculative pass at 100 ms, hangover 350 ms, undo 600 ms, "
-        "partials every 800 ms; early commit only of a sentence that stands alone",
+        "defaults: base, speculative pass at 64 ms with speech made ahead, hangover 350 ms, "
+        "undo 600 ms, partials every 800 ms; early commit only of a sentence that stands alone",
         {},
+    ),
+    "speculate100": (
+        "speculative pass at 100 ms (the default until 2026-11-28), speech made ahead",
+        {"LL_SPECULATE_MS": "100"},
     ),
     "nospeculate": ("no speculative pass (final pass at the hangover)", {"LL_SPECULATE_MS": "0"}),
     "hangover200": ("hangover 200 ms (the default before)", {"LL_VAD_HANGOVER_MS": "200"}),
