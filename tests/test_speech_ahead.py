@@ -150,3 +150,14 @@ async def test_phrase_prepared_while_an_earlier_one_waits(
     assert list(out.audio) == [1, 2] and list(out.translations) == [1, 2]
     assert speaker.adopted == 1 and speaker.withdrawn == 0
     assert out.loud_s(1) > 0.5 and out.loud_s(2) > 0.8
+
+
+def test_metrics_count_speech_made_ahead() -> None:
+    from lingolive.metrics import Metrics
+
+    metrics = Metrics()
+    for used in (True, True, False):
+        metrics.observe(RenderedAhead(1, "es", used=used))
+    text = metrics.render().decode()
+    assert 'lingolive_speech_ahead_total{outcome="used"} 2.0' in text
+    assert 'lingolive_speech_ahead_total{outcome="withdrawn"} 1.0' in text
