@@ -284,6 +284,23 @@ async def test_a_partial_that_heard_everything_is_prepared_at_once() -> None:
         assert len(stt.calls) == 1  # the partial's pass, no speculative one
 
 
+async def test_no_partial_pass_once_the_phrase_is_pausing() -> None:
+    """After ``SpeechPausing`` the speculative pass covers the speech: a partial due then
+    would hear the same audio again and keep the STT thread from the final."""
+    stt = ScriptedSTT()
+    speech = stt.say("I need a taxi.")
+    audio = join(speech, TAIL)
+    async with Recognition(stt) as r:
+        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechPausing(1, audio, 1.5, len(speech)))
+        await until(lambda: bool(r.ahead.log))  # the speculative pass is done: STT is idle
+        r.feed(SpeechProgress(1, audio, trailing_silence_ms=64))
+        await r.settle()
+        r.feed(paused(1, audio, at=1.5))
+        await r.settle()
+    assert [c.partial for c in stt.calls] == [False]  # the speculative pass only
+    assert r.texts == ["I need a taxi."]
+
+
 async def test_speculation_undone_before_it_starts_never_reaches_stt() -> None:
     stt = ScriptedSTT()
     first = stt.say("I would like")

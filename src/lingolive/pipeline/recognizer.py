@@ -129,6 +129,9 @@ class _Utterance:
     context_offset: int = 0
     context_text: str = ""
     held: HeldFinal | None = None
+    #: Silence since ``SpeechPausing``: the final pass (speculative) covers the speech, so a
+    #: partial would only hear it again and hold the STT thread.
+    pausing: bool = False
 
 
 class SpeechAhead(Protocol):
@@ -236,11 +239,13 @@ class StreamingRecognizer:
         if isinstance(job, SpeechProgress):
             await self._partial(utt, job)
         elif isinstance(job, SpeechPausing):
+            utt.pausing = True
             self._speculate(utt, job)
         elif isinstance(job, SpeechPaused):
             await self._pause(utt, job)
         elif isinstance(job, SpeechResumed):
             utt.held = None  # the phrase goes on: undo the pause decision
+            utt.pausing = False
             if self._spec is not None:
                 self._spec.task.cancel()  # frees the STT pool if it has not started yet
                 self._spec = None
@@ -311,7 +316,12 @@ class StreamingRecognizer:
         return PassResult(own, result, start, loop.time())
 
     async def _partial(self, utt: _Utterance, job: SpeechProgress) -> None:
-        if not self._cfg.partials or job.trailing_silence_ms >= 100 or len(self._jobs):
+        if (
+            not self._cfg.partials
+            or utt.pausing
+            or job.trailing_silence_ms >= 100
+            or len(self._jobs)
+        ):
             return  # optional work: skip it when the phrase may be ending or more is waiting
         if self._recognition.pending:
             return  # another speaker's recognition runs: do not queue behind it
