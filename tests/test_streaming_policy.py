@@ -301,21 +301,6 @@ async def test_no_partial_pass_once_the_phrase_is_pausing() -> None:
     assert r.texts == ["I need a taxi."]
 
 
-@pytest.mark.parametrize("max_busy", [0.0, 1.0])
-async def test_partials_wait_while_recognition_is_busy(max_busy: float) -> None:
-    """``LL_PARTIAL_MAX_BUSY``: after a pass, the STT thread was busy part of the last
-    seconds; a limit of 0 holds the next partial back, the default 1 never does."""
-    stt = ScriptedSTT()
-    a = stt.say("Where is the")
-    b = stt.say("station")
-    async with Recognition(stt, RecognizerConfig(partial_max_busy=max_busy)) as r:
-        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechPausing(1, join(a, TAIL), 1.0, len(a)))
-        await until(lambda: bool(r.ahead.log))  # the speculative pass ran
-        r.feed(SpeechResumed(1, 1.2), SpeechProgress(1, join(a, silence(0.3), b)))
-        await r.settle()
-    assert [c.partial for c in stt.calls] == ([False] if max_busy == 0.0 else [False, True])
-
-
 async def test_speculation_undone_before_it_starts_never_reaches_stt() -> None:
     stt = ScriptedSTT()
     first = stt.say("I would like")

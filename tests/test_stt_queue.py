@@ -154,21 +154,3 @@ def test_a_routed_engine_batches_per_model() -> None:
         "Good night.",
     ]
     assert (english.batches, other.batches) == ([2], [1])
-
-
-async def test_busy_is_the_recent_share_of_time_in_passes(queue: SttQueue) -> None:
-    """How busy the STT thread was lately: a running pass counts up to now, a finished one
-    until it falls out of the window (instants given explicitly: nothing is timed)."""
-    from lingolive.pipeline.stt_queue import BUSY_WINDOW_S
-
-    stt = ScriptedSTT()
-    loop = asyncio.get_running_loop()
-    assert queue.busy() == 0.0  # nothing ran yet
-    started = loop.time()
-    running = await busy(stt, queue)
-    assert queue.busy(started + BUSY_WINDOW_S) > 0.99  # running all that while
-    stt.gate.set()
-    await running
-    ended = loop.time()
-    assert queue.busy(ended + BUSY_WINDOW_S + 0.01) == 0.0  # out of the window
-    assert 0.0 < queue.busy(ended) < 0.5  # a short pass of the last two seconds

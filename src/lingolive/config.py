@@ -35,9 +35,6 @@ class RecognizerConfig:
     """The streaming recognizer's policy (``pipeline.recognizer``)."""
 
     partials: bool = True
-    #: No partial pass starts while the STT thread was busier than this (share of the last
-    #: seconds): it would hold the thread when somebody's final pass arrives.
-    partial_max_busy: float = 1.0
     early_commit: bool = True  # commit at the pause when the text ends a sentence
     sentence_commit: bool = True  # commit finished sentences while the speaker goes on
     max_pending: int = 3
@@ -358,14 +355,6 @@ class Settings(BaseSettings):
     partial_interval_ms: int = Field(
         800, description="New voiced audio between two partial transcripts (0: no partials)."
     )
-    partial_max_busy: float = Field(
-        1.0,
-        ge=0.0,
-        le=1.0,
-        description="No partial transcript starts while the recognition thread was busier "
-        "than this share of the last 2 s (1: always), so that several people speaking at "
-        "once do not wait behind captions.",
-    )
     max_utterance_s: float = Field(
         15.0, description="An utterance is cut (and finalized) after this much audio."
     )
@@ -452,7 +441,6 @@ class Settings(BaseSettings):
     def recognizer(self, *, partials: bool = True) -> RecognizerConfig:
         return RecognizerConfig(
             partials=partials and self.partial_interval_ms > 0,
-            partial_max_busy=self.partial_max_busy,
             early_commit=self.early_commit,
             sentence_commit=self.sentence_commit,
             max_pending=self.max_pending_utterances,

@@ -323,8 +323,8 @@ class StreamingRecognizer:
             or len(self._jobs)
         ):
             return  # optional work: skip it when the phrase may be ending or more is waiting
-        if self._recognition.pending or self._recognition.busy() > self._cfg.partial_max_busy:
-            return  # another speaker's recognition runs, or ran most of the time lately
+        if self._recognition.pending:
+            return  # another speaker's recognition runs: do not queue behind it
         seg = utt.segment
         if utt.lang is None and len(job.audio) < DETECT_SAMPLES:
             return  # detect the language on a full first second

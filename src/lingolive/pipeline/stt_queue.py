@@ -13,12 +13,6 @@ speculative) passes that wait, oldest first, up to ``max_batch``; partials go on
 final waits, and never in the same batch (a partial's window would slow the finals down,
 and a partial is optional work the recognizer skips when anything waits).
 
-The queue also knows how busy the STT thread has been lately (``busy``, the share of the last
-``BUSY_WINDOW_S`` spent in a call): a partial that starts on an idle thread still holds it
-for a whole pass when a final arrives a moment later, so the recognizer stops starting
-partials once the thread is busier than ``LL_PARTIAL_MAX_BUSY`` (captions then grow less
-often while several people speak; every phrase's final text is unchanged).
-
 Failures stay with their request: if a batch fails, its requests run again one by one, so
 one bad buffer fails one phrase, not everybody's.
 """
@@ -27,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -38,9 +31,6 @@ from lingolive.pipeline.stage_pool import StagePool
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-#: How far back ``SttQueue.busy`` looks.
-BUSY_WINDOW_S = 2.0
 
 
 @dataclass
@@ -66,18 +56,6 @@ class SttQueue:
         #: Batches run and the passes in them (``/metrics``: their ratio is the mean size).
         self.batches = 0
         self.passes = 0
-        #: (start, end) of the recent calls; end None while one runs.
-        self._calls: deque[tuple[float, float | None]] = deque(maxlen=64)
-
-    def busy(self, now: float | None = None) -> float:
-        """Share of the last ``BUSY_WINDOW_S`` the STT thread spent on passes (0 to 1)."""
-        now = asyncio.get_running_loop().time() if now is None else now
-        since = now - BUSY_WINDOW_S
-        spent = sum(
-            max(0.0, min(now if end is None else end, now) - max(start, since))
-            for start, end in self._calls
-        )
-        return min(1.0, spent / BUSY_WINDOW_S)
 
     @property
     def pending(self) -> int:
@@ -124,16 +102,11 @@ class SttQueue:
         return batch
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while batch := self._next_batch():
-            start = loop.time()
-            self._calls.append((start, None))
             try:
                 outcomes = await self.pool.run(self._compute, batch)
             except RuntimeError as exc:  # the pool was shut down
                 outcomes = [exc] * len(batch)
-            finally:
-                self._calls[-1] = (start, loop.time())
             self.batches += 1
             self.passes += len(batch)
             for waiting, outcome in zip(batch, outcomes, strict=True):
