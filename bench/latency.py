@@ -181,7 +181,9 @@ def naive_baseline(
         str(folder),
         device="cpu",
         compute_type=settings.stt_compute_type,
-        cpu_threads=settings.stt_threads,
+        # Every core: the naive cascade runs alone, and a 30 s window on the one thread the
+        # server uses (LL_STT_THREADS=1) would make the baseline look slower than it is.
+        cpu_threads=os.cpu_count() or settings.stt_threads,
     )
     out = []
     try:
