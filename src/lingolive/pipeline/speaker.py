@@ -100,9 +100,6 @@ class Speaker:
         self._playing: set[Playback] = set()  # segments whose playback is awaited
         self._ahead: Rendering | None = None  # rendered before its phrase was committed
         self.completed: list[Utterance] = []  # the last phrases, for file mode and tests
-        #: Phrases spoken from a rendering made ahead, and renderings withdrawn unused.
-        self.adopted = 0
-        self.withdrawn = 0
 
     def say(self, phrase: Utterance) -> None:
         self._queue.put_nowait(phrase)
@@ -121,7 +118,6 @@ class Speaker:
             self._ahead.cancel()
             self._events(RenderedAhead(self._ahead.segment_id, self.target, used=False))
             self._ahead = None
-            self.withdrawn += 1
 
     def finish(self) -> None:
         """No more phrases: ``run`` returns once the queued ones are spoken."""
@@ -191,7 +187,6 @@ class Speaker:
             if ahead.text == phrase.text:
                 self._ahead = None
                 ahead.adopt(phrase)
-                self.adopted += 1
                 self._events(RenderedAhead(phrase.segment_id, self.target, used=True))
                 return ahead
         self.withdraw()
@@ -200,16 +195,15 @@ class Speaker:
     async def _make(self, r: Rendering, phrase: Utterance) -> None:
         """Translate, then synthesize into ``r.audio`` (never raises: failures are data)."""
         r.marks.mark(Stage.MT_START)
+        # ``r.translation`` is only cancelled with this task (``Rendering.cancel``), which
+        # then stops at an await: it is still pending whenever it is set here.
         try:
             translation = await self._translate(phrase)
         except Exception as exc:
             r.marks.mark(Stage.MT_END)
-            if not r.translation.done():
-                r.translation.set_exception(exc)
+            r.translation.set_exception(exc)
             return
         r.marks.mark(Stage.MT_END)
-        if r.translation.done():  # cancelled meanwhile
-            return
         r.translation.set_result(translation)
         if not translation.strip():
             return
