@@ -11,12 +11,12 @@ from lingolive.config import RecognizerConfig
 from lingolive.engines.registry import Engines
 from lingolive.evaluation import normalize
 from lingolive.pipeline.events import Caption, PipelineEvent, RecognitionBehind
+from lingolive.pipeline.phrase import Phrase
 from lingolive.pipeline.rate_limit import TokenBucket
 from lingolive.pipeline.recognizer import StreamingRecognizer
 from lingolive.pipeline.segmenter import SpeechEnded, SpeechStarted
 from lingolive.pipeline.stage_pool import StagePool
 from lingolive.pipeline.stt_queue import SttQueue
-from lingolive.pipeline.utterance import Utterance
 
 
 def phrase(name: str) -> np.ndarray:
@@ -26,7 +26,7 @@ def phrase(name: str) -> np.ndarray:
 
 async def test_merge_when_behind(engines: Engines) -> None:
     events: list[PipelineEvent] = []
-    committed: list[Utterance] = []
+    committed: list[Phrase] = []
     pool = StagePool("stt", 1)
     recognizer = StreamingRecognizer(
         engines.stt,

@@ -2,7 +2,7 @@
 
 Real engines, made to fail for real: a voice that is not installed (TTS raises), and audio
 with NaN samples (Whisper refuses it). The pipeline runs in-process on a real recording
-(``LiveTranslation.feed_recording``, the same glue a live call uses).
+(``SpeakerPipeline.feed_recording``, the same glue a live call uses).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from lingolive.config import Settings
 from lingolive.engines.registry import Engines
 from lingolive.engines.selection import Languages
 from lingolive.pipeline.events import PipelineEvent, StageFailed, Translated
-from lingolive.pipeline.live import LiveTranslation
 from lingolive.pipeline.playback import Playback
 from lingolive.pipeline.segmenter import SegmenterEvent
+from lingolive.pipeline.speaker_pipeline import SpeakerPipeline
 from lingolive.pipeline.workers import Workers
 
 
@@ -46,7 +46,7 @@ async def run(
 ) -> Collect:
     out = Collect()
     workers = Workers.create()
-    pipeline = LiveTranslation(
+    pipeline = SpeakerPipeline(
         engines,
         workers,
         Settings().recording_pipeline(),

@@ -107,7 +107,8 @@ def test_the_app_context_does_not_load_the_media_stack() -> None:
     probe = (
         "import sys, lingolive.context; "
         "print(sorted(m for m in ('aiortc', 'av', 'fastapi', 'lingolive.rtc.call', "
-        "'lingolive.signaling.session', 'lingolive.pipeline.live') if m in sys.modules))"
+        "'lingolive.signaling.session', 'lingolive.pipeline.speaker_pipeline') "
+        "if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120

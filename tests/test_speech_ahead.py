@@ -1,6 +1,6 @@
 """Speech made ahead: a phrase rendered before it is committed goes out when it is.
 
-Real engines (Apertium, espeak-ng) behind a real ``Speaker``; the output records what it
+Real engines (Apertium, espeak-ng) behind a real ``Renderer``; the output records what it
 is given. Recognition's side (when it prepares and withdraws) is in
 test_streaming_policy.py; the whole path on real speech in test_streaming.py.
 """
@@ -16,9 +16,9 @@ import pytest
 
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.events import PipelineEvent, RenderedAhead, Translated
+from lingolive.pipeline.phrase import Phrase, Stage
 from lingolive.pipeline.playback import Playback
-from lingolive.pipeline.speaker import Speaker
-from lingolive.pipeline.utterance import Stage, Utterance
+from lingolive.pipeline.renderer import Renderer
 from lingolive.pipeline.workers import Workers
 
 pytestmark = pytest.mark.timeout(60)
@@ -58,8 +58,8 @@ class Output:
         return {e.segment_id: e.text for e in self.events if isinstance(e, Translated)}
 
 
-def phrase(segment_id: int, text: str) -> Utterance:
-    return Utterance(segment_id, "en", text, detected_lang="en", target_lang="es")
+def phrase(segment_id: int, text: str) -> Phrase:
+    return Phrase(segment_id, "en", text, detected_lang="en", target_lang="es")
 
 
 async def until(condition: Callable[[], bool], what: str) -> None:
@@ -75,36 +75,36 @@ async def spoken(out: Output, *segment_ids: int) -> None:
 
 
 @pytest.fixture
-async def speaking(engines: Engines):  # type: ignore[no-untyped-def]
+async def rendering(engines: Engines):  # type: ignore[no-untyped-def]
     workers = Workers.create()
     out = Output()
-    speaker = Speaker(engines, workers, "es", None, events=out, output=out)
-    task = asyncio.create_task(speaker.run())
-    yield speaker, out
-    speaker.close()
+    renderer = Renderer(engines, workers, "es", None, events=out, output=out)
+    task = asyncio.create_task(renderer.run())
+    yield renderer, out
+    renderer.close()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     workers.shutdown()
 
 
-async def until_rendered(speaker: Speaker) -> None:
+async def until_rendered(renderer: Renderer) -> None:
     def rendered() -> bool:
-        ahead = speaker._ahead
+        ahead = renderer._ahead
         return ahead is not None and ahead.task is not None and ahead.task.done()
 
     await until(rendered, "rendered ahead")
 
 
 async def test_prepared_phrase_is_spoken_from_what_was_made_ahead(
-    speaking: tuple[Speaker, Output],
+    rendering: tuple[Renderer, Output],
 ) -> None:
-    speaker, out = speaking
-    speaker.prepare(phrase(1, "Where is the train station?"))
-    await until_rendered(speaker)
+    renderer, out = rendering
+    renderer.prepare(phrase(1, "Where is the train station?"))
+    await until_rendered(renderer)
     assert out.audio == {} and out.events == []  # nothing heard or shown before the commit
     committed = phrase(1, "Where is the train station?")
     said_at = time.monotonic()
-    speaker.say(committed)
+    renderer.say(committed)
     await spoken(out, 1)
     assert out.ahead == [RenderedAhead(1, "es", used=True)]  # adopted (what /metrics counts)
     # Translated and synthesized before the commit; the commit's phrase carries the marks.
@@ -114,11 +114,11 @@ async def test_prepared_phrase_is_spoken_from_what_was_made_ahead(
     assert out.loud_s(1) > 0.8  # the whole sentence, not a piece of it
 
 
-async def test_withdrawn_phrase_is_never_heard(speaking: tuple[Speaker, Output]) -> None:
-    speaker, out = speaking
-    speaker.prepare(phrase(1, "Good morning."))
-    speaker.withdraw()  # the speaker went on
-    speaker.say(phrase(1, "Good morning, I need a taxi to the airport."))
+async def test_withdrawn_phrase_is_never_heard(rendering: tuple[Renderer, Output]) -> None:
+    renderer, out = rendering
+    renderer.prepare(phrase(1, "Good morning."))
+    renderer.withdraw()  # the speaker went on
+    renderer.say(phrase(1, "Good morning, I need a taxi to the airport."))
     await spoken(out, 1)
     assert out.ahead == [RenderedAhead(1, "es", used=False)]  # withdrawn, none adopted
     assert "aeropuerto" in out.translations[1].lower()
@@ -126,13 +126,13 @@ async def test_withdrawn_phrase_is_never_heard(speaking: tuple[Speaker, Output])
 
 
 async def test_committed_text_differs_from_the_prepared_one(
-    speaking: tuple[Speaker, Output],
+    rendering: tuple[Renderer, Output],
 ) -> None:
     """The end pass heard more than the speculative one: what was committed is spoken."""
-    speaker, out = speaking
-    speaker.prepare(phrase(1, "I would like a coffee."))
-    await until_rendered(speaker)
-    speaker.say(phrase(1, "I would like a coffee with milk."))
+    renderer, out = rendering
+    renderer.prepare(phrase(1, "I would like a coffee."))
+    await until_rendered(renderer)
+    renderer.say(phrase(1, "I would like a coffee with milk."))
     await spoken(out, 1)
     assert out.ahead == [RenderedAhead(1, "es", used=False)]  # withdrawn, none adopted
     assert "leche" in out.translations[1].lower()
@@ -140,14 +140,14 @@ async def test_committed_text_differs_from_the_prepared_one(
 
 
 async def test_phrase_prepared_while_an_earlier_one_waits(
-    speaking: tuple[Speaker, Output],
+    rendering: tuple[Renderer, Output],
 ) -> None:
     """Phrase 2 is rendered ahead while phrase 1 is still queued: 1 is spoken first, then 2
     from its rendering, in order."""
-    speaker, out = speaking
-    speaker.say(phrase(1, "Thank you very much."))
-    speaker.prepare(phrase(2, "Where is the train station?"))
-    speaker.say(phrase(2, "Where is the train station?"))
+    renderer, out = rendering
+    renderer.say(phrase(1, "Thank you very much."))
+    renderer.prepare(phrase(2, "Where is the train station?"))
+    renderer.say(phrase(2, "Where is the train station?"))
     await spoken(out, 1, 2)
     assert list(out.audio) == [1, 2] and list(out.translations) == [1, 2]
     assert out.ahead == [RenderedAhead(2, "es", used=True)]  # adopted, none withdrawn

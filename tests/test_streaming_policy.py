@@ -24,6 +24,7 @@ from lingolive.pipeline.events import (
     RecognitionBehind,
     StageFailed,
 )
+from lingolive.pipeline.phrase import Phrase, Stage
 from lingolive.pipeline.recognizer import StreamingRecognizer
 from lingolive.pipeline.segmenter import (
     SegmenterEvent,
@@ -36,7 +37,6 @@ from lingolive.pipeline.segmenter import (
 )
 from lingolive.pipeline.stage_pool import StagePool
 from lingolive.pipeline.stt_queue import SttQueue
-from lingolive.pipeline.utterance import Stage, Utterance
 from scripted_stt import WORD_SAMPLES, ScriptedSTT, silence
 
 TAIL = silence(0.15)  # the segmenter's tail after the last voiced window
@@ -50,7 +50,7 @@ class Ahead:
     def __init__(self) -> None:
         self.log: list[str] = []  # "prepare <text>" / "withdraw", in order
 
-    def prepare(self, phrase: Utterance) -> None:
+    def prepare(self, phrase: Phrase) -> None:
         self.log.append(f"prepare {phrase.segment_id}: {phrase.text}")
 
     def withdraw(self) -> None:
@@ -64,7 +64,7 @@ class Recognition:
         self.stt = stt
         self.pool = StagePool("stt", 1)
         self.events: list[PipelineEvent] = []
-        self.committed: list[Utterance] = []
+        self.committed: list[Phrase] = []
         self.ahead = Ahead()
         self.recognizer = StreamingRecognizer(
             stt,

@@ -21,7 +21,7 @@ from lingolive.config import Settings
 if TYPE_CHECKING:
     from lingolive.engines.registry import Engines
     from lingolive.engines.selection import Languages
-    from lingolive.file_translate import Caption
+    from lingolive.file_translate import Cue
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -137,7 +137,7 @@ class _Console:
         )
         self._stack.enter_context(logging_redirect_tqdm())
 
-    def caption(self, caption: Caption) -> None:
+    def caption(self, caption: Cue) -> None:
         """One finished phrase, flushed at once: a pipe reader sees it now, not at exit."""
         from lingolive.file_translate import caption_record, format_caption
 

@@ -1,7 +1,7 @@
 """``lingolive translate``: the live pipeline run over a WAV file, for users and debugging.
 
 The file is fed to the same pipeline as a live session
-(``LiveTranslation.feed_recording``), in 20 ms chunks and as fast as the engines allow.
+(``SpeakerPipeline.feed_recording``), in 20 ms chunks and as fast as the engines allow.
 Each utterance's translated speech is placed in the output no earlier than the moment its
 source phrase ended (like an interpreter following the speaker), so the output lines up
 with the input.
@@ -33,10 +33,10 @@ from lingolive.pipeline.events import (
     Translated,
 )
 from lingolive.pipeline.glossary import Glossary
-from lingolive.pipeline.live import LiveTranslation
+from lingolive.pipeline.phrase import Marks, Stage
 from lingolive.pipeline.playback import Playback
+from lingolive.pipeline.speaker_pipeline import SpeakerPipeline
 from lingolive.pipeline.synthesis import OUT_RATE
-from lingolive.pipeline.utterance import Marks, Stage
 from lingolive.pipeline.workers import Workers
 
 
@@ -75,7 +75,7 @@ class FileOutput:
 
 
 @dataclass
-class Caption:
+class Cue:
     segment_id: int
     start_s: float
     end_s: float
@@ -91,13 +91,13 @@ class Caption:
 
 @dataclass
 class FileResult:
-    captions: list[Caption]
+    captions: list[Cue]
     audio: Int16Array
     rate: int = OUT_RATE
 
 
 #: Told each phrase's caption once the phrase is done (translated and spoken), in order.
-CaptionSink = Callable[[Caption], None]
+CueSink = Callable[[Cue], None]
 #: Told ``(done_s, total_s)``: input seconds whose phrases are all done, of the whole file.
 ProgressSink = Callable[[float, float], None]
 
@@ -116,7 +116,7 @@ class _Captions:
         self,
         languages: Languages,
         total_s: float,
-        on_caption: CaptionSink | None,
+        on_caption: CueSink | None,
         on_progress: ProgressSink | None,
     ) -> None:
         self._languages = languages
@@ -126,10 +126,10 @@ class _Captions:
         self._said: dict[int, tuple[str, str]] = {}  # segment → (text, language)
         self._translated: dict[int, str] = {}
         self._errors: dict[int, str] = {}
-        self._done: dict[int, Caption] = {}
+        self._done: dict[int, Cue] = {}
         self._open: set[int] = set()  # segments started and not told yet
         self._unheard: set[int] = set()  # recognition failed, and nothing committed yet
-        self.captions: list[Caption] = []  # told, in order
+        self.captions: list[Cue] = []  # told, in order
         self._done_s = 0.0
 
     def __call__(self, event: PipelineEvent) -> None:
@@ -166,7 +166,7 @@ class _Captions:
         if seg in self._done or seg not in self._open:
             return
         text, lang = self._said.get(seg, ("", ""))
-        self._done[seg] = Caption(
+        self._done[seg] = Cue(
             seg,
             marks.at.get(Stage.SPEECH_START, 0.0),  # audio seconds: arrival = file position
             marks.at.get(Stage.SPEECH_END, 0.0),
@@ -182,7 +182,7 @@ class _Captions:
         while self._open and min(self._open) in self._done:
             self._tell(self._done[min(self._open)])
 
-    def _tell(self, cap: Caption) -> None:
+    def _tell(self, cap: Cue) -> None:
         self._open.discard(cap.segment_id)
         self.captions.append(cap)
         if self._on_caption is not None:
@@ -209,7 +209,7 @@ async def translate_file(
     workers: Workers | None = None,
     glossary: Glossary | None = None,
     *,
-    on_caption: CaptionSink | None = None,
+    on_caption: CueSink | None = None,
     on_progress: ProgressSink | None = None,
 ) -> FileResult:
     """Translate ``audio`` (16 kHz mono); each caption goes to ``on_caption`` as its phrase
@@ -218,7 +218,7 @@ async def translate_file(
     pools = workers or Workers.create()
     output = FileOutput()
     captions = _Captions(languages, len(audio) / MODEL_RATE, on_caption, on_progress)
-    pipeline = LiveTranslation(
+    pipeline = SpeakerPipeline(
         engines,
         pools,
         settings.recording_pipeline(),
@@ -257,7 +257,7 @@ async def translate_file(
     return FileResult(captions=captions.captions, audio=out)
 
 
-def caption_record(cap: Caption) -> dict[str, object]:
+def caption_record(cap: Cue) -> dict[str, object]:
     """A caption as one JSON object (``lingolive translate --json``)."""
     return {
         "segment_id": cap.segment_id,
@@ -276,7 +276,7 @@ def caption_record(cap: Caption) -> dict[str, object]:
     }
 
 
-def format_caption(cap: Caption) -> str:
+def format_caption(cap: Cue) -> str:
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v:.0f}"
 

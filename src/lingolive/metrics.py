@@ -31,7 +31,7 @@ from lingolive.pipeline.events import (
     SynthesisStarted,
     Translated,
 )
-from lingolive.pipeline.utterance import Marks, Stage
+from lingolive.pipeline.phrase import Marks, Stage
 
 _LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0)
 _CHUNK_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0)

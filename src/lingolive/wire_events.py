@@ -20,7 +20,7 @@ from lingolive.pipeline.events import (
     Translated,
     VoiceFallback,
 )
-from lingolive.pipeline.utterance import Stage
+from lingolive.pipeline.phrase import Stage
 from lingolive.protocol import (
     ErrorCode,
     ErrorMsg,

@@ -1,7 +1,7 @@
 """STT once, then MT → TTS once per listener language: one speaker's whole pipeline.
 
 Wires a ``StreamingRecognizer`` (which decides what was said and when a phrase is
-committed) to one ``Speaker`` per language somebody listens in (each translates and voices
+committed) to one ``Renderer`` per language somebody listens in (each translates and voices
 the committed phrases, in order, into its own output). A loopback session has exactly one
 listener language, its own (``listen`` changes it mid-session); in a room, languages come
 and go with the listeners (``add_language``/``remove_language``), and however many people
@@ -25,11 +25,11 @@ from lingolive.engines.registry import Engines
 from lingolive.engines.selection import Languages
 from lingolive.pipeline.events import EventSink, PhraseCommitted
 from lingolive.pipeline.glossary import Glossary
+from lingolive.pipeline.phrase import Phrase
 from lingolive.pipeline.playback import SpeechOutput
 from lingolive.pipeline.recognizer import StreamingRecognizer
+from lingolive.pipeline.renderer import Renderer
 from lingolive.pipeline.segmenter import SegmenterEvent
-from lingolive.pipeline.speaker import Speaker
-from lingolive.pipeline.utterance import Utterance
 from lingolive.pipeline.workers import Workers
 
 
@@ -55,12 +55,12 @@ class Cascade:
         self._engines = engines
         self._workers = workers
         self._events = events
-        self.speakers: dict[str, Speaker] = {}
-        self._speaker_tasks: dict[str, asyncio.Task[None]] = {}
+        self.renderers: dict[str, Renderer] = {}
+        self._renderer_tasks: dict[str, asyncio.Task[None]] = {}
         self._started = False
         self._output = output
         # Speakers of a language nobody hears any more, finishing what they were given.
-        self._retired: list[tuple[Speaker, asyncio.Task[None]]] = []
+        self._retired: list[tuple[Renderer, asyncio.Task[None]]] = []
         self.recognizer = StreamingRecognizer(
             engines.stt,
             workers.recognition,
@@ -97,12 +97,12 @@ class Cascade:
         old = self.languages.target
         self.languages = replace(self.languages, target=language, voice=voice)
         self.recognizer.candidates = self._candidates()
-        speaker = self.speakers.pop(old, None)
-        task = self._speaker_tasks.pop(old, None)
-        if speaker is not None and task is not None:
-            speaker.finish()  # it speaks what it was given, then stops
+        renderer = self.renderers.pop(old, None)
+        task = self._renderer_tasks.pop(old, None)
+        if renderer is not None and task is not None:
+            renderer.finish()  # it speaks what it was given, then stops
             self._retired = [(s, t) for s, t in self._retired if not t.done()]
-            self._retired.append((speaker, task))
+            self._retired.append((renderer, task))
         self.add_language(language, voice, self._output)
 
     def say(self, text: str, lang: str) -> None:
@@ -114,9 +114,9 @@ class Cascade:
     def add_language(self, language: str, voice: str | None, output: SpeechOutput) -> None:
         """Start translating into ``language``, spoken into ``output`` (no-op if already
         done)."""
-        speaker = self.speakers.get(language)
-        if speaker is None:
-            speaker = Speaker(
+        renderer = self.renderers.get(language)
+        if renderer is None:
+            renderer = Renderer(
                 self._engines,
                 self._workers,
                 language,
@@ -126,50 +126,50 @@ class Cascade:
                 glossary=self._glossary,
                 first_words=self._first_words,
             )
-            self.speakers[language] = speaker
+            self.renderers[language] = renderer
             if self._started:
-                self._speaker_tasks[language] = asyncio.create_task(speaker.run())
+                self._renderer_tasks[language] = asyncio.create_task(renderer.run())
 
     async def remove_language(self, language: str) -> None:
         """Nobody listens in ``language`` any more: stop translating into it."""
-        speaker = self.speakers.pop(language, None)
-        task = self._speaker_tasks.pop(language, None)
-        if speaker is not None:
-            speaker.close()
+        renderer = self.renderers.pop(language, None)
+        task = self._renderer_tasks.pop(language, None)
+        if renderer is not None:
+            renderer.close()
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    def _routes(self, phrase: Utterance) -> list[tuple[str, Speaker]]:
+    def _routes(self, phrase: Phrase) -> list[tuple[str, Renderer]]:
         """The languages ``phrase`` is spoken in, with their speakers."""
         if self.languages.conversation:  # into the other person's language
             spoken = phrase.detected_lang or phrase.source_lang
-            return [(lang, s) for lang, s in self.speakers.items() if lang != spoken][:1]
-        return list(self.speakers.items())
+            return [(lang, s) for lang, s in self.renderers.items() if lang != spoken][:1]
+        return list(self.renderers.items())
 
-    def _commit(self, phrase: Utterance) -> None:
+    def _commit(self, phrase: Phrase) -> None:
         self._events(PhraseCommitted(phrase.segment_id, phrase.text, phrase.detected_lang or ""))
-        for language, speaker in self._routes(phrase):
-            speaker.say(phrase.for_language(language))  # each records its own stage marks
+        for language, renderer in self._routes(phrase):
+            renderer.say(phrase.for_language(language))  # each records its own stage marks
 
-    def prepare(self, phrase: Utterance) -> None:
+    def prepare(self, phrase: Phrase) -> None:
         """Recognition expects to commit ``phrase`` as it is: render it ahead, unheard."""
         routes = self._routes(phrase)
-        for speaker in self.speakers.values():
-            if all(speaker is not s for _, s in routes):
-                speaker.withdraw()
-        for language, speaker in routes:
-            speaker.prepare(phrase.for_language(language))
+        for renderer in self.renderers.values():
+            if all(renderer is not s for _, s in routes):
+                renderer.withdraw()
+        for language, renderer in routes:
+            renderer.prepare(phrase.for_language(language))
 
     def withdraw(self) -> None:
         """The phrase rendered ahead will not be committed as it was."""
-        for speaker in self.speakers.values():
-            speaker.withdraw()
+        for renderer in self.renderers.values():
+            renderer.withdraw()
 
     @property
-    def completed(self) -> list[Utterance]:
+    def completed(self) -> list[Phrase]:
         """The last phrases spoken, in every language (file mode, tests)."""
-        return [u for s in self.speakers.values() for u in s.completed]
+        return [u for s in self.renderers.values() for u in s.completed]
 
     # -- running ------------------------------------------------------------------------------
 
@@ -178,8 +178,8 @@ class Cascade:
             return
         self._started = True
         self._recognize_task = asyncio.create_task(self.recognizer.run(), name="recognize")
-        for language, speaker in self.speakers.items():
-            self._speaker_tasks[language] = asyncio.create_task(speaker.run(), name="speak")
+        for language, renderer in self.renderers.items():
+            self._renderer_tasks[language] = asyncio.create_task(renderer.run(), name="speak")
 
     def on_event(self, event: SegmenterEvent) -> None:
         self.recognizer.on_event(event)
@@ -187,19 +187,19 @@ class Cascade:
     async def drain(self) -> None:
         """Finish everything already handed in (file mode, graceful stop)."""
         await self.recognizer.wait_idle()
-        for speaker in self.speakers.values():
-            speaker.finish()
-        await asyncio.gather(*self._speaker_tasks.values())
+        for renderer in self.renderers.values():
+            renderer.finish()
+        await asyncio.gather(*self._renderer_tasks.values())
 
     async def close(self) -> None:
         """Stop now; phrases in flight are abandoned."""
         self.recognizer.close()
-        tasks = [*self._speaker_tasks.values(), *(t for _, t in self._retired)]
+        tasks = [*self._renderer_tasks.values(), *(t for _, t in self._retired)]
         if self._recognize_task is not None:
             tasks.append(self._recognize_task)
-        for speaker in [*self.speakers.values(), *(s for s, _ in self._retired)]:
-            speaker.close()
+        for renderer in [*self.renderers.values(), *(s for s, _ in self._retired)]:
+            renderer.close()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._speaker_tasks.clear()
+        self._renderer_tasks.clear()

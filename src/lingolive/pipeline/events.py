@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from lingolive.pipeline.utterance import Marks
+from lingolive.pipeline.phrase import Marks
 
 StageName = Literal["stt", "mt", "tts"]
 

@@ -49,6 +49,7 @@ from lingolive.pipeline.events import (
     StageFailed,
 )
 from lingolive.pipeline.glossary import Glossary
+from lingolive.pipeline.phrase import Phrase, Stage
 from lingolive.pipeline.recognition_jobs import RecognitionJobs
 from lingolive.pipeline.segmenter import (
     SegmenterEvent,
@@ -61,7 +62,6 @@ from lingolive.pipeline.segmenter import (
 )
 from lingolive.pipeline.sentence_end import complete_at_pause, ends_sentence
 from lingolive.pipeline.stt_queue import SttQueue
-from lingolive.pipeline.utterance import Stage, Utterance
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class _Utterance:
 class SpeechAhead(Protocol):
     """Where a phrase goes before it is committed: rendered, not yet heard (the cascade)."""
 
-    def prepare(self, phrase: Utterance) -> None: ...
+    def prepare(self, phrase: Phrase) -> None: ...
 
     def withdraw(self) -> None: ...
 
@@ -162,7 +162,7 @@ class StreamingRecognizer:
         *,
         candidates: frozenset[str] | None = None,
         events: EventSink,
-        commit: Callable[[Utterance], None],
+        commit: Callable[[Phrase], None],
         config: RecognizerConfig,
         glossary: Glossary | None = None,
         ahead: SpeechAhead | None = None,
@@ -261,7 +261,7 @@ class StreamingRecognizer:
         segment_id = self._next_segment
         self._next_segment += 1
         self._events(Caption(segment_id, lang, text, final=True, stable=text))
-        self._commit(Utterance(segment_id, source_lang=lang, text=text, detected_lang=lang))
+        self._commit(Phrase(segment_id, source_lang=lang, text=text, detected_lang=lang))
 
     def _remember(self, text: str) -> None:
         self._said = f"{self._said} {text}".strip()[-400:]
@@ -501,8 +501,8 @@ class StreamingRecognizer:
 
     def _phrase(
         self, utt: _Utterance, text: str, heard: PassResult, end_at: float | None
-    ) -> Utterance:
-        phrase = Utterance(
+    ) -> Phrase:
+        phrase = Phrase(
             segment_id=self._id(utt.segment) if text or utt.segment.shown else 0,
             source_lang=utt.lang,
             text=text,
@@ -540,7 +540,7 @@ class StreamingRecognizer:
             utt.context_offset, utt.context_text = cut, ""
         self._finish(seg, phrase)
 
-    def _finish(self, seg: _Segment, phrase: Utterance) -> None:
+    def _finish(self, seg: _Segment, phrase: Phrase) -> None:
         if phrase.text or seg.shown:
             self._events(
                 Caption(

@@ -29,7 +29,7 @@ from lingolive.engines.selection import Languages
 from lingolive.metrics import Metrics
 from lingolive.pipeline.events import EventSink
 from lingolive.pipeline.glossary import Glossary
-from lingolive.pipeline.live import LiveTranslation
+from lingolive.pipeline.speaker_pipeline import SpeakerPipeline
 from lingolive.pipeline.workers import Workers
 from lingolive.rtc import inbound
 from lingolive.rtc.inbound import VoiceSink
@@ -87,7 +87,7 @@ class Call:
         self._settings = settings
         self._metrics = metrics
         self.track = TranslatedAudioTrack(max_backlog_s=settings.max_output_backlog_s)
-        self.pipeline = LiveTranslation(
+        self.pipeline = SpeakerPipeline(
             engines,
             workers,
             settings.pipeline(),

@@ -36,7 +36,7 @@ class TrackStats:
 
 
 @dataclass
-class _Segment:
+class _QueuedSegment:
     segment_id: int
     playback: Playback
     chunks: deque[Int16Array] = field(default_factory=deque)
@@ -50,8 +50,8 @@ class SpeechQueue:
 
     def __init__(self, stats: TrackStats, *, max_backlog_s: float = 20.0) -> None:
         self._stats = stats
-        self._segments: deque[_Segment] = deque()
-        self._by_id: dict[int, _Segment] = {}
+        self._segments: deque[_QueuedSegment] = deque()
+        self._by_id: dict[int, _QueuedSegment] = {}
         self._max_backlog = int(max_backlog_s * RATE)
         # Segments the listener skipped: the rest of their speech, still being synthesized,
         # must not reopen them. The last few ids are enough (ids only grow).
@@ -66,7 +66,7 @@ class SpeechQueue:
         listeners of one language), else a new one."""
         seg = self._by_id.get(segment_id)
         if seg is None:
-            seg = _Segment(segment_id, playback or Playback(segment_id))
+            seg = _QueuedSegment(segment_id, playback or Playback(segment_id))
             if segment_id in self._skipped:
                 seg.playback.finish(time.monotonic())  # skipped: over before it began
                 return seg.playback

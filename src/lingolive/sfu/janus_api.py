@@ -524,7 +524,7 @@ class PluginHandle:
 
 
 @dataclass(frozen=True)
-class Participant:
+class JanusParticipant:
     """One entry of ``listparticipants``: a participant that joined as a publisher
     (publishing or not; subscriptions are not participants)."""
 
@@ -534,7 +534,7 @@ class Participant:
     talking: bool | None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Participant:
+    def from_json(cls, data: Mapping[str, Any]) -> JanusParticipant:
         talking = data.get("talking")
         return cls(
             id=int(data["id"]),
@@ -656,9 +656,9 @@ class VideoRoom:
         reply = await self.handle.message(body)
         return list(reply.data.get("list") or [])
 
-    async def participants(self, room: int) -> list[Participant]:
+    async def participants(self, room: int) -> list[JanusParticipant]:
         reply = await self.handle.message({"request": "listparticipants", "room": room})
-        return [Participant.from_json(p) for p in reply.data.get("participants") or []]
+        return [JanusParticipant.from_json(p) for p in reply.data.get("participants") or []]
 
     async def kick(self, room: int, participant: int, *, secret: str | None = None) -> None:
         """Removes a participant from the room (its handle gets ``kicked``; its feed, if

@@ -16,9 +16,9 @@ every speaker and speaks their translations. ``JanusTranslator`` is that partici
   the subscription stream's ``mid`` (Janus says which ``feed_id`` each mid carries); one
   reader per transceiver reads all the time, because aiortc queues unread frames without
   bound (``rtc.inbound.pump``).
-- **One pipeline per speaker** (``pipeline.live.LiveTranslation`` in room mode, no output
-  of its own): recognition once per speaker, and one ``Speaker`` (MT → TTS) per listener
-  language, exactly as ``rooms.room`` does for in-process rooms.
+- **One pipeline per speaker** (``pipeline.speaker_pipeline.SpeakerPipeline`` in room mode,
+  no output of its own): recognition once per speaker, and one ``Renderer`` (MT → TTS) per
+  listener language, exactly as ``rooms.room`` does for in-process rooms.
 - **One published feed per listener language** (its own publisher handle, peer connection
   and paced ``rtc.outbound.TranslatedAudioTrack``), with display ``"LingoLive · es"``: a
   listener subscribes to the feed of their language. Every speaker translated into that
@@ -79,8 +79,8 @@ from lingolive.pipeline.events import (
     SynthesisStarted,
     Translated,
 )
-from lingolive.pipeline.live import LiveTranslation
 from lingolive.pipeline.playback import Playback, SpeechOutput
+from lingolive.pipeline.speaker_pipeline import SpeakerPipeline
 from lingolive.pipeline.workers import Workers
 from lingolive.rtc import inbound
 from lingolive.rtc.mixing import SpeechQueue
@@ -131,7 +131,7 @@ class _SameLanguageGate:
     """The door of one language feed for an auto-detected speaker: segments the recognizer
     detected in that very language (the listeners hear the original voice) are not let
     through. The speaker's event sink tells the gate before the phrase reaches the
-    ``Speaker`` (the cascade emits ``PhraseCommitted`` first)."""
+    ``Renderer`` (the cascade emits ``PhraseCommitted`` first)."""
 
     def __init__(self, language: str, queue: SpeechQueue) -> None:
         self.language = language
@@ -161,11 +161,11 @@ class _SameLanguageGate:
 
 
 @dataclass
-class _SpeakerPipeline:
+class _TranslatedSpeaker:
     """One remote speaker's pipeline and where it speaks."""
 
     speaker: RemoteSpeaker
-    live: LiveTranslation
+    live: SpeakerPipeline
     #: Listener languages this speaker is translated into.
     routes: set[str] = field(default_factory=set)
     #: Auto-detected speakers only: the door of each language feed (see the gate).
@@ -210,7 +210,7 @@ class JanusTranslator:
         self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._session: JanusSession | None = None
         self._watcher: Publisher | None = None  # the publisher-type handle for room events
-        self.speakers: dict[int, _SpeakerPipeline] = {}  # feed id → pipeline
+        self.speakers: dict[int, _TranslatedSpeaker] = {}  # feed id → pipeline
         self.feeds: dict[str, _LanguageFeed] = {}  # listener language → published feed
         self._subscriber: Subscriber | None = None
         self._subscriber_pc: RTCPeerConnection | None = None
@@ -364,14 +364,14 @@ class JanusTranslator:
 
         def events(event: PipelineEvent) -> None:
             if isinstance(event, PhraseCommitted) and event.lang in gates:
-                gates[event.lang].hold(event.segment_id)  # before the Speaker gets it
+                gates[event.lang].hold(event.segment_id)  # before the Renderer gets it
             elif isinstance(event, Translated | SynthesisStarted | PhraseTimed):
                 gate = gates.get(event.lang)
                 if gate is not None and gate.holds(event.segment_id):
                     return  # "translated" into the language it was spoken in
             deliver(event)
 
-        live = LiveTranslation(
+        live = SpeakerPipeline(
             self._engines,
             self._workers,
             self._settings.pipeline(),
@@ -379,7 +379,7 @@ class JanusTranslator:
             events=events,
             output=None,
         )
-        pipeline = _SpeakerPipeline(speaker, live, gates=gates)
+        pipeline = _TranslatedSpeaker(speaker, live, gates=gates)
         self.speakers[speaker.feed] = pipeline
         self._route(pipeline)
         self._set_candidates(pipeline)
@@ -393,7 +393,7 @@ class JanusTranslator:
             ", ".join(sorted(pipeline.routes)) or "nothing",
         )
 
-    def _route(self, pipeline: _SpeakerPipeline) -> None:
+    def _route(self, pipeline: _TranslatedSpeaker) -> None:
         """Translates the speaker into every listener language that needs it: not their own
         (its listeners hear them from Janus), and only pairs the engines can do."""
         source = pipeline.speaker.language
@@ -410,7 +410,7 @@ class JanusTranslator:
             pipeline.live.cascade.add_language(language, None, output)
             pipeline.routes.add(language)
 
-    def _set_candidates(self, pipeline: _SpeakerPipeline) -> None:
+    def _set_candidates(self, pipeline: _TranslatedSpeaker) -> None:
         """Auto-detection answers only languages that reach a listener of this room: a
         listener language (heard as is) or one translated into one."""
         if pipeline.speaker.language is not None:

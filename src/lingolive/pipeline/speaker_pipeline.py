@@ -51,7 +51,7 @@ TELL_SHED_EVERY_S = 5.0
 Chunk = tuple[Float32Array, float]
 
 
-class LiveTranslation:
+class SpeakerPipeline:
     """The pipeline of one speaker: segmentation, recognition, translation, speech."""
 
     def __init__(

@@ -57,7 +57,7 @@ class Marks:
 
 
 @dataclass
-class Utterance:
+class Phrase:
     """One committed phrase on its way through translation and speech, in one language.
 
     Recognition makes it (``target_lang`` empty); the cascade hands each listener language
@@ -73,8 +73,8 @@ class Utterance:
     translation: str = ""
     audio_out_s: float = 0.0
 
-    def for_language(self, language: str) -> Utterance:
-        return Utterance(
+    def for_language(self, language: str) -> Phrase:
+        return Phrase(
             segment_id=self.segment_id,
             source_lang=self.source_lang,
             text=self.text,

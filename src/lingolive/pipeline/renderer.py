@@ -35,9 +35,9 @@ from lingolive.pipeline.events import (
     VoiceFallback,
 )
 from lingolive.pipeline.glossary import Glossary
+from lingolive.pipeline.phrase import Marks, Phrase, Stage
 from lingolive.pipeline.playback import Playback, SpeechOutput
 from lingolive.pipeline.synthesis import OUT_RATE, resampled, synthesize_phrase
-from lingolive.pipeline.utterance import Marks, Stage, Utterance
 from lingolive.pipeline.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class Rendering:
     notes: list[str] = field(default_factory=list)  # fallback voice notes
     task: asyncio.Task[None] | None = None
 
-    def adopt(self, phrase: Utterance) -> None:
+    def adopt(self, phrase: Phrase) -> None:
         """``phrase`` takes over the marks recorded so far and those still to come (its own
         recognition marks win: they describe the commit)."""
         for stage, instant in self.marks.at.items():
@@ -73,7 +73,7 @@ class Rendering:
             self.translation.exception()  # retrieved: a withdrawn failure is nobody's news
 
 
-class Speaker:
+class Renderer:
     """Translates and voices committed phrases into one language, in order."""
 
     def __init__(
@@ -96,15 +96,15 @@ class Speaker:
         self._voice = voice
         self._events = events
         self._output = output
-        self._queue: asyncio.Queue[Utterance | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Phrase | None] = asyncio.Queue()
         self._playing: set[Playback] = set()  # segments whose playback is awaited
         self._ahead: Rendering | None = None  # rendered before its phrase was committed
-        self.completed: list[Utterance] = []  # the last phrases, for file mode and tests
+        self.completed: list[Phrase] = []  # the last phrases, for file mode and tests
 
-    def say(self, phrase: Utterance) -> None:
+    def say(self, phrase: Phrase) -> None:
         self._queue.put_nowait(phrase)
 
-    def prepare(self, phrase: Utterance) -> None:
+    def prepare(self, phrase: Phrase) -> None:
         """Render ``phrase`` now: it is likely to be committed with this text soon."""
         ahead = self._ahead
         if ahead is not None and (ahead.segment_id, ahead.text) == (phrase.segment_id, phrase.text):
@@ -139,7 +139,7 @@ class Speaker:
 
     # -- playback (the output resolves the handle; the event loop runs these) ------------------
 
-    def _follow(self, phrase: Utterance, playback: Playback) -> None:
+    def _follow(self, phrase: Phrase, playback: Playback) -> None:
         """Mark the phrase when its audio starts and ends playing, or say it was dropped."""
         self._playing.add(playback)
 
@@ -161,20 +161,20 @@ class Speaker:
         playback.finished.add_done_callback(finished)
         playback.dropped.add_done_callback(dropped)
 
-    def _timed(self, phrase: Utterance) -> None:
+    def _timed(self, phrase: Phrase) -> None:
         self._events(
             PhraseTimed(phrase.segment_id, self.target, phrase.marks.copy(), phrase.audio_out_s)
         )
 
     # -- rendering (a task per phrase) ----------------------------------------------------------
 
-    def _render(self, phrase: Utterance) -> Rendering:
+    def _render(self, phrase: Phrase) -> Rendering:
         loop = asyncio.get_running_loop()
         rendering = Rendering(phrase.segment_id, phrase.text, phrase.marks, loop.create_future())
         rendering.task = asyncio.create_task(self._make(rendering, phrase), name="render")
         return rendering
 
-    def _rendering_for(self, phrase: Utterance) -> Rendering:
+    def _rendering_for(self, phrase: Phrase) -> Rendering:
         """The rendering made ahead for exactly this phrase, adopted; else a new one.
 
         One made ahead for a later phrase (this one was committed before it) is kept; one
@@ -192,7 +192,7 @@ class Speaker:
         self.withdraw()
         return self._render(phrase)
 
-    async def _make(self, r: Rendering, phrase: Utterance) -> None:
+    async def _make(self, r: Rendering, phrase: Phrase) -> None:
         """Translate, then synthesize into ``r.audio`` (never raises: failures are data)."""
         r.marks.mark(Stage.MT_START)
         # ``r.translation`` is only cancelled with this task (``Rendering.cancel``), which
@@ -227,7 +227,7 @@ class Speaker:
             r.marks.mark(Stage.TTS_END)
             r.audio.put_nowait(None)
 
-    async def _translate(self, phrase: Utterance) -> str:
+    async def _translate(self, phrase: Phrase) -> str:
         source = phrase.detected_lang or phrase.source_lang or ""
         target = self.target
         if source == target:
@@ -247,14 +247,14 @@ class Speaker:
 
     # -- speaking -------------------------------------------------------------------------------
 
-    async def _speak(self, phrase: Utterance) -> None:
+    async def _speak(self, phrase: Phrase) -> None:
         rendering = self._rendering_for(phrase)
         try:
             await self._play(phrase, rendering)
         finally:
             rendering.cancel()  # no-op once it finished; stops it if we were cancelled
 
-    async def _play(self, phrase: Utterance, rendering: Rendering) -> None:
+    async def _play(self, phrase: Phrase, rendering: Rendering) -> None:
         source = phrase.detected_lang or phrase.source_lang or ""
         target = self.target
         try:
@@ -289,7 +289,7 @@ class Speaker:
         if Stage.TTS_FIRST_AUDIO not in phrase.marks.at:
             self._timed(phrase)  # no audio will play: its marks are complete now
 
-    def _fail(self, phrase: Utterance, stage: StageName, what: str, exc: BaseException) -> None:
+    def _fail(self, phrase: Phrase, stage: StageName, what: str, exc: BaseException) -> None:
         log.warning("segment %d: %s failed: %s", phrase.segment_id, what, exc)
         self._events(StageFailed(stage, f"{what} failed: {exc}", phrase.segment_id))
 
