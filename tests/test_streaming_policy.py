@@ -1,31 +1,23 @@
-"""The recognizer's decisions, one by one, on hand-made segmenter events and a scripted STT.
+"""The streaming policy's decisions, one by one: hand-made segmenter events in, actions out.
 
-Pauses, resumes, speculation, partial reuse, sentence commits, back-pressure and engine
-failures, asserted on the events and committed phrases, with no model: each test runs in
-milliseconds. The same behaviour on real speech and Whisper: test_streaming.py.
+No event loop, no thread, no model: ``Script`` plays the executor, running every pass the
+policy asks for on a scripted STT (tests/scripted_stt.py) at once, or holding it until the
+test lets it finish, with the queue ``Conditions`` the test sets. Each test runs in
+microseconds. The same policy carried out by the real executor: test_recognizer.py; on real
+speech and Whisper: test_streaming.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable
-from types import TracebackType
+from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
-import pytest
 
 from lingolive.config import RecognizerConfig
-from lingolive.engines.base import MODEL_RATE, Float32Array
-from lingolive.pipeline.events import (
-    Caption,
-    FinalPass,
-    PipelineEvent,
-    RecognitionBehind,
-    StageFailed,
-)
+from lingolive.engines.base import MODEL_RATE, EngineError, Float32Array
+from lingolive.pipeline.events import Caption, FinalPass, PipelineEvent, StageFailed
 from lingolive.pipeline.phrase import Phrase, Stage
-from lingolive.pipeline.recognizer import StreamingRecognizer
 from lingolive.pipeline.segmenter import (
     SegmenterEvent,
     SpeechEnded,
@@ -35,73 +27,106 @@ from lingolive.pipeline.segmenter import (
     SpeechResumed,
     SpeechStarted,
 )
-from lingolive.pipeline.stage_pool import StagePool
-from lingolive.pipeline.stt_queue import SttQueue
+from lingolive.pipeline.streaming_policy import (
+    Action,
+    AwaitPass,
+    CancelPass,
+    Commit,
+    Conditions,
+    Emit,
+    PassRequest,
+    PassResult,
+    Prepare,
+    StartPass,
+    StreamingPolicy,
+    Withdraw,
+    own_words,
+)
 from scripted_stt import WORD_SAMPLES, ScriptedSTT, silence
 
 TAIL = silence(0.15)  # the segmenter's tail after the last voiced window
 
-pytestmark = pytest.mark.timeout(10)
 
+class Script:
+    """The policy, with a scripted executor: passes run at once unless ``hold`` is set."""
 
-class Ahead:
-    """Records what recognition asks to render before committing it."""
-
-    def __init__(self) -> None:
-        self.log: list[str] = []  # "prepare <text>" / "withdraw", in order
-
-    def prepare(self, phrase: Phrase) -> None:
-        self.log.append(f"prepare {phrase.segment_id}: {phrase.text}")
-
-    def withdraw(self) -> None:
-        self.log.append("withdraw")
-
-
-class Recognition:
-    """A recognizer running on a real one-thread STT pool, recording what it reports."""
-
-    def __init__(self, stt: ScriptedSTT, config: RecognizerConfig | None = None) -> None:
+    def __init__(
+        self,
+        stt: ScriptedSTT,
+        config: RecognizerConfig | None = None,
+        source: str | None = "en",
+        candidates: frozenset[str] | None = None,
+    ) -> None:
         self.stt = stt
-        self.pool = StagePool("stt", 1)
+        self.policy = StreamingPolicy(config or RecognizerConfig(), source, candidates)
+        self.now = Conditions()  # what the executor's queues look like
+        self.hold = False  # passes started now wait for ``finish``
+        self.running: dict[int, PassRequest] = {}
+        self.requests: list[PassRequest] = []  # every pass asked for, in order
+        self.awaited: list[int] = []
+        self.cancelled: list[int] = []
         self.events: list[PipelineEvent] = []
         self.committed: list[Phrase] = []
-        self.ahead = Ahead()
-        self.recognizer = StreamingRecognizer(
-            stt,
-            SttQueue(self.pool),
-            "en",
-            candidates=None,
-            events=self.events.append,
-            commit=self.committed.append,
-            config=config or RecognizerConfig(),
-            ahead=self.ahead,
-        )
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Recognition:
-        self._task = asyncio.create_task(self.recognizer.run())
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stt.gate.set()
-        self.recognizer.close()
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self.pool.shutdown()
+        self.ahead: list[str] = []  # "prepare <id>: <text>" / "withdraw", in order
+        self.clock = 100.0  # the executor's pass times
 
     def feed(self, *events: SegmenterEvent) -> None:
         for event in events:
-            self.recognizer.on_event(event)
+            self.run(self.policy.on_event(event, self.now))
 
-    async def settle(self) -> None:
-        await asyncio.wait_for(self.recognizer.wait_idle(), 5)
+    def run(self, actions: Iterable[Action]) -> None:
+        started: list[int] = []
+        for action in actions:
+            match action:
+                case StartPass(pass_id, request):
+                    self.running[pass_id] = request
+                    self.requests.append(request)
+                    started.append(pass_id)
+                case AwaitPass(pass_id):
+                    self.awaited.append(pass_id)
+                case CancelPass(pass_id):
+                    self.running.pop(pass_id, None)
+                    self.cancelled.append(pass_id)
+                case Emit(event):
+                    self.events.append(event)
+                case Commit(phrase):
+                    self.committed.append(phrase)
+                case Prepare(phrase):
+                    self.ahead.append(f"prepare {phrase.segment_id}: {phrase.text}")
+                case Withdraw():
+                    self.ahead.append("withdraw")
+        if not self.hold:
+            for pass_id in started:
+                self.finish(pass_id)
+
+    def finish(self, pass_id: int | None = None) -> None:
+        """The pass (the oldest running one by default) ends: its result goes back."""
+        if pass_id is None:
+            pass_id = next(iter(self.running))
+        request = self.running.pop(pass_id, None)
+        if request is None:
+            return  # cancelled meanwhile: the executor never reports it
+        language = request.language or "en"
+        try:
+            transcript = self.stt.transcribe(
+                request.audio,
+                language,
+                prompt=request.prompt,
+                prefix=request.prefix,
+                partial=request.partial,
+            )
+        except EngineError as exc:
+            self.run(self.policy.on_pass_failed(pass_id, str(exc)))
+            return
+        self.clock += 0.1
+        result = PassResult(
+            own_words(transcript, request.context_words),
+            transcript,
+            language,
+            self.clock - 0.1,
+            self.clock,
+        )
+        self.run(self.policy.on_pass(pass_id, result, self.now))
 
     @property
     def texts(self) -> list[str]:
@@ -114,14 +139,6 @@ class Recognition:
     def heard(self) -> list[str]:
         """What every STT call heard, in order."""
         return [call.heard for call in self.stt.calls]
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("condition never met")
 
 
 def join(*parts: Float32Array) -> Float32Array:
@@ -138,290 +155,429 @@ def paused(uid: int, audio: Float32Array, *, at: float) -> SpeechPaused:
     return SpeechPaused(uid, audio, at, at + 0.4, speech_samples=len(audio) - len(TAIL))
 
 
-async def test_pause_then_resume_makes_one_phrase() -> None:
+def pausing(uid: int, audio: Float32Array, *, at: float) -> SpeechPausing:
+    return SpeechPausing(uid, audio, at, speech_samples=len(audio) - len(TAIL))
+
+
+# -- pauses, resumes and ends -----------------------------------------------------------------
+
+
+def test_pause_then_resume_makes_one_phrase() -> None:
     """A pause inside a sentence is undone when voice comes back: one phrase, whole text."""
     stt = ScriptedSTT()
     first = stt.say("I would like to book")
     rest = stt.say("a table for two.")
-    async with Recognition(stt) as r:
-        r.feed(SpeechStarted(1, 0.0, -0.2), paused(1, join(first, TAIL), at=1.5))
-        await r.settle()
-        assert r.heard == ["I would like to book"]
-        assert r.committed == [] and r.captions(final=True) == []  # held, not committed
-        whole = join(first, silence(0.5), rest, TAIL)
-        r.feed(SpeechResumed(1, 2.0), ended(1, whole, at=3.5))
-        await r.settle()
-    assert r.texts == ["I would like to book a table for two."]
-    assert r.captions(final=True) == [
-        Caption(
-            1,
-            "en",
-            "I would like to book a table for two.",
-            True,
-            "I would like to book a table for two.",
-        )
-    ]
-    assert r.committed[0].marks.at[Stage.VAD_END] == 3.9  # the end decided it, not the pause
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), paused(1, join(first, TAIL), at=1.5))
+    assert s.heard == ["I would like to book"]
+    assert s.committed == [] and s.captions(final=True) == []  # held, not committed
+    s.feed(SpeechResumed(1, 2.0), ended(1, join(first, silence(0.5), rest, TAIL), at=3.5))
+    text = "I would like to book a table for two."
+    assert s.texts == [text]
+    assert s.captions(final=True) == [Caption(1, "en", text, True, text)]
+    assert s.committed[0].marks.at[Stage.VAD_END] == 3.9  # the end decided it, not the pause
 
 
-async def test_voice_back_during_the_pause_pass_voids_the_pause() -> None:
-    """The pass at the pause heard a finished sentence, but the speaker went on meanwhile:
-    no early commit, the sentence stays with what follows."""
+def test_voice_back_during_the_pause_pass_voids_the_pause() -> None:
+    """The pass at the pause heard a finished sentence, but the speaker went on meanwhile
+    (a resume waits in the queue): no early commit, the sentence stays with what follows."""
     stt = ScriptedSTT()
     first = stt.say("How much does this cost?")
     rest = stt.say("And that one?")
-    async with Recognition(stt) as r:
-        stt.gate.clear()
-        r.feed(SpeechStarted(1, 0.0, -0.2), paused(1, join(first, TAIL), at=1.5))
-        await until(lambda: len(stt.calls) == 1)
-        r.feed(SpeechResumed(1, 2.0))
-        stt.gate.set()
-        await r.settle()
-        assert r.committed == []
-        r.feed(ended(1, join(first, silence(0.5), rest, TAIL), at=3.5))
-        await r.settle()
-    assert r.texts == ["How much does this cost? And that one?"]
+    s = Script(stt)
+    s.hold = True
+    s.feed(SpeechStarted(1, 0.0, -0.2), paused(1, join(first, TAIL), at=1.5))
+    assert s.awaited == [1]  # the pause waits for its pass
+    s.now = Conditions(resume_waiting=True)
+    s.finish()
+    assert s.committed == [] and s.events == []
+    s.hold, s.now = False, Conditions()
+    s.feed(SpeechResumed(1, 2.0), ended(1, join(first, silence(0.5), rest, TAIL), at=3.5))
+    assert s.texts == ["How much does this cost? And that one?"]
 
 
-async def test_finished_sentence_is_committed_at_the_pause() -> None:
+def test_finished_sentence_is_committed_at_the_pause() -> None:
     stt = ScriptedSTT()
     audio = join(stt.say("How much does this cost?"), TAIL)
-    async with Recognition(stt) as r:
-        r.feed(SpeechStarted(1, 0.0, -0.2), paused(1, audio, at=1.5))
-        await r.settle()
-        assert r.texts == ["How much does this cost?"]  # before the end was decided
-        assert r.committed[0].marks.at[Stage.VAD_END] == 1.9
-        assert r.events == [
-            FinalPass(voiced_s=len(audio) / MODEL_RATE),
-            Caption(1, "en", "How much does this cost?", True, "How much does this cost?"),
-        ]
-        before_end = list(r.events)
-        r.feed(ended(1, audio, at=1.5))
-        await r.settle()
-    assert r.events == before_end  # the end adds nothing: the phrase was out already
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), paused(1, audio, at=1.5))
+    assert s.texts == ["How much does this cost?"]  # before the end was decided
+    assert s.committed[0].marks.at[Stage.VAD_END] == 1.9
+    assert s.events == [
+        FinalPass(voiced_s=len(audio) / MODEL_RATE),
+        Caption(1, "en", "How much does this cost?", True, "How much does this cost?"),
+    ]
+    before_end = list(s.events)
+    s.feed(ended(1, audio, at=1.5))
+    assert s.events == before_end  # the end adds nothing: the phrase was out already
     assert len(stt.calls) == 1
 
 
-async def test_open_phrase_is_held_at_the_pause_and_committed_at_the_end() -> None:
+def test_open_phrase_is_held_at_the_pause_and_committed_at_the_end() -> None:
     stt = ScriptedSTT()
     audio = join(stt.say("I would like to book a table for."), TAIL)
-    async with Recognition(stt) as r:
-        r.feed(SpeechStarted(1, 0.0, -0.2), paused(1, audio, at=1.5))
-        await r.settle()
-        assert r.committed == []  # a dangling "for." does not end a sentence
-        r.feed(ended(1, audio, at=1.5))
-        await r.settle()
-    assert r.texts == ["I would like to book a table for."]
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), paused(1, audio, at=1.5))
+    assert s.committed == []  # a dangling "for." does not end a sentence
+    s.feed(ended(1, audio, at=1.5))
+    assert s.texts == ["I would like to book a table for."]
     assert len(stt.calls) == 1  # the held pass is the final one
-    assert r.committed[0].marks.at[Stage.VAD_END] == 1.9  # as decided at the pause
+    assert s.committed[0].marks.at[Stage.VAD_END] == 1.9  # as decided at the pause
 
 
-async def test_speculative_pass_is_cancelled_when_speech_resumes() -> None:
+def test_early_commit_off_holds_every_pause() -> None:
     stt = ScriptedSTT()
-    first = stt.say("I would like")
-    rest = stt.say("a table please.")
-    async with Recognition(stt) as r:
-        stt.gate.clear()  # the speculative pass takes its time
-        r.feed(
-            SpeechStarted(1, 0.0, -0.2),
-            SpeechPausing(1, join(first, TAIL), 1.0, speech_samples=len(first)),
-        )
-        await until(lambda: len(stt.calls) == 1)
-        r.feed(SpeechResumed(1, 1.2))
-        await r.settle()
-        stt.gate.set()
-        r.feed(ended(1, join(first, silence(0.3), rest, TAIL), at=3.0))
-        await r.settle()
-    assert r.heard == ["I would like", "I would like a table please."]
-    assert r.recognizer.passes == 1  # the speculative result never came back
-    assert r.texts == ["I would like a table please."]
-    assert [c.text for c in r.events if isinstance(c, Caption)] == [r.texts[0]]
+    audio = join(stt.say("How much does this cost?"), TAIL)
+    s = Script(stt, RecognizerConfig(early_commit=False))
+    s.feed(SpeechStarted(1, 0.0, -0.2), paused(1, audio, at=1.5))
+    assert s.committed == []
+    s.feed(ended(1, audio, at=1.5))
+    assert s.texts == ["How much does this cost?"] and len(stt.calls) == 1
 
 
-async def test_speech_is_prepared_when_the_speculative_pass_hears_it() -> None:
-    """The speculative pass ends before the pause is decided: the phrase is handed on to
-    be rendered ahead, with the segment id and text it is then committed with."""
+def test_a_tail_after_a_commit_closes_the_caption_without_a_pass() -> None:
+    """What is left after a committed phrase is only the VAD tail: no pass for it."""
     stt = ScriptedSTT()
-    speech = stt.say("How much does this cost?")
-    audio = join(speech, TAIL)
-    async with Recognition(stt) as r:
-        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechPausing(1, audio, 1.5, len(speech)))
-        await until(lambda: bool(r.ahead.log))
-        assert r.ahead.log == ["prepare 1: How much does this cost?"]
-        assert r.committed == [] and r.events == []  # nothing said or shown yet
-        r.feed(paused(1, audio, at=1.5))
-        await r.settle()
-    assert r.texts == ["How much does this cost?"] and r.committed[0].segment_id == 1
-    assert r.ahead.log == ["prepare 1: How much does this cost?"]
+    audio = join(stt.say("How much does this cost?"), TAIL)
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), paused(1, audio, at=1.5))
+    s.feed(ended(1, join(audio, silence(0.1)), at=1.5))
+    assert len(stt.calls) == 1 and s.texts == ["How much does this cost?"]
+
+
+# -- speculation and speech made ahead --------------------------------------------------------
+
+
+def test_speech_is_prepared_when_the_speculative_pass_hears_it() -> None:
+    """The speculative pass ends before the pause is decided: the phrase is prepared with
+    the segment id and text it is then committed with, and the decision reuses the pass."""
+    stt = ScriptedSTT()
+    audio = join(stt.say("How much does this cost?"), TAIL)
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5))
+    assert s.ahead == ["prepare 1: How much does this cost?"]
+    assert s.committed == [] and s.events == []  # nothing said or shown yet
+    assert s.awaited == []  # speculation never holds the events that follow
+    s.feed(paused(1, audio, at=1.5))
+    assert s.texts == ["How much does this cost?"] and s.committed[0].segment_id == 1
+    assert s.ahead == ["prepare 1: How much does this cost?"]
     assert len(stt.calls) == 1
 
 
-async def test_prepared_speech_is_withdrawn_when_the_voice_comes_back() -> None:
+def test_the_pause_waits_for_a_speculative_pass_still_running() -> None:
+    stt = ScriptedSTT()
+    audio = join(stt.say("How much does this cost?"), TAIL)
+    s = Script(stt)
+    s.hold = True
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5), paused(1, audio, at=1.5))
+    assert len(s.requests) == 1 and s.awaited == [1]  # no second pass: it awaits the first
+    s.finish()
+    assert s.texts == ["How much does this cost?"]
+    assert s.ahead == []  # decided by the same pass: nothing to render ahead any more
+
+
+def test_prepared_speech_is_withdrawn_when_the_voice_comes_back() -> None:
     stt = ScriptedSTT()
     first = stt.say("Good morning.")
     rest = stt.say("I need a taxi.")
-    async with Recognition(stt) as r:
-        start = join(first, TAIL)
-        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechPausing(1, start, 1.0, len(first)))
-        await until(lambda: bool(r.ahead.log))
-        r.feed(SpeechResumed(1, 1.3))
-        await r.settle()
-        assert r.ahead.log == ["prepare 1: Good morning.", "withdraw"]
-        r.feed(ended(1, join(first, silence(0.3), rest, TAIL), at=3.0))
-        await r.settle()
-    assert r.texts == ["Good morning. I need a taxi."]
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, join(first, TAIL), at=1.0))
+    s.feed(SpeechResumed(1, 1.3))
+    assert s.ahead == ["prepare 1: Good morning.", "withdraw"]
+    s.feed(ended(1, join(first, silence(0.3), rest, TAIL), at=3.0))
+    assert s.texts == ["Good morning. I need a taxi."]
 
 
-async def test_a_partial_that_heard_everything_is_prepared_at_once() -> None:
+def test_nothing_is_prepared_when_the_voice_is_back_already() -> None:
     stt = ScriptedSTT()
-    speech = stt.say("Where is the station?")
-    async with Recognition(stt) as r:
-        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechProgress(1, speech))
-        await r.settle()
-        r.feed(SpeechPausing(1, join(speech, TAIL), 1.5, len(speech)))
-        await r.settle()
-        assert r.ahead.log == ["prepare 1: Where is the station?"]
-        assert len(stt.calls) == 1  # the partial's pass, no speculative one
+    first = stt.say("Good morning.")
+    s = Script(stt)
+    s.hold = True
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, join(first, TAIL), at=1.0))
+    s.now = Conditions(resume_waiting=True)
+    s.finish()
+    assert s.ahead == []
 
 
-async def test_no_partial_pass_once_the_phrase_is_pausing() -> None:
-    """After ``SpeechPausing`` the speculative pass covers the speech: a partial due then
-    would hear the same audio again and keep the STT thread from the final."""
-    stt = ScriptedSTT()
-    speech = stt.say("I need a taxi.")
-    audio = join(speech, TAIL)
-    async with Recognition(stt) as r:
-        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechPausing(1, audio, 1.5, len(speech)))
-        await until(lambda: bool(r.ahead.log))  # the speculative pass is done: STT is idle
-        r.feed(SpeechProgress(1, audio, trailing_silence_ms=64))
-        await r.settle()
-        r.feed(paused(1, audio, at=1.5))
-        await r.settle()
-    assert [c.partial for c in stt.calls] == [False]  # the speculative pass only
-    assert r.texts == ["I need a taxi."]
-
-
-async def test_speculation_undone_before_it_starts_never_reaches_stt() -> None:
+def test_speculative_pass_is_cancelled_when_speech_resumes() -> None:
     stt = ScriptedSTT()
     first = stt.say("I would like")
     rest = stt.say("a table please.")
-    async with Recognition(stt) as r:
-        r.feed(
-            SpeechStarted(1, 0.0, -0.2),
-            SpeechPausing(1, join(first, TAIL), 1.0, speech_samples=len(first)),
-            SpeechResumed(1, 1.2),
-        )
-        await r.settle()
-        assert stt.calls == []
-        r.feed(ended(1, join(first, silence(0.3), rest, TAIL), at=3.0))
-        await r.settle()
-    assert r.heard == ["I would like a table please."]
-    assert r.texts == ["I would like a table please."]
+    s = Script(stt)
+    s.hold = True
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, join(first, TAIL), at=1.0))
+    s.feed(SpeechResumed(1, 1.2))
+    assert s.cancelled == [1] and s.running == {}
+    s.hold = False
+    s.feed(ended(1, join(first, silence(0.3), rest, TAIL), at=3.0))
+    assert s.heard == ["I would like a table please."]
+    assert s.texts == ["I would like a table please."]
+    assert [c.text for c in s.events if isinstance(c, Caption)] == [s.texts[0]]
 
 
-async def test_final_pass_reuses_a_partial_that_heard_everything() -> None:
+def test_a_speculative_pass_for_another_pause_is_cancelled_by_the_decision() -> None:
+    """The pause decided is not the one speculated on (more voice came in between without
+    a resume): the speculation is cancelled and the pause gets its own pass."""
+    stt = ScriptedSTT()
+    first = stt.say("I would like")
+    more = stt.say("a coffee.")
+    s = Script(stt)
+    s.hold = True
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, join(first, TAIL), at=1.0))
+    s.feed(paused(1, join(first, more, TAIL), at=1.6))
+    assert s.cancelled == [1] and s.awaited == [2]
+    s.finish(2)
+    assert s.texts == ["I would like a coffee."]
+
+
+def test_a_failed_speculative_pass_leaves_the_pause_its_own_pass() -> None:
+    stt = ScriptedSTT()
+    audio = join(stt.say("Where is the station?"), TAIL)
+    s = Script(stt)
+    stt.failures = 1
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5))
+    assert s.events == [] and s.ahead == []  # nobody waited for it: no failure to tell
+    s.feed(paused(1, audio, at=1.5))
+    assert s.texts == ["Where is the station?"] and len(s.requests) == 2
+
+
+def test_no_speculation_while_recognition_is_behind() -> None:
+    stt = ScriptedSTT()
+    audio = join(stt.say("Where is the station?"), TAIL)
+    s = Script(stt)
+    s.now = Conditions(stt_behind=True)
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5))
+    assert s.requests == []
+
+
+def test_a_partial_that_heard_everything_is_prepared_at_once() -> None:
+    stt = ScriptedSTT()
+    speech = stt.say("Where is the station?")
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), SpeechProgress(1, speech))
+    s.feed(pausing(1, join(speech, TAIL), at=1.5))
+    assert s.ahead == ["prepare 1: Where is the station?"]
+    assert len(stt.calls) == 1  # the partial's pass, no speculative one
+
+
+def test_no_partial_pass_once_the_phrase_is_pausing() -> None:
+    """After ``SpeechPausing`` the speculative pass covers the speech: a partial due then
+    would hear the same audio again and keep the STT thread from the final."""
+    stt = ScriptedSTT()
+    audio = join(stt.say("I need a taxi."), TAIL)
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5))
+    s.feed(SpeechProgress(1, audio, trailing_silence_ms=64), paused(1, audio, at=1.5))
+    assert [c.partial for c in stt.calls] == [False]  # the speculative pass only
+    assert s.texts == ["I need a taxi."]
+
+
+# -- partials and sentence commits ------------------------------------------------------------
+
+
+def test_final_pass_reuses_a_partial_that_heard_everything() -> None:
     stt = ScriptedSTT()
     speech = stt.say("Where is the station")
-    async with Recognition(stt) as r:
-        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechProgress(1, speech))
-        await r.settle()
-        r.feed(ended(1, join(speech, TAIL), at=1.5))
-        await r.settle()
-        assert [c.partial for c in stt.calls] == [True]  # no second pass
-        assert r.texts == ["Where is the station"]
-        assert r.captions(final=False) == [Caption(1, "en", "Where is the station", False, "")]
-        assert [c.segment_id for c in r.captions(final=True)] == [1]
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), SpeechProgress(1, speech))
+    s.feed(ended(1, join(speech, TAIL), at=1.5))
+    assert [c.partial for c in stt.calls] == [True]  # no second pass
+    assert s.texts == ["Where is the station"]
+    assert s.captions(final=False) == [Caption(1, "en", "Where is the station", False, "")]
+    assert [c.segment_id for c in s.captions(final=True)] == [1]
 
-        # A partial that missed the last words is not the final pass.
-        start = stt.say("And the")
-        end = stt.say("airport")
-        r.feed(SpeechStarted(2, 5.0, 4.8), SpeechProgress(2, start))
-        await r.settle()
-        r.feed(ended(2, join(start, end, TAIL), at=6.5))
-        await r.settle()
-    assert r.heard[1:] == ["And the", "And the airport"]
-    assert r.texts[1:] == ["And the airport"]
+    # A partial that missed the last words is not the final pass.
+    start = stt.say("And the")
+    end = stt.say("airport")
+    s.feed(SpeechStarted(2, 5.0, 4.8), SpeechProgress(2, start))
+    s.feed(ended(2, join(start, end, TAIL), at=6.5))
+    assert s.heard[1:] == ["And the", "And the airport"]
+    assert s.texts[1:] == ["And the airport"]
 
 
-async def test_confirmed_sentence_is_committed_while_the_speaker_goes_on() -> None:
+def test_partials_are_optional_work() -> None:
+    """No partial while more events wait, another speaker's pass runs, the phrase may be
+    ending, or before a first second to detect the language on."""
+    stt = ScriptedSTT()
+    speech = stt.say("Where is the station")
+    for now in (Conditions(events_waiting=True), Conditions(stt_busy=True)):
+        s = Script(stt)
+        s.now = now
+        s.feed(SpeechStarted(1, 0.0, -0.2), SpeechProgress(1, speech))
+        assert s.requests == []
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), SpeechProgress(1, speech, trailing_silence_ms=100))
+    assert s.requests == []
+    s = Script(stt, source=None)
+    s.feed(SpeechStarted(1, 0.0, -0.2), SpeechProgress(1, speech[: MODEL_RATE - 1]))
+    assert s.requests == []
+    s = Script(stt, RecognizerConfig(partials=False))
+    s.feed(SpeechStarted(1, 0.0, -0.2), SpeechProgress(1, speech))
+    assert s.requests == []
+
+
+def test_partials_confirm_what_two_passes_agree_on() -> None:
+    stt = ScriptedSTT()
+    a = stt.say("I would")
+    b = stt.say("like a")
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), SpeechProgress(1, a), SpeechProgress(1, join(a, b)))
+    assert s.captions(final=False) == [
+        Caption(1, "en", "I would", False, ""),
+        Caption(1, "en", "I would like a", False, "I would"),
+    ]
+    assert s.requests[0].partial and s.requests[0].prefix is None  # partials are not forced
+
+
+def test_confirmed_sentence_is_committed_while_the_speaker_goes_on() -> None:
     """Two partials agree on a finished sentence and more words follow it: the sentence is
-    its own phrase at once, and the audio buffer is cut where Whisper's segment ended."""
+    its own phrase at once, and the audio is cut where Whisper's segment ended."""
     stt = ScriptedSTT()
     a = stt.say("Where is the nearest station? I")
     b = stt.say("need to")
     c = stt.say("go there.")
-    async with Recognition(stt) as r:
-        r.feed(SpeechStarted(1, 0.0, 0.0), SpeechProgress(1, a))
-        await r.settle()
-        assert r.committed == []  # one pass confirms nothing
-        r.feed(SpeechProgress(1, join(a, b)))
-        await r.settle()
-        assert r.texts == ["Where is the nearest station?"]
-        cut = round(r.committed[0].marks.at[Stage.SPEECH_END] * MODEL_RATE)
-        assert cut == 5 * WORD_SAMPLES  # at the end of "station?", where Whisper's segment ends
-        r.feed(ended(1, join(a, b, c, TAIL), at=4.0))
-        await r.settle()
-    assert r.texts == ["Where is the nearest station?", "I need to go there."]
-    assert [c.segment_id for c in r.captions(final=True)] == [1, 2]
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, 0.0), SpeechProgress(1, a))
+    assert s.committed == []  # one pass confirms nothing
+    s.feed(SpeechProgress(1, join(a, b)))
+    assert s.texts == ["Where is the nearest station?"]
+    cut = round(s.committed[0].marks.at[Stage.SPEECH_END] * MODEL_RATE)
+    assert cut == 5 * WORD_SAMPLES  # at the end of "station?", where Whisper's segment ends
+    s.feed(ended(1, join(a, b, c, TAIL), at=4.0))
+    assert s.texts == ["Where is the nearest station?", "I need to go there."]
+    assert [c.segment_id for c in s.captions(final=True)] == [1, 2]
     final = stt.calls[-1]
     assert final.heard == "I need to go there." and final.prefix == "I"  # confirmed, forced
     assert final.samples == len(a) + len(b) + len(c) + len(TAIL) - cut
 
 
-async def test_utterances_merge_when_recognition_is_behind() -> None:
+def test_a_short_sentence_waits_for_the_next_one() -> None:
+    """ "Good morning." alone would sound choppy: it is not committed on its own."""
     stt = ScriptedSTT()
-    phrases = ["How much does this cost?", "Thank you very much.", "Where is the station?"]
-    async with Recognition(stt, RecognizerConfig(partials=False, max_pending=1)) as r:
-        # Three phrases end before recognition even starts: the 2nd and 3rd are merged.
-        for uid, text in enumerate(phrases, 1):
-            audio = join(stt.say(text), TAIL)
-            r.feed(SpeechStarted(uid, 2.0 * uid, 2.0 * uid))
-            if uid > 1:  # while behind, no speculative work for the merged utterances
-                r.feed(SpeechProgress(uid, audio), paused(uid, audio, at=2.0 * uid + 1))
-            r.feed(ended(uid, audio, at=2.0 * uid + 1))
-        await r.settle()
-    assert r.recognizer.merged_utterances == 2
-    assert r.heard == [" ".join(phrases)]  # one pass over all of them, nothing else
-    assert [type(e) for e in r.events] == [
-        RecognitionBehind,
-        RecognitionBehind,
-        FinalPass,
-        Caption,
+    a = stt.say("Good morning. I")
+    b = stt.say("need a")
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, 0.0), SpeechProgress(1, a), SpeechProgress(1, join(a, b)))
+    assert s.committed == []
+
+
+def test_sentence_commits_off_wait_for_the_pause() -> None:
+    stt = ScriptedSTT()
+    a = stt.say("Where is the nearest station? I")
+    b = stt.say("need to")
+    s = Script(stt, RecognizerConfig(sentence_commit=False))
+    s.feed(SpeechStarted(1, 0.0, 0.0), SpeechProgress(1, a), SpeechProgress(1, join(a, b)))
+    assert s.committed == []
+
+
+def test_a_phrase_after_a_pause_commit_is_heard_with_the_one_before() -> None:
+    """The next segment of the same utterance starts at the cut, but its pass hears the
+    committed words again as acoustic context, forced, and returns only its own words."""
+    stt = ScriptedSTT()
+    first = join(stt.say("How much does this cost?"), TAIL)
+    second = stt.say("And that one?")
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), paused(1, first, at=1.5))
+    s.feed(SpeechResumed(1, 2.0), ended(1, join(first, second, TAIL), at=3.0))
+    assert s.texts == ["How much does this cost?", "And that one?"]
+    last = s.requests[-1]
+    assert last.prefix == "How much does this cost?" and last.context_words == 5
+    assert last.prompt is None  # nothing was said before the acoustic context
+    assert [c.segment_id for c in s.captions(final=True)] == [1, 2]
+
+
+def test_the_session_text_is_the_next_utterances_prompt() -> None:
+    stt = ScriptedSTT()
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), ended(1, join(stt.say("Good morning."), TAIL), at=1.0))
+    s.feed(SpeechStarted(2, 2.0, 1.8), ended(2, join(stt.say("Thank you."), TAIL), at=3.0))
+    assert s.requests[-1].prompt == "Good morning." and s.requests[-1].prefix is None
+
+
+# -- languages, typed phrases, failures -------------------------------------------------------
+
+
+def test_the_language_is_detected_once_per_utterance_among_the_candidates() -> None:
+    stt = ScriptedSTT()
+    speech = stt.say("Where is the station, please")
+    s = Script(stt, source=None, candidates=frozenset({"en", "es"}))
+    s.feed(SpeechStarted(1, 0.0, -0.2), SpeechProgress(1, speech))
+    s.feed(ended(1, join(speech, stt.say("now?"), TAIL), at=1.5))
+    first, final = s.requests
+    assert first.language is None and first.detect_among == frozenset({"en", "es"})
+    assert final.language == "en"  # what the first pass ran in
+    assert s.committed[0].source_lang == "en"
+    s.policy.candidates = frozenset({"fr"})  # a listener changed language
+    s.feed(SpeechStarted(2, 5.0, 4.8), ended(2, join(stt.say("Thank you."), TAIL), at=6.0))
+    assert s.requests[-1].language is None and s.requests[-1].detect_among == {"fr"}
+
+
+def test_typed_phrases_are_numbered_with_the_spoken_ones() -> None:
+    stt = ScriptedSTT()
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), ended(1, join(stt.say("Good morning."), TAIL), at=1.0))
+    s.run(s.policy.typed("Hola", "es"))
+    s.feed(SpeechStarted(2, 2.0, 1.8), ended(2, join(stt.say("Thank you."), TAIL), at=3.0))
+    assert [(p.segment_id, p.text, p.source_lang) for p in s.committed] == [
+        (1, "Good morning.", "en"),
+        (2, "Hola", "es"),
+        (3, "Thank you.", "en"),
     ]
-    assert r.texts == [" ".join(phrases)]  # merged, but every word is there
+    assert Caption(2, "es", "Hola", True, "Hola") in s.events
 
 
-async def test_merged_end_is_not_answered_by_an_earlier_partial() -> None:
-    """A partial heard the start of an utterance that later had others merged into it: the
-    final pass must hear the merged audio, not reuse the partial."""
-    stt = ScriptedSTT()
-    start = stt.say("How much does")
-    rest = stt.say("this cost?")
-    after = stt.say("Thank you.")
-    async with Recognition(stt, RecognizerConfig(max_pending=1)) as r:
-        stt.gate.clear()
-        r.feed(SpeechStarted(1, 0.0, 0.0), SpeechProgress(1, start))
-        await until(lambda: len(stt.calls) == 1)  # the partial pass runs...
-        r.feed(ended(1, join(start, rest, TAIL), at=1.5))  # ...while utterance 1 ends
-        r.feed(SpeechStarted(2, 2.0, 2.0), ended(2, join(after, TAIL), at=2.5))
-        stt.gate.set()
-        await r.settle()
-    assert r.recognizer.merged_utterances == 1
-    assert r.texts == ["How much does this cost? Thank you."]
-
-
-async def test_stt_failure_loses_that_phrase_only() -> None:
+def test_stt_failure_loses_that_phrase_only() -> None:
     stt = ScriptedSTT()
     stt.failures = 1
-    async with Recognition(stt) as r:
-        r.feed(SpeechStarted(1, 0.0, 0.0), ended(1, join(stt.say("Lost words."), TAIL), at=1.0))
-        await r.settle()
-        audio = join(stt.say("Heard words."), TAIL)
-        r.feed(SpeechStarted(2, 2.0, 2.0), ended(2, audio, at=3.0))
-        await r.settle()
-    assert r.events == [
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, 0.0), ended(1, join(stt.say("Lost words."), TAIL), at=1.0))
+    audio = join(stt.say("Heard words."), TAIL)
+    s.feed(SpeechStarted(2, 2.0, 2.0), ended(2, audio, at=3.0))
+    assert s.events == [
         StageFailed("stt", "speech recognition failed: the model crashed", 1),
         FinalPass(voiced_s=len(audio) / MODEL_RATE),
         Caption(2, "en", "Heard words.", True, "Heard words."),
     ]
-    assert [(p.segment_id, p.text) for p in r.committed] == [(2, "Heard words.")]
+    assert [(p.segment_id, p.text) for p in s.committed] == [(2, "Heard words.")]
+
+
+def test_events_of_another_utterance_are_ignored() -> None:
+    stt = ScriptedSTT()
+    audio = join(stt.say("Where is the station?"), TAIL)
+    s = Script(stt)
+    s.feed(SpeechStarted(2, 0.0, -0.2), SpeechProgress(1, audio), ended(1, audio, at=1.0))
+    assert s.requests == [] and s.committed == []
+
+
+def test_close_cancels_every_pass_in_flight() -> None:
+    stt = ScriptedSTT()
+    audio = join(stt.say("Where is the station?"), TAIL)
+    s = Script(stt)
+    s.hold = True
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5))
+    s.run(s.policy.close())
+    assert s.cancelled == [1] and s.running == {}
+
+
+def test_a_pass_result_after_cancel_is_ignored() -> None:
+    stt = ScriptedSTT()
+    audio = join(stt.say("Where is the station?"), TAIL)
+    s = Script(stt)
+    s.hold = True
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5), SpeechResumed(1, 1.6))
+    late = PassResult("Where", replace(stt.transcribe(audio, "en")), "en", 0.0, 0.1)
+    assert s.policy.on_pass(1, late, Conditions()) == []
+
+
+def test_the_policy_runs_nothing_itself() -> None:
+    """Decisions only: the policy imports no event loop, thread, clock or STT queue."""
+    import ast
+    from pathlib import Path
+
+    import lingolive.pipeline.streaming_policy as module
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    forbidden = {"asyncio", "threading", "time", "concurrent.futures"}
+    assert imported & (forbidden | {"lingolive.pipeline.stt_queue"}) == set()
