@@ -3,8 +3,9 @@
 For every file of the chosen sets, headless Chromium (Playwright, Debian's chromium) opens a
 minimal measurement page (``bench/browser_page/``, written by this script into a document of
 the server's own origin) whose fake microphone plays the file. The page speaks the signaling
-protocol like ``client/app.js`` (same getUserMedia constraints, a real RTCPeerConnection, the
-translated track played by an ``<audio>`` element) and taps two tracks with AudioWorklets on
+protocol like the product page (``client/``: the same getUserMedia constraints as
+``client/microphone.js``, a real RTCPeerConnection as ``client/peer.js``, the translated
+track played by an ``<audio>`` element) and taps two tracks with AudioWorklets on
 ONE AudioContext: the local microphone track and the remote translated track. Latency of a
 phrase:
 

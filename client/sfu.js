@@ -1,7 +1,8 @@
 // SFU rooms (docs/sfu.md): the page talks to Janus (VideoRoom) instead of LingoLive's own
 // peer connection. It publishes the microphone as "<name> [<lang>]" and subscribes to the
 // node's feed in the language it hears ("LingoLive · es") plus the original voices of the
-// speakers of that language; captions keep coming over LingoLive's WebSocket (app.js).
+// speakers of that language; captions keep coming over LingoLive's WebSocket (signaling.js).
+// The session's side of it (asking, retrying) is sfu_link.js.
 //
 // janus.js is Debian's libjs-janus-gateway, served by the server as /vendor/janus.js and
 // loaded only here, in SFU rooms. It wants webrtc-adapter only for `browserDetails`
@@ -76,7 +77,8 @@ const why = (e) => (e && e.message) || (typeof e === "string" ? e : JSON.stringi
  * room's events, and never publishes). Callbacks: `onUp()` once the microphone reaches Janus
  * (or, listening only, once audio comes), `onFail(text, kind)` when this session cannot go on
  * (`kind` as in SfuError), `onNotice(text)`, `onPeople(list)` with who publishes in the room
- * (`{id, display}`, the page itself included while it publishes).
+ * (`{id, display}`, the page itself included while it publishes). Each feed heard plays in an
+ * <audio data-mid data-feed> of its own (`data-feed`: the feed's Janus display).
  */
 export class SfuSession {
   constructor({ ready, name, speaks, track, onUp, onFail, onNotice, onPeople }) {
@@ -289,7 +291,10 @@ export class SfuSession {
 
   onSubscriberMessage(msg, jsep) {
     if (this.closed) return;
-    if (Array.isArray(msg.streams)) this.streams = msg.streams;
+    if (Array.isArray(msg.streams)) {
+      this.streams = msg.streams;
+      for (const [mid, audio] of this.audios) audio.dataset.feed = this.feedOfMid(mid) || "";
+    }
     if (msg.error) {
       // A feed that left meanwhile (428 and the like): not fatal, the next sync catches up.
       this.onNotice(`Janus: ${msg.error}`);
@@ -326,6 +331,7 @@ export class SfuSession {
     const audio = old || document.createElement("audio");
     audio.autoplay = true;
     audio.dataset.mid = mid;
+    audio.dataset.feed = this.feedOfMid(mid) || "";
     audio.srcObject = new MediaStream([track]);
     if (!old) {
       audio.hidden = true;
@@ -342,15 +348,10 @@ export class SfuSession {
     for (const audio of this.audios.values()) if (audio.setSinkId) audio.setSinkId(sinkId).catch(() => {});
   }
 
-  /** The feed a subscription `mid` carries (tests, and the curious). */
+  /** The display of the feed a subscription `mid` carries (null: not known). */
   feedOfMid(mid) {
     const s = this.streams.find((x) => String(x.mid) === String(mid));
     return s ? s.feed_display || null : null;
-  }
-
-  /** The peer connection audio comes in on (null before the first subscription). */
-  get incoming() {
-    return (this.subscriber && this.subscriber.webrtcStuff && this.subscriber.webrtcStuff.pc) || null;
   }
 
   /** Leave the room and end the Janus session; safe to call more than once, and after Janus

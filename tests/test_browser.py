@@ -19,11 +19,65 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed"),
 ]
 
+#: What the page made, recorded by the test (an init script, run before the page's own):
+#: ``window.spy.pcs`` every RTCPeerConnection, ``spy.streams`` every getUserMedia stream,
+#: ``spy.sockets`` every WebSocket, each with the JSON messages it ``received`` and ``sent``.
+#: ``spy.ws()``: the latest socket to the server's /ws; ``spy.sentTrack()``: the audio track
+#: the latest peer connection sends; ``spy.receiverOf(track)``: the RTCRtpReceiver a remote
+#: track comes in on.
+SPY_JS = """
+(() => {
+  const spy = {pcs: [], streams: [], sockets: []};
+  window.spy = spy;
+  const RealPC = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends RealPC {
+    constructor(...args) { super(...args); spy.pcs.push(this); }
+  };
+  const devices = navigator.mediaDevices;
+  if (devices && devices.getUserMedia) {
+    const real = devices.getUserMedia.bind(devices);
+    devices.getUserMedia = async (...args) => {
+      const stream = await real(...args);
+      spy.streams.push(stream);
+      return stream;
+    };
+  }
+  const parse = (data) => { try { return JSON.parse(data); } catch { return data; } };
+  const RealWS = window.WebSocket;
+  window.WebSocket = class extends RealWS {
+    constructor(...args) {
+      super(...args);
+      this.received = [];
+      this.sent = [];
+      spy.sockets.push(this);
+      this.addEventListener("message", (e) => this.received.push(parse(e.data)));
+    }
+    send(data) { this.sent.push(parse(data)); return super.send(data); }
+  };
+  spy.ws = () => spy.sockets.filter((s) => new URL(s.url).pathname === "/ws").at(-1) || null;
+  spy.sentTrack = () => {
+    const pc = spy.pcs.at(-1);
+    const sender = pc && pc.getSenders().find((s) => s.track && s.track.kind === "audio");
+    return sender ? sender.track : null;
+  };
+  spy.receiverOf = (track) => {
+    for (const pc of spy.pcs) {
+      const receiver = pc.getReceivers().find((r) => r.track === track);
+      if (receiver) return receiver;
+    }
+    return null;
+  };
+})();
+"""
+
+#: The decoder's stats of the track the page plays in its <audio id="remote">.
 INBOUND_STATS_JS = """
 async () => {
-  const pc = window.lingolive.pc;
-  if (!pc) return null;
-  const report = await pc.getStats();
+  const audio = document.getElementById("remote");
+  const track = audio.srcObject && audio.srcObject.getAudioTracks()[0];
+  const receiver = track && window.spy.receiverOf(track);
+  if (!receiver) return null;
+  const report = await receiver.getStats();
   let out = null;
   report.forEach((s) => {
     if (s.type === "inbound-rtp" && s.kind === "audio") {
@@ -34,6 +88,10 @@ async () => {
   return out;
 }
 """
+
+#: The page's session state, as its status line shows it (view.js): "idle", "connecting",
+#: "reconnecting" or "listening" (speech reaches the server).
+LISTENING_JS = "document.getElementById('status').dataset.state === 'listening'"
 
 
 #: Captions on the page: who spoke, the source text (and whether it is still partial), the
@@ -87,10 +145,18 @@ def launch(playwright: Any, wav: Path, tmp: Path, extra_args: tuple[str, ...] = 
     )
 
 
+def spied_page(browser: Any) -> Any:
+    """A new page (in a context of its own) with SPY_JS installed."""
+    page = browser.new_page()
+    page.add_init_script(SPY_JS)
+    return page
+
+
 def start_listening(page: Any) -> None:
     """Click the microphone button; return once the page says speech reaches the server."""
     page.click("#mic")
-    page.wait_for_function("window.lingolive.listening === true", timeout=15_000)
+    page.wait_for_function(LISTENING_JS, timeout=15_000)
+    assert page.inner_text("#status").startswith("Listening"), page.inner_text("#status")
 
 
 def settled_captions(page: Any, *, others_only: bool = False, timeout_s: float = 40) -> list[Any]:
@@ -136,7 +202,7 @@ def test_page_translates_fake_microphone(server: Server, tmp_path: Path) -> None
     with sync_playwright() as pw:
         browser = launch(pw, DATA / "en_piper_01.wav", tmp_path)
         try:
-            page = browser.new_page()
+            page = spied_page(browser)
             console: list[str] = []
             page.on("console", lambda m: console.append(m.text))
             page.goto(server.url + "/")

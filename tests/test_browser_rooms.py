@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, Server
-from test_browser import CHROMIUM, launch, loud_playback_s, settled_captions, start_listening
+from test_browser import (
+    CHROMIUM,
+    launch,
+    loud_playback_s,
+    settled_captions,
+    spied_page,
+    start_listening,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -22,7 +29,7 @@ def test_two_browsers_in_one_room(server: Server, tmp_path: Path) -> None:
         english = launch(pw, DATA / "en_piper_01.wav", tmp_path)
         spanish = launch(pw, DATA / "es_espeak_08.wav", tmp_path)
         try:
-            host = english.new_page()
+            host = spied_page(english)
             host.goto(server.url + "/")
             host.wait_for_selector("#create-room:not([disabled])", timeout=15_000)
             host.fill("#name", "Ann")
@@ -32,7 +39,7 @@ def test_two_browsers_in_one_room(server: Server, tmp_path: Path) -> None:
             host.select_option("#source", "en")
             host.select_option("#target", "en")
 
-            guest = spanish.new_page()
+            guest = spied_page(spanish)
             # The token is in the invite's fragment (#token=…): the query goes before it.
             link, fragment = invite.split("#", 1)
             assert fragment.startswith("token=") and "token=" not in link, invite

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from conftest import DATA, ROOT, Server, start_server, stop_server
-from test_browser import CHROMIUM, launch, start_listening
+from test_browser import CHROMIUM, LISTENING_JS, SPY_JS, launch, start_listening
 
 pytestmark = [
     pytest.mark.browser,
@@ -37,12 +37,13 @@ pytestmark = [
 ]
 
 #: Installs ``window.probe``: when the fake microphone's speech starts and ends (page clock,
-#: ms), whatever the page's mute does to the track it sends, and the page's level meter's
-#: highest value during a phrase spoken while the page is muted.
+#: ms), whatever the page's mute does to the track it sends (the probe listens to a clone of
+#: it, always enabled), and the page's level meter's highest value during a phrase spoken
+#: while the page is muted.
 PROBE_JS = """
 () => {
   if (window.probe) clearInterval(window.probe.timer);
-  const track = window.lingolive.track.clone();
+  const track = window.spy.sentTrack().clone();
   track.enabled = true;
   const ctx = new AudioContext();
   const analyser = ctx.createAnalyser();
@@ -64,7 +65,7 @@ PROBE_JS = """
       probe.loud = true;
       probe.lastLoud = now;
       if (probe.mutedPhrase && muted) {
-        probe.mutedMeter = Math.max(probe.mutedMeter, window.lingolive.level);
+        probe.mutedMeter = Math.max(probe.mutedMeter, document.getElementById('level').value);
       }
     } else if (probe.loud && now - probe.lastLoud > 500) {
       probe.loud = false;
@@ -87,17 +88,37 @@ PHRASE_PASSED_JS = """
 }
 """
 
-#: The page's phrases (captions) whose first message came at or after ``t`` (page clock, ms).
-PHRASES_SINCE_JS = """
-(t) => [...window.lingolive.segments.values()].map((s) => s.phrase)
-  .filter((p) => p.at >= t)
-  .map((p) => ({src: p.src, srcLang: p.srcLang, dst: p.dst, dstLang: p.dstLang, at: p.at}))
+#: The page's captions, as it shows them: when each phrase came (its <time>, page clock, ms),
+#: what was said and its language, the translation and its language.
+CAPTIONS_SHOWN_JS = """
+[...document.querySelectorAll('#captions li')].map((li) => ({
+  src: li.querySelector('.src').textContent, srcLang: li.querySelector('.src').lang,
+  dst: li.querySelector('.dst').textContent, dstLang: li.querySelector('.dst').lang,
+  at: Date.parse(li.querySelector('time').dateTime),
+}))
 """
 
-TRANSLATED_SINCE_JS = """
-([t, lang]) => [...window.lingolive.segments.values()].some((s) =>
-  s.phrase.at >= t && s.phrase.dst && (!lang || s.phrase.dstLang === lang))
+#: The page's phrases (captions) whose first message came at or after ``t`` (page clock, ms).
+PHRASES_SINCE_JS = f"(t) => {CAPTIONS_SHOWN_JS}.filter((p) => p.at >= t)"
+
+TRANSLATED_SINCE_JS = f"""
+([t, lang]) => {CAPTIONS_SHOWN_JS}.some((p) => p.at >= t && p.dst && (!lang || p.dstLang === lang))
 """
+
+#: True once the latest ``ready`` the page's socket received says it hears ``lang``.
+READY_HEARS_JS = """
+(lang) => {
+  const ws = window.spy.ws();
+  const ready = ws && ws.received.filter((m) => m.type === 'ready').at(-1);
+  return !!ready && ready.target_lang === lang;
+}
+"""
+
+#: The session id the server gave in its ``answer`` on socket ``ws`` (null before it came).
+ANSWER_JS = "((ws) => (ws.received.find((m) => m.type === 'answer') || {}).session_id)"
+
+#: The phrases the page keeps (localStorage, read by the exports and after a reload).
+STORED_JS = "(JSON.parse(localStorage.getItem('lingolive.captions.v1')) || {phrases: []}).phrases"
 
 NOW_JS = "Date.now()"
 
@@ -183,6 +204,7 @@ def browser(playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture(scope="module")
 def page(browser: Any, own_server: OwnServer) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1000, "height": 1000}, accept_downloads=True)
+    context.add_init_script(SPY_JS)
     page = context.new_page()
     page.goto(own_server.server.url + "/")
     page.wait_for_selector("#mic:not([disabled])", timeout=15_000)
@@ -233,7 +255,7 @@ def test_mute_stops_translations_and_unmute_resumes(page: Any) -> None:
     page.keyboard.press("m")
     try:
         assert page.get_attribute("#mute", "aria-pressed") == "true"
-        assert page.evaluate("window.lingolive.track.enabled") is False
+        assert page.evaluate("window.spy.sentTrack().enabled") is False
         assert "muted" in page.inner_text("#status")
         silent_from = wait_phrase_passed(page, muted_at)
         assert page.evaluate(PHRASES_SINCE_JS, silent_from) == []
@@ -249,7 +271,7 @@ def test_push_to_talk_lets_through_only_while_space_is_held(page: Any) -> None:
     page.check("#ptt")
     try:
         assert page.is_visible("#talk")
-        assert page.evaluate("window.lingolive.track.enabled") is False
+        assert page.evaluate("window.spy.sentTrack().enabled") is False
         # Start holding in the silence after a phrase, hold through the next one.
         wait_silence(page)
         held_at = now(page)
@@ -265,7 +287,7 @@ def test_push_to_talk_lets_through_only_while_space_is_held(page: Any) -> None:
     finally:
         page.keyboard.up("Space")
         page.uncheck("#ptt")
-    assert page.evaluate("window.lingolive.track.enabled") is True
+    assert page.evaluate("window.spy.sentTrack().enabled") is True
 
 
 def test_typed_text_is_translated(page: Any) -> None:
@@ -273,8 +295,7 @@ def test_typed_text_is_translated(page: Any) -> None:
     page.press("#say-text", "Enter")
     assert page.input_value("#say-text") == ""
     page.wait_for_function(
-        """() => [...window.lingolive.segments.values()].some((s) =>
-             s.phrase.src.includes('pharmacy') && s.phrase.dst)""",
+        f"() => {CAPTIONS_SHOWN_JS}.some((p) => p.src.includes('pharmacy') && p.dst)",
         timeout=30_000,
     )
     said = [p for p in page.evaluate(PHRASES_SINCE_JS, 0) if "pharmacy" in p["src"]]
@@ -293,15 +314,20 @@ def test_skip_is_accepted_and_notices_are_dismissable(page: Any) -> None:
 def test_a_lost_microphone_can_be_replaced_mid_session(page: Any) -> None:
     # The probe is done: its clone of the microphone would share the fake capture device.
     page.evaluate("clearInterval(window.probe.timer), window.probe.track.stop()")
-    old = page.evaluate("window.lingolive.track.id")
-    page.evaluate("window.lingolive.track.dispatchEvent(new Event('ended'))")  # unplugged
+    old = page.evaluate("window.spy.sentTrack().id")
+    pcs = page.evaluate("window.spy.pcs.length")
+    page.evaluate("window.spy.sentTrack().dispatchEvent(new Event('ended'))")  # unplugged
     assert page.inner_text("#status").startswith("The microphone stopped")
     assert page.get_attribute("#devices", "open") is not None  # the picker is offered
     switched_at = now(page)
     page.click("#notices li >> text=Use the default microphone")
-    page.wait_for_function("(old) => window.lingolive.track.id !== old", arg=old)
+    page.wait_for_function("(old) => window.spy.sentTrack().id !== old", arg=old)
     # The new track went into the same connection (replaceTrack): phrases still arrive.
-    assert page.evaluate("window.lingolive.listening") is True
+    assert page.evaluate(
+        "window.spy.sentTrack() === window.spy.streams.at(-1).getAudioTracks()[0]"
+    ), "the connection does not send the new microphone"
+    assert page.evaluate("window.spy.pcs.length") == pcs, "a new connection instead of replaceTrack"
+    assert page.evaluate(LISTENING_JS) is True
     wait_translated_since(page, switched_at)
     page.click("#devices summary")  # fold the pickers away again
 
@@ -310,7 +336,9 @@ def test_changing_i_hear_mid_session_changes_the_next_translation(page: Any) -> 
     spanish = {p["dst"] for p in page.evaluate(PHRASES_SINCE_JS, 0) if p["dstLang"] == "es"}
     page.select_option("#target", "ca")
     try:
-        page.wait_for_function("window.lingolive.ready.target_lang === 'ca'")
+        page.wait_for_function(READY_HEARS_JS, arg="ca")
+        sent = page.evaluate("window.spy.ws().sent")
+        assert {"type": "listen", "target_lang": "ca"} in sent, sent  # no reconnection
         page.wait_for_function(
             "document.getElementById('status').textContent.includes('→ Catalan')"
         )
@@ -320,7 +348,7 @@ def test_changing_i_hear_mid_session_changes_the_next_translation(page: Any) -> 
         assert catalan[0]["dst"] not in spanish, (catalan, spanish)
     finally:
         page.select_option("#target", "es")
-    page.wait_for_function("window.lingolive.ready.target_lang === 'es'")
+    page.wait_for_function(READY_HEARS_JS, arg="es")
 
 
 def download(page: Any, button: str) -> str:
@@ -333,7 +361,7 @@ def test_exports_parse_with_the_phrases_in_order(page: Any) -> None:
     import pysubs2
 
     page.wait_for_function(
-        "window.lingolive.store.phrases.filter((p) => p.src && p.dst).length >= 3",
+        f"{STORED_JS}.filter((p) => p.src && p.dst).length >= 3",
         timeout=40_000,
     )
     data = json.loads(download(page, "#export-json"))
@@ -400,16 +428,16 @@ def test_controls_are_named_and_captions_are_a_log(page: Any) -> None:
     page.check("#show-timings")
     assert page.is_visible("#latency")
     page.uncheck("#show-timings")
-    page.wait_for_function("window.lingolive.level > 0.4", timeout=20_000)  # mid-phrase
+    # Mid-phrase, for the screenshot.
+    page.wait_for_function("document.getElementById('level').value > 0.4", timeout=20_000)
     page.screenshot(path=str(ROOT / "docs" / "page.png"))
 
 
 def test_captions_survive_a_reload(page: Any) -> None:
     page.click("#mic")  # stop, so that no phrase comes in between
     page.wait_for_selector("#mic[aria-pressed='false']")
-    before = page.evaluate(
-        "window.lingolive.store.save(), window.lingolive.store.phrases.map((p) => [p.src, p.dst])"
-    )
+    # Stopping saved the phrases (localStorage): what the page shows after a reload.
+    before = page.evaluate(f"{STORED_JS}.map((p) => [p.src, p.dst])")
     assert len(before) >= 3
     page.reload()
     page.wait_for_selector("#mic:not([disabled])", timeout=15_000)
@@ -429,9 +457,9 @@ def test_server_restart_reconnects_and_captions_continue(page: Any, own_server: 
         "document.getElementById('status').textContent.startsWith('Reconnecting')",
         timeout=20_000,
     )
-    assert page.evaluate("window.lingolive.listening") is False
+    assert page.get_attribute("#status", "data-state") == "reconnecting"
     own_server.start_again()
-    page.wait_for_function("window.lingolive.listening === true", timeout=60_000)
+    page.wait_for_function(LISTENING_JS, timeout=60_000)
     back_at = now(page)
     wait_translated_since(page, back_at)
     assert page.locator("#captions li").count() > kept
@@ -442,6 +470,7 @@ def test_server_restart_reconnects_and_captions_continue(page: Any, own_server: 
 
 def test_room_shows_leave_who_speaks_and_who_is_muted(browser: Any, own_server: OwnServer) -> None:
     host_context, guest_context = browser.new_context(), browser.new_context()
+    guest_context.add_init_script(SPY_JS)
     try:
         host = host_context.new_page()
         host.goto(own_server.server.url + "/")
@@ -464,12 +493,20 @@ def test_room_shows_leave_who_speaks_and_who_is_muted(browser: Any, own_server: 
         guest.wait_for_selector("#participants li.muted:has-text('Ann')", timeout=10_000)
         # The guest's connection drops: the page comes back as the same participant, and
         # the host never sees Bob leave.
-        bob = guest.evaluate("window.lingolive.sessionId")
-        guest.evaluate("window.lingolive.ws.close()")
+        bob = guest.evaluate(f"{ANSWER_JS}(window.spy.ws())")
+        sockets = guest.evaluate("window.spy.sockets.length")
+        guest.evaluate("window.spy.ws().close()")
         guest.wait_for_function(
-            f"window.lingolive.listening === true && window.lingolive.sessionId === '{bob}'",
+            f"""([sockets, bob]) => window.spy.sockets.length > sockets
+                && {ANSWER_JS}(window.spy.ws()) === bob && {LISTENING_JS}""",
+            arg=[sockets, bob],
             timeout=40_000,
         )
+        offer = guest.evaluate("window.spy.ws().sent.find((m) => m.type === 'offer')")
+        assert offer["resume_token"], offer
+        guest.get_by_text(
+            "Reconnected: back in the room (the others did not see you leave)."
+        ).wait_for()
         assert "left" not in host.inner_text("#room-info"), host.inner_text("#room-info")
         assert host.locator("#participants li").count() == 2
         guest.click("#mic")

@@ -1,7 +1,7 @@
 // Measurement page of bench/browser_latency.py. One session as the product page opens it
-// (client/app.js: same getUserMedia constraints, a real RTCPeerConnection, the remote track
-// played by an <audio> element), plus two AudioWorklet taps on ONE AudioContext: the local
-// microphone track and the remote (translated) track. Every time recorded here is on that
+// (client/: the same getUserMedia constraints as microphone.js, a real RTCPeerConnection as
+// peer.js, the remote track played by an <audio> element), plus two AudioWorklet taps on ONE
+// AudioContext: the local microphone track and the remote (translated) track. Every time recorded here is on that
 // context's sample clock (seconds), so mic and remote instants are directly comparable.
 
 const QUANTUM_FIELDS = 5;  // t, rms, peak, first, last (see tap.js)
@@ -26,7 +26,7 @@ function send(msg) {
   if (bench.ws && bench.ws.readyState === WebSocket.OPEN) bench.ws.send(JSON.stringify(msg));
 }
 
-function waitForIce(pc, ms) {  // as client/app.js: complete offer on a LAN, else trickle
+function waitForIce(pc, ms) {  // as client/peer.js: complete offer on a LAN, else trickle
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => { pc.removeEventListener("icegatheringstatechange", check); resolve(); };
