@@ -50,7 +50,6 @@ from lingolive.rooms import tokens
 from lingolive.rooms.room import Participant, Room
 from lingolive.rtc.call import Call, CallEnd, CandidateRefused, Ending
 from lingolive.rtc.peer import BadSDP
-from lingolive.sfu.janus_api import JanusError
 from lingolive.sfu.rooms import SfuRoom, SfuRoomClosed, SfuRoomFull, SfuUnavailable
 from lingolive.signaling.admission import Admission
 from lingolive.signaling.controls import Controls
@@ -408,11 +407,9 @@ class SignalingSession:
             except SfuRoomFull as exc:
                 self._sfu = None
                 raise SessionError(ErrorCode.ROOM_FULL, str(exc)) from exc
-            except JanusError as exc:
+            except SfuUnavailable as exc:  # (Janus refused the feed)
                 self._sfu = None
-                raise SessionError(
-                    ErrorCode.SFU_UNAVAILABLE, f"Janus did not publish the {language} feed: {exc}"
-                ) from exc
+                raise SessionError(ErrorCode.SFU_UNAVAILABLE, str(exc)) from exc
         else:
             raise SessionError(ErrorCode.SFU_UNAVAILABLE, f"room {message.room} keeps closing")
         self._start()  # a listener needs no offer
