@@ -45,6 +45,7 @@ class Outbox:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
             log.warning("client is not reading its socket; closing session")
+            self.closed = True  # (once: what else is put meanwhile is dropped)
             asyncio.get_running_loop().create_task(self.close())
 
     def error(self, code: str, message: str) -> None:
