@@ -55,6 +55,18 @@ def test_stages_and_media_never_speak_the_wire() -> None:
     assert {m: d for m, d in offenders.items() if d} == {}
 
 
+def test_signaling_never_speaks_janus() -> None:
+    """The SFU rooms registry turns Janus's failures into its own errors (``SfuUnavailable``),
+    so the signaling edge never sees Janus's API."""
+    graph = imports()
+    speaking = sorted(
+        module
+        for module, deps in graph.items()
+        if module.startswith("lingolive.signaling") and "lingolive.sfu.janus_api" in deps
+    )
+    assert speaking == []
+
+
 def test_the_protocol_is_a_leaf() -> None:
     assert imports()["lingolive.protocol"] == set()
 

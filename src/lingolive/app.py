@@ -43,7 +43,7 @@ from lingolive.rooms import tokens
 from lingolive.rtc.peer import browser_ice_server, long_term_turn_urls, turn_secret
 from lingolive.sfu.rooms import SfuUnavailable
 from lingolive.signaling.admission import Admission
-from lingolive.signaling.session import SignalingSession
+from lingolive.signaling.endpoint import serve
 
 log = logging.getLogger(__name__)
 
@@ -295,11 +295,7 @@ def create_app(
             await ws.send_text(error.model_dump_json())
             await ws.close(code=1013)  # try again later
             return
-        session = SignalingSession(ws, ctx, admission, address)
-        try:
-            await session.run()
-        finally:
-            admission.closed(address, pending=not session.started)
+        await serve(ws, ctx, admission, address)
 
     @app.post("/rooms")
     async def create_room(request: Request) -> RoomCreated:

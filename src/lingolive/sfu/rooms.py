@@ -362,8 +362,8 @@ class SfuRooms:
     async def listen(self, room: SfuRoom, language: str, listener: SfuListener) -> None:
         """``listener`` hears ``room`` in ``language``; the first listener of a language has
         its feed published, and the listener gets ``sfu_ready`` (at once, or when a room
-        being rebuilt is back). ``SfuRoomFull`` past ``LL_SFU_MAX_LISTENERS``; ``JanusError``
-        if Janus refuses the feed (nothing changed then)."""
+        being rebuilt is back). ``SfuRoomFull`` past ``LL_SFU_MAX_LISTENERS``;
+        ``SfuUnavailable`` if Janus refuses the feed (nothing changed then)."""
         async with room.lock:
             if room.closed:
                 raise SfuRoomClosed(room.id)
@@ -388,11 +388,14 @@ class SfuRooms:
                 assert room.translator is not None
                 try:
                     await room.translator.add_language(language)
-                except BaseException:
+                except BaseException as exc:
                     group.discard(listener)
                     if not group:
                         room.listeners.pop(language, None)
                     self._watch_idle(room)
+                    if isinstance(exc, JanusError):
+                        message = f"Janus did not publish the {language} feed: {exc}"
+                        raise SfuUnavailable(message) from exc
                     raise
             listener.emit(room.ready(language))
 

@@ -4,7 +4,7 @@ A socket costs the server a task and a buffer before it asks for anything, so so
 never offer are bounded three ways: all open sockets (``LL_MAX_CONNECTIONS``), sockets that
 have no session yet per client address (``LL_MAX_PENDING_PER_ADDRESS``: one client cannot
 take every slot), and how long a socket may wait before its offer (``LL_OFFER_TIMEOUT_S``,
-enforced by the session). A socket beyond a limit is accepted only to be told why
+enforced by ``endpoint.py``). A socket beyond a limit is accepted only to be told why
 (``too_many_connections``) and closed with code 1013 (try again later).
 """
 

@@ -3,14 +3,16 @@ text, skip the backlog.
 
 Each request is checked here, in the edge's words (the engines' language selection, the
 ``say`` rate limit), then handed to the call (loopback) or to the room (which re-routes and
-tells the others). Kept apart from ``session.py``, which owns the socket and the offer.
+tells the others). Kept apart from ``session.py``, which owns the socket, and from
+``call_admission.py``, which decides what an offer gets.
 """
 
 from __future__ import annotations
 
 import time
 
-from lingolive.context import AppContext
+from lingolive.config import Settings
+from lingolive.engines.registry import Engines
 from lingolive.engines.selection import Languages
 from lingolive.pipeline.rate_limit import TokenBucket
 from lingolive.protocol import ErrorCode, Listen, Mute, Say, Skip
@@ -27,30 +29,31 @@ class Controls:
 
     def __init__(
         self,
-        ctx: AppContext,
+        settings: Settings,
+        engines: Engines,
         call: Call,
         languages: Languages,
         participant_id: str,
         room: Room | None,
     ) -> None:
-        self._ctx = ctx
+        self._settings = settings
+        self._engines = engines
         self._call = call
         self.languages = languages
         self._id = participant_id
         self._room = room
-        per_minute = ctx.settings.max_say_per_minute
+        per_minute = settings.max_say_per_minute
         self._says = TokenBucket(rate=per_minute / 60.0, burst=float(per_minute))
         # Mute and listen re-route a room and are told to everybody in it: a client
         # toggling them in a loop would flood every other participant's socket.
-        self._changes = TokenBucket(rate=ctx.settings.max_controls_per_s, burst=CONTROL_BURST)
+        self._changes = TokenBucket(rate=settings.max_controls_per_s, burst=CONTROL_BURST)
 
     async def handle(self, message: Listen | Mute | Say | Skip) -> Languages | None:
         """Carry out ``message``; the session's languages if they changed (``listen``)."""
         if isinstance(message, Mute | Listen) and not self._changes.take(1.0, time.monotonic()):
             raise SessionError(
                 ErrorCode.TOO_MANY_REQUESTS,
-                f"at most {self._ctx.settings.max_controls_per_s:g} mute/listen messages "
-                "per second",
+                f"at most {self._settings.max_controls_per_s:g} mute/listen messages per second",
             )
         if isinstance(message, Mute):
             self._call.mute(message.muted)
@@ -76,14 +79,14 @@ class Controls:
                 ErrorCode.BAD_MESSAGE,
                 f"this conversation is {languages.source} and {languages.target}, not {lang}",
             )
-        engines = self._ctx.engines
+        engines = self._engines
         if lang not in {s for s, _ in engines.language_pairs()} and lang != languages.target:
             raise SessionError(
                 ErrorCode.UNSUPPORTED_PAIR,
                 f"nothing can be translated from {lang!r}; supported pairs: {engines.pairs_text()}",
             )
         if not self._says.take(1.0, time.monotonic()):
-            limit = self._ctx.settings.max_say_per_minute
+            limit = self._settings.max_say_per_minute
             raise SessionError(
                 ErrorCode.TOO_MANY_REQUESTS, f"at most {limit} typed phrases per minute"
             )
@@ -96,8 +99,8 @@ class Controls:
                 ErrorCode.BAD_MESSAGE, "a conversation keeps its two languages: start anew"
             )
         chosen = choose_languages(
-            self._ctx.engines,
-            self._ctx.settings,
+            self._engines,
+            self._settings,
             languages.source or "auto",
             message.target_lang,
             message.voice,

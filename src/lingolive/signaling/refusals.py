@@ -1,8 +1,9 @@
 """How the signaling edge refuses a request: one error with its wire code, and the
 engines' language refusals in those words.
 
-Shared by the offer (``session.py``) and the requests of a running call (``controls.py``),
-so both refuse the same way and a language choice is checked by one function.
+Shared by the offer (``call_admission.py``) and the requests of a running call
+(``controls.py``), so both refuse the same way and a language choice is checked by one
+function.
 """
 
 from __future__ import annotations
