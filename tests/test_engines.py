@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ import jiwer
 import numpy as np
 import pytest
 
-from conftest import audio
+from conftest import DATA, audio
 from lingolive.engines.base import MODEL_RATE, EngineError, SttRequest
 from lingolive.engines.piper_tts import MAX_LOADED_VOICES, PiperTTS, bundled_voices
 from lingolive.engines.registry import Engines
@@ -114,6 +115,67 @@ def test_stt_batch_hears_every_phrase_as_alone(
     for ref, one, many in zip(refs, alone, batched, strict=True):
         # What a listener notices: the batched text is as good as the one heard alone.
         assert wer([ref], [many.text]) <= wer([ref], [one.text]) + 0.1, (ref, one, many)
+
+
+def test_stt_word_times_fall_between_the_words(engines: Engines) -> None:
+    """Asked for word times, Whisper gives one per word of its text, in order and inside
+    the audio, and a gap where the speaker paused between two sentences (where the
+    streaming policy cuts its audio after a commit)."""
+    long = json.loads((DATA / "long" / "manifest.json").read_text())
+    entry = next(e for e in long if e["file"] == "en_piper_lecture.flac")
+    clip = audio("long/en_piper_lecture.flac")[: 8 * MODEL_RATE]
+    result = engines.stt.transcribe_batch([SttRequest(clip, "en", partial=True, word_times=True)])[
+        0
+    ]
+    assert [w.text for w in result.words] == result.text.split()
+    starts = [w.start for w in result.words]
+    assert starts == sorted(starts) and result.words[-1].end <= len(clip) / MODEL_RATE
+    # "…a century ago." ends the first sentence: 250 ms of silence follow it in the file
+    ago = next(i for i, w in enumerate(result.words) if w.text.lower().startswith("ago"))
+    reference_end = next(end for word, _, end in entry["words"] if word.startswith("ago"))
+    assert abs(result.words[ago].end - reference_end) < 0.3
+    assert result.words[ago + 1].start - result.words[ago].end > 0.1
+    plain = engines.stt.transcribe_batch([SttRequest(clip, "en", partial=True)])[0]
+    assert plain.words == ()  # (the alignment is only paid for when asked)
+
+
+def test_stt_hears_the_end_of_a_fast_long_window(engines: Engines) -> None:
+    """A fast speaker's 15 s window, the longest an utterance gets: its last words come
+    back (a cap on the tokens a window may decode once cut them off)."""
+    clip = audio("long/en_piper_fast.flac")[MODEL_RATE : 16 * MODEL_RATE]
+    result = engines.stt.transcribe(clip, "en")
+    long = json.loads((DATA / "long" / "manifest.json").read_text())
+    entry = next(e for e in long if e["file"] == "en_piper_fast.flac")
+    last = [w for w, _, end in entry["words"] if 14.0 < end < 15.5]
+    heard = result.text.lower()
+    assert sum(w.lower().strip(",.") in heard for w in last) >= len(last) - 1, result.text
+
+
+def test_a_looping_decode_is_told_from_speech() -> None:
+    from lingolive.engines.whisper_stt import _looped
+
+    class Tok:
+        eot = 10_000
+
+        @staticmethod
+        def decode(ids: list[int]) -> str:
+            return " ".join(TEXTS[i] for i in ids)
+
+    TEXTS = ["When", "a", "sensor", "hears", *["何"] * 40]
+    assert _looped(Tok(), list(range(len(TEXTS))))
+    TEXTS[4:] = [
+        "something",
+        "unusual,",
+        "it",
+        "sends",
+        "a",
+        "message",
+        "to",
+        "the",
+        "control",
+        "room",
+    ]
+    assert not _looped(Tok(), list(range(len(TEXTS))))
 
 
 def test_stt_batch_rejects_bad_audio(engines: Engines) -> None:

@@ -75,6 +75,9 @@ class Transcript:
     #: The text cut where the engine saw boundaries (Whisper: its timestamped segments).
     #: Streaming uses them to commit finished sentences and trim its audio buffer.
     segments: tuple[TimedText, ...] = ()
+    #: Every word with its time, when the request asked for them (``SttRequest.word_times``)
+    #: and the engine can tell: where the audio may be cut between two words.
+    words: tuple[TimedText, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class SttRequest:
     prompt: str | None = None
     prefix: str | None = None
     partial: bool = False
+    word_times: bool = False
 
 
 class STT(Protocol):

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import math
 import re
+import string
 import threading
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -35,8 +37,16 @@ from lingolive.engines.base import (
 
 HOP = 160  # samples per mel frame at 16 kHz
 FULL_FRAMES = 3000  # Whisper's 30 s window
-#: Tokens per second of audio that any real speech stays under; caps runaway repetition.
-MAX_TOKENS_PER_S = 8
+TOKENS_PER_S = 50  # encoder output frames per second (the alignment's time unit)
+#: Tokens per second of audio that real speech stays under; caps runaway repetition. A fast
+#: speaker reaches ~6.5 text tokens per second, timestamps and misheard words (split into
+#: many sub-word tokens) add more: a cap of 8 cut off the last words of 15 s windows.
+MAX_TOKENS_PER_S = 14
+#: A decoded text that compresses better than this is a loop ("何 何 何 …"), not speech:
+#: Whisper's own threshold, on which it decodes again at a higher temperature.
+MAX_COMPRESSION_RATIO = 2.4
+#: Temperatures tried, in order, for a pass whose first decoding looped.
+FALLBACK_TEMPERATURES = (0.4, 0.8)
 
 
 _SENTENCE = re.compile(r"[^.?!…。？！]+[.?!…。？！]*")
@@ -243,7 +253,8 @@ class WhisperSTT:
     def _batch(self, requests: Sequence[SttRequest]) -> list[Transcript]:
         import ctranslate2
 
-        features = ctranslate2.StorageView.from_array(self._features([r.audio for r in requests]))
+        feats = self._features([r.audio for r in requests])
+        features = ctranslate2.StorageView.from_array(feats)
         with self._lock:
             encoded = self._model.model.encode(features, to_cpu=False)
             languages: list[str] = []
@@ -291,21 +302,31 @@ class WhisperSTT:
                 suppress_tokens=self._suppress[languages[0]],
                 max_initial_timestamp_index=50,
             )
+            ids_of = [
+                self._output_ids(r, t, p, c, max(caps), o)
+                for r, t, p, c, o in zip(requests, toks, prompts, caps, outputs, strict=True)
+            ]
+            for i, (tok, ids) in enumerate(zip(toks, ids_of, strict=True)):
+                if _looped(tok, ids):
+                    ids_of[i] = self._decode_again(feats[i : i + 1], tok, prompts[i], caps[i], ids)
+            word_lists: list[list[TimedText]] = [[] for _ in requests]
+            if any(r.word_times for r in requests):
+                word_lists = self._word_times(encoded, toks, ids_of, int(feats.shape[2]))
         transcripts = []
-        for request, tok, lang, prob, tokens, cap, result in zip(
-            requests, toks, languages, probabilities, prompts, caps, outputs, strict=True
+        for request, tok, lang, prob, ids, result, timed in zip(
+            requests, toks, languages, probabilities, ids_of, outputs, word_lists, strict=True
         ):
-            ids = result.sequences_ids[0]
-            if cap < max(caps):
-                # Its own length cap (the batch decoded up to the largest): the output holds
-                # the forced tokens after the start-of-transcript sequence, then new ones.
-                forced = len(tokens) - tokens.index(tok.sot_sequence[-1]) - 1
-                ids = ids[: cap - len(tokens) + forced]
-            prefix = request.prefix
-            if prefix and prefix.strip() and (not ids or ids[0] < tok.timestamp_begin):
-                # CTranslate2 returns the forced prefix with the output; keep one form of it.
-                ids = [tok.timestamp_begin, *ids]
-            segments = self._segments(tok, ids, len(request.audio) / MODEL_RATE)
+            duration = len(request.audio) / MODEL_RATE
+            segments = self._segments(tok, ids, duration)
+            timed_words = (
+                tuple(
+                    TimedText(min(w.start, duration), min(w.end, duration), w.text)
+                    for w in timed
+                    if w.start < duration
+                )
+                if request.word_times
+                else ()
+            )
             transcripts.append(
                 Transcript(
                     text=collapse_repeats(" ".join(s.text for s in segments)),
@@ -313,6 +334,115 @@ class WhisperSTT:
                     language_probability=prob,
                     no_speech_probability=float(result.no_speech_prob),
                     segments=tuple(segments),
+                    words=timed_words,
                 )
             )
         return transcripts
+
+    @staticmethod
+    def _output_ids(
+        request: SttRequest,
+        tok: object,
+        tokens: list[int],
+        cap: int,
+        batch_cap: int,
+        result: object,
+    ) -> list[int]:
+        """One request's output tokens: its own length cap, the forced prefix once."""
+        ids: list[int] = list(result.sequences_ids[0])  # type: ignore[attr-defined]
+        sot_last = tok.sot_sequence[-1]  # type: ignore[attr-defined]
+        ts_begin: int = tok.timestamp_begin  # type: ignore[attr-defined]
+        if cap < batch_cap:
+            # Its own length cap (the batch decoded up to the largest): the output holds
+            # the forced tokens after the start-of-transcript sequence, then new ones.
+            forced = len(tokens) - tokens.index(sot_last) - 1
+            ids = ids[: cap - len(tokens) + forced]
+        prefix = request.prefix
+        if prefix and prefix.strip() and (not ids or ids[0] < ts_begin):
+            # CTranslate2 returns the forced prefix with the output; keep one form of it.
+            ids = [ts_begin, *ids]
+        return ids
+
+    def _decode_again(
+        self, feats: Float32Array, tok: object, prompt: list[int], cap: int, looped: list[int]
+    ) -> list[int]:
+        """A pass whose decoding looped, decoded again alone at higher temperatures
+        (Whisper's fallback); the first result that does not loop wins, else the loop is
+        kept (its repeats are collapsed). Rare, so its window is simply encoded again."""
+        import ctranslate2
+
+        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(feats))
+        request = SttRequest(np.zeros(0, np.float32), None)
+        for temperature in FALLBACK_TEMPERATURES:
+            outputs = self._model.model.generate(
+                encoded,
+                [prompt],
+                beam_size=1,
+                sampling_temperature=temperature,
+                sampling_topk=0,
+                max_length=cap,
+                suppress_blank=True,
+                max_initial_timestamp_index=50,
+            )
+            ids = self._output_ids(request, tok, prompt, cap, cap, outputs[0])
+            if not _looped(tok, ids):
+                return ids
+        return looped
+
+    def _word_times(
+        self, encoded: object, toks: list[object], ids_of: list[list[int]], frames: int
+    ) -> list[list[TimedText]]:
+        """Every word's start and end, from the decoder's cross-attention (the alignment
+        faster-whisper's word timestamps use): one extra call, ~35 ms for a 7 s window on
+        one core, a tenth of the pass."""
+        eot: int = toks[0].eot  # type: ignore[attr-defined]
+        texts = [[t for t in ids if t < eot] for ids in ids_of]
+        if not any(texts):
+            return [[] for _ in ids_of]
+        results = self._model.model.align(
+            encoded,
+            toks[0].sot_sequence,  # type: ignore[attr-defined]
+            [t or [eot] for t in texts],
+            frames // 2 * 2,
+            median_filter_width=7,
+        )
+        out: list[list[TimedText]] = []
+        for tok, text_tokens, result in zip(toks, texts, results, strict=True):
+            words, word_tokens = tok.split_to_word_tokens([*text_tokens, eot])  # type: ignore[attr-defined]
+            if not text_tokens or len(word_tokens) <= 1:
+                out.append([])
+                continue
+            pairs = result.alignments
+            text_indices = np.array([p[0] for p in pairs])
+            time_indices = np.array([p[1] for p in pairs])
+            jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
+            jump_times = time_indices[jumps] / TOKENS_PER_S
+            bounds = np.pad(np.cumsum([len(t) for t in word_tokens[:-1]]), (1, 0))
+            starts = jump_times[bounds[:-1]]
+            ends = jump_times[bounds[1:]]
+            timed: list[TimedText] = []
+            for word, start, end in zip(words, starts, ends, strict=False):
+                text = str(word).strip()
+                if not text:
+                    continue
+                if timed and (
+                    all(c in string.punctuation for c in text) or not word.startswith(" ")
+                ):
+                    # Punctuation (and a word's tail the tokenizer split off) belongs to the
+                    # word before it, as in the text.
+                    last = timed[-1]
+                    timed[-1] = TimedText(last.start, last.end, last.text + text)
+                    continue
+                timed.append(TimedText(float(start), float(end), text))
+            out.append(timed)
+        return out
+
+
+def _looped(tok: object, ids: list[int]) -> bool:
+    """The decoded text compresses like a loop, not like speech."""
+    eot: int = tok.eot  # type: ignore[attr-defined]
+    text = str(tok.decode([t for t in ids if t < eot])).strip()  # type: ignore[attr-defined]
+    if len(text) < 24:
+        return False
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) > MAX_COMPRESSION_RATIO
