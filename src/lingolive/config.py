@@ -30,13 +30,21 @@ class SegmenterConfig:
     tail_ms: int = 150
 
 
+#: What is committed while the speaker goes on: clauses (interpretation) or sentences.
+Interpret = Literal["clause", "sentence"]
+
+
 @dataclass(frozen=True)
 class RecognizerConfig:
     """The streaming recognizer's policy (``pipeline.recognizer``)."""
 
     partials: bool = True
     early_commit: bool = True  # commit at the pause when the text ends a sentence
-    sentence_commit: bool = True  # commit finished sentences while the speaker goes on
+    sentence_commit: bool = True  # commit confirmed units while the speaker goes on
+    #: The unit committed while the speaker goes on (``commit_points``).
+    interpret: Interpret = "sentence"
+    clause_min_words: int = 4
+    clause_max_words: int = 10
     max_pending: int = 3
 
 
@@ -349,7 +357,21 @@ class Settings(BaseSettings):
     )
     sentence_commit: bool = Field(
         True,
-        description="Translate finished, confirmed sentences while the speaker goes on.",
+        description="Translate confirmed words while the speaker goes on (the unit: LL_INTERPRET).",
+    )
+    interpret: Interpret = Field(
+        "sentence",
+        description="While the speaker goes on, translate each finished sentence "
+        "(sentence) or each clause, as an interpreter does (clause: after a comma or before "
+        "a word that opens a clause, and at the latest after LL_INTERPRET_MAX_WORDS "
+        "confirmed words).",
+    )
+    interpret_max_words: int = Field(
+        10,
+        ge=2,
+        le=60,
+        description="LL_INTERPRET=clause: confirmed words that may wait for a clause "
+        "boundary before they are committed anyway.",
     )
     min_speech_ms: int = Field(200, description="Shorter voiced bursts are ignored.")
     partial_interval_ms: int = Field(
@@ -443,6 +465,8 @@ class Settings(BaseSettings):
             partials=partials and self.partial_interval_ms > 0,
             early_commit=self.early_commit,
             sentence_commit=self.sentence_commit,
+            interpret=self.interpret,
+            clause_max_words=self.interpret_max_words,
             max_pending=self.max_pending_utterances,
         )
 

@@ -218,6 +218,7 @@ class StreamingRecognizer:
             prompt=prompt or None,
             prefix=request.prefix,
             partial=request.partial,
+            word_times=request.word_times,
         )
         text, transcript = await self._recognition.transcribe(self._stt, stt_request, own)
         return PassResult(text, transcript, language, started, loop.time())

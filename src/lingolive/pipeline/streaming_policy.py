@@ -37,6 +37,7 @@ from typing import Literal
 from lingolive.config import RecognizerConfig
 from lingolive.engines.base import MODEL_RATE, Float32Array, Transcript
 from lingolive.pipeline.agreement import LocalAgreement, words
+from lingolive.pipeline.commit_points import commit_point
 from lingolive.pipeline.events import Caption, FinalPass, StageFailed
 from lingolive.pipeline.phrase import Phrase, Stage
 from lingolive.pipeline.segmenter import (
@@ -48,14 +49,12 @@ from lingolive.pipeline.segmenter import (
     SpeechResumed,
     SpeechStarted,
 )
-from lingolive.pipeline.sentence_end import complete_at_pause, ends_sentence
+from lingolive.pipeline.sentence_end import complete_at_pause
 
 #: Audio Whisper's language detection looks at ("the first second").
 DETECT_SAMPLES = MODEL_RATE
 #: Audio left after a commit that is only the VAD tail, not speech worth a pass.
 MIN_REST_SAMPLES = int(0.25 * MODEL_RATE)
-#: Shortest stretch committed as a sentence while the speaker goes on.
-MIN_WORDS = 4
 #: Acoustic context kept before a segment: at most this many words and seconds.
 CONTEXT_WORDS = 12
 CONTEXT_SAMPLES = 8 * MODEL_RATE
@@ -93,6 +92,8 @@ class PassRequest:
     partial: bool
     #: Words at the start of the result that belong to the acoustic context, not the segment.
     context_words: int
+    #: Ask for every word's time: where the audio can be cut after a commit (partials).
+    word_times: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +366,7 @@ class StreamingPolicy:
             prefix=f"{context} {confirmed}".strip() or None,
             partial=kind == "partial",
             context_words=len(words(context)),
+            word_times=kind == "partial" and self._cfg.sentence_commit,
         )
         pass_id = self._next_pass
         self._next_pass += 1
@@ -403,7 +405,7 @@ class StreamingPolicy:
         result = heard.result
         confirmed = seg.agreement.update(result.text)
         if self._cfg.sentence_commit:
-            committed = self._commit_sentence(utt, result)
+            committed = self._commit_confirmed(utt, result)
             if committed:
                 return committed
         seg.last_partial = heard
@@ -420,26 +422,27 @@ class StreamingPolicy:
         )
         return [Emit(caption)]
 
-    def _commit_sentence(self, utt: _OpenUtterance, heard: PassResult) -> list[Action]:
-        """Commit the finished, confirmed sentences while the speaker goes on.
+    def _commit_confirmed(self, utt: _OpenUtterance, heard: PassResult) -> list[Action]:
+        """Commit the confirmed words that form a unit (a sentence, or a clause when
+        interpreting: ``commit_points``) while the speaker goes on.
 
         The audio is cut where Whisper put a segment boundary right after them; without
-        one, the sentences stay in the audio as forced context until a later pass shows
-        the boundary.
+        one, the words stay in the audio as forced context until a later pass shows a
+        boundary (``_trim_context``).
         """
         seg = utt.segment
-        confirmed = seg.agreement.confirmed
-        # A sentence of a word or two ("Good morning.") waits for the next one: spoken alone
-        # it would sound choppy and translate worse.
-        ends = [
-            i
-            for i, word in enumerate(confirmed)
-            if ends_sentence(word, utt.lang) and i + 1 >= MIN_WORDS
-        ]
-        if not ends or len(words(heard.text)) <= ends[-1] + 1:
-            return []  # no confirmed sentence end, or nothing said after it yet
-        count = ends[-1] + 1
-        text = " ".join(confirmed[:count])
+        cfg = self._cfg
+        count = commit_point(
+            seg.agreement.confirmed,
+            len(words(heard.text)),
+            utt.lang,
+            mode=cfg.interpret,
+            min_words=cfg.clause_min_words,
+            max_words=cfg.clause_max_words,
+        )
+        if count is None:
+            return []
+        text = " ".join(seg.agreement.confirmed[:count])
         cut = _boundary(utt, heard.transcript, len(words(utt.context_text)) + count)
         end_at = None if cut is None else utt.audio_t0 + cut / MODEL_RATE
         phrase = self._phrase(utt, text, heard, end_at)
@@ -457,12 +460,15 @@ class StreamingPolicy:
 
     @staticmethod
     def _trim_context(utt: _OpenUtterance, result: Transcript) -> None:
-        """A pass showed where the context words end: drop them from the audio."""
-        if not utt.context_text:
+        """A pass showed where some of the context words end: drop those from the audio
+        (the rest stay forced context), so passes keep hearing a short window."""
+        context = words(utt.context_text)
+        if not context:
             return
-        cut = _boundary(utt, result, len(words(utt.context_text)))
-        if cut is not None:
-            utt.context_offset, utt.context_text = cut, ""
+        inside = [(n, at) for n, at in _boundaries(utt, result) if n <= len(context)]
+        if inside:
+            count, cut = inside[-1]
+            utt.context_offset, utt.context_text = cut, " ".join(context[count:])
             utt.segment.offset = max(utt.segment.offset, cut)
 
     # -- pauses and ends --------------------------------------------------------------------
@@ -631,16 +637,33 @@ class StreamingPolicy:
         return actions
 
 
-def _boundary(utt: _OpenUtterance, result: Transcript, word_count: int) -> int | None:
-    """Utterance sample where Whisper's segments end exactly after ``word_count`` words."""
+def _boundaries(utt: _OpenUtterance, result: Transcript) -> list[tuple[int, int]]:
+    """Where the audio may be cut: (words before the cut, utterance sample).
+
+    Between every two words when the pass has word times (halfway between the end of one
+    and the start of the next: never inside a word), else only where Whisper's segments
+    end (sentence ends, mostly; their end stamps run late, so a cut there can take the
+    next words' onset with it).
+    """
+    timed = result.words
+    if timed and len(timed) == len(words(result.text)):
+        out = []
+        for n in range(1, len(timed) + 1):
+            end = timed[n - 1].end
+            at = (end + timed[n].start) / 2 if n < len(timed) else end + 0.05
+            out.append((n, utt.context_offset + int(max(at, end - 0.02) * MODEL_RATE)))
+        return out
+    out = []
     seen = 0
     for segment in result.segments:
         seen += len(words(segment.text))
-        if seen == word_count:
-            return utt.context_offset + int(segment.end * MODEL_RATE)
-        if seen > word_count:
-            return None
-    return None
+        out.append((seen, utt.context_offset + int(segment.end * MODEL_RATE)))
+    return out
+
+
+def _boundary(utt: _OpenUtterance, result: Transcript, word_count: int) -> int | None:
+    """Utterance sample where Whisper's segments end exactly after ``word_count`` words."""
+    return next((at for n, at in _boundaries(utt, result) if n == word_count), None)
 
 
 def _covering_partial(seg: _Segment, speech_samples: int) -> PassResult | None:
