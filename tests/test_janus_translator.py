@@ -35,13 +35,13 @@ from lingolive.config import Settings
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.events import EventSink, PipelineEvent, Translated
 from lingolive.pipeline.workers import Workers
+from lingolive.rooms.janus_translator import JanusTranslator, RemoteSpeaker
 from lingolive.sfu.displays import MARK, feed_display, speaker_display
 from lingolive.sfu.janus_api import (
     JanusConnection,
     VideoRoom,
 )
 from lingolive.sfu.janus_process import JanusProcess
-from lingolive.sfu.translator import JanusTranslator, RemoteSpeaker
 
 pytestmark = needs_janus
 

@@ -22,8 +22,8 @@ from lingolive.metrics import Metrics
 from lingolive.pipeline.stage_pool import StagePool
 from lingolive.pipeline.workers import Workers
 from lingolive.rooms import placement, tokens
-from lingolive.rooms.room import RoomRegistry
-from lingolive.sfu.rooms import SfuRooms
+from lingolive.rooms.direct import RoomRegistry
+from lingolive.rooms.janus import SfuRooms
 
 
 class LiveSession(Protocol):

@@ -47,11 +47,11 @@ from lingolive.protocol import (
     glossary_items,
 )
 from lingolive.rooms import tokens
-from lingolive.rooms.room import Participant, Room
+from lingolive.rooms.direct import Participant, Room
+from lingolive.rooms.janus import SfuRoom, SfuRoomClosed, SfuRoomFull, SfuUnavailable
 from lingolive.rtc.call import Call, CallEnd, CandidateRefused, Ending
 from lingolive.rtc.peer import BadSDP
 from lingolive.sfu.janus_api import JanusError
-from lingolive.sfu.rooms import SfuRoom, SfuRoomClosed, SfuRoomFull, SfuUnavailable
 from lingolive.signaling.admission import Admission
 from lingolive.signaling.controls import Controls
 from lingolive.signaling.refusals import SessionError, choose_languages
@@ -367,7 +367,7 @@ class SignalingSession:
         )
 
     async def _on_sfu_listen(self, message: SfuListen) -> None:
-        """SFU mode: this socket listens to a room through Janus (``sfu/rooms.py``)."""
+        """SFU mode: this socket listens to a room through Janus (``rooms/janus.py``)."""
         if self.call is not None or self._sfu is not None:
             raise SessionError(
                 ErrorCode.ALREADY_STARTED, "this socket already has a session or listens to a room"

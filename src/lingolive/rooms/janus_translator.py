@@ -18,7 +18,7 @@ every speaker and speaks their translations. ``JanusTranslator`` is that partici
   bound (``rtc.inbound.pump``).
 - **One pipeline per speaker** (``pipeline.speaker_pipeline.SpeakerPipeline`` in room mode,
   no output of its own): recognition once per speaker, and one ``Renderer`` (MT → TTS) per
-  listener language, exactly as ``rooms.room`` does for in-process rooms.
+  listener language, exactly as ``rooms.direct`` does for direct rooms.
 - **One published feed per listener language** (its own publisher handle, peer connection
   and paced ``rtc.outbound.TranslatedAudioTrack``), with display ``"LingoLive · es"``: a
   listener subscribes to the feed of their language. Every speaker translated into that
@@ -27,7 +27,7 @@ every speaker and speaks their translations. ``JanusTranslator`` is that partici
   however many people listen to it.
 
 **How the node knows what a speaker speaks.** A speaker's Janus ``display`` may end in the
-language code in brackets, ``"Alice [en]"`` (``displays.speaker_display`` builds it, and clients
+language code in brackets, ``"Alice [en]"`` (``sfu.displays.speaker_display`` builds it, and clients
 using janus.js only have to set their display name that way). Such a speaker is recognized
 in that language, and is translated only into the *other* listener languages: listeners of
 their own language hear the original voice straight from Janus, so the node publishes

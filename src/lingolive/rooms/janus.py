@@ -65,7 +65,7 @@ from lingolive.sfu.janus_api import VIDEOROOM_ROOM_EXISTS, JanusConnection, Janu
 from lingolive.wire_events import to_wire
 
 if TYPE_CHECKING:
-    from lingolive.sfu.translator import JanusTranslator, RemoteSpeaker
+    from lingolive.rooms.janus_translator import JanusTranslator, RemoteSpeaker
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ class SfuRooms:
     async def _build(self, room: SfuRoom) -> None:
         """Makes sure the Janus room exists and joins the node to it with a feed per
         language that has listeners (``room.lock`` held). ``SfuUnavailable`` otherwise."""
-        from lingolive.sfu.translator import JanusTranslator  # aiortc: only in SFU mode
+        from lingolive.rooms.janus_translator import JanusTranslator  # aiortc: only in SFU mode
 
         s = self.settings
         created = False
