@@ -70,7 +70,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from lingolive.config import Settings
 from lingolive.engines.base import Float32Array, Int16Array
 from lingolive.engines.registry import Engines
-from lingolive.engines.selection import Languages
+from lingolive.engines.selection import Languages, languages_reaching
 from lingolive.pipeline.events import (
     EventSink,
     PhraseCommitted,
@@ -415,9 +415,8 @@ class JanusTranslator:
         listener language (heard as is) or one translated into one."""
         if pipeline.speaker.language is not None:
             return
-        listened = set(self.feeds)
-        candidates = {s for s, t in self._pairs if t in listened} | (listened & self._heard)
-        pipeline.live.cascade.recognizer.candidates = frozenset(candidates) or None
+        candidates = languages_reaching(self.feeds, self._pairs, self._heard)
+        pipeline.live.cascade.detect_among(candidates or None)
 
     async def _drop_speaker(self, feed_id: int) -> None:
         pipeline = self.speakers.pop(feed_id, None)
