@@ -12,7 +12,8 @@ a speaker can reach is told so once (``unsupported_language_pair``).
 
 Routes are re-planned whenever somebody joins, leaves or hears another language, and only
 the difference is applied (``routing.changes``), so joining or leaving mid-phrase only adds
-or removes that person's own sources and languages; everybody else's audio goes on.
+or removes that person's own sources and languages; everybody else's audio goes on. A
+speaker's captions and events reach whom ``rooms.audience`` says, tagged with the speaker.
 
 A room sees a participant through two small interfaces, not through their call: what it
 asks of a speaker's pipeline (``Translating``: add or remove a listener language, narrow
@@ -42,9 +43,8 @@ from lingolive.protocol import (
     ServerMessage,
     SpeakerRef,
 )
-from lingolive.rooms import routing
+from lingolive.rooms import audience, routing
 from lingolive.rtc.mixing import LiveQueue, Source, SpeechQueue
-from lingolive.wire_events import to_wire
 
 log = logging.getLogger(__name__)
 
@@ -177,23 +177,24 @@ class Room:
             participant.emit(message)
 
     def speaker_events(self, info: ParticipantInfo) -> EventSink:
-        """Captions, translations, timings and errors of one speaker's pipeline, as wire
-        messages tagged with the speaker, to everyone (a speaker's own session problems to
-        them alone)."""
+        """One speaker's pipeline events as wire messages tagged with the speaker, to whom
+        ``rooms.audience`` says: what was said to everyone, a translation and its timing to
+        the listeners of its language, the speaker's own session problems to them alone."""
         ref = SpeakerRef(id=info.id, display_name=info.display_name)
 
         def deliver(event: PipelineEvent) -> None:
-            message = to_wire(event)
-            if message is None:
+            out = audience.addressed(event, ref)
+            if out is None:
                 return
-            if "speaker" in type(message).model_fields:
-                message = message.model_copy(update={"speaker": ref})
-            if isinstance(message, ErrorMsg) and message.segment_id is None:
+            message, to = out
+            if to.speaker:
                 owner = self.participants.get(info.id)
                 if owner is not None:
-                    owner.emit(message)  # a speaker's own session problem
+                    owner.emit(message)
                 return
-            self.broadcast(message)
+            for participant in list(self.participants.values()):
+                if to.includes(participant.info.target_lang):
+                    participant.emit(message)
 
         return deliver
 
