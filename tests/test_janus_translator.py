@@ -35,13 +35,14 @@ from lingolive.config import Settings
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.events import EventSink, PipelineEvent, Translated
 from lingolive.pipeline.workers import Workers
+from lingolive.rooms.janus_translator import JanusTranslator, RemoteSpeaker, feed_routes
+from lingolive.rooms.routing import Capabilities
 from lingolive.sfu.displays import MARK, feed_display, speaker_display
 from lingolive.sfu.janus_api import (
     JanusConnection,
     VideoRoom,
 )
 from lingolive.sfu.janus_process import JanusProcess
-from lingolive.sfu.translator import JanusTranslator, RemoteSpeaker
 
 pytestmark = needs_janus
 
@@ -119,6 +120,11 @@ async def test_speaker_translated_into_the_other_language_feed_only(
         pipeline = translator.speakers[speaker.id]
         assert pipeline.speaker == RemoteSpeaker(speaker.id, "Alice [en]", "Alice", "en")
         assert pipeline.routes == {"es"}  # (b): never into its own language
+        # Its routes are the routing module's, as a direct room's would be (tests/test_routing.py).
+        plan = feed_routes([pipeline.speaker], translator.languages, Capabilities.of(engines))
+        assert translator.routes == plan
+        route = plan[str(speaker.id)]
+        assert set(route.translations) == {"es"} and route.forwarded == {feed_display("en")}
 
         def spanish() -> str:
             return " ".join(

@@ -17,6 +17,28 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "src" / "lingolive"
 
+#: Every module's layer, top first (docs/architecture.md draws it): a module imports its own
+#: layer and those below, never one above. A name covers a module or a whole package;
+#: every module of LingoLive is in exactly one layer.
+LAYERS: list[tuple[str, ...]] = [
+    ("__main__", "cli", "evaluation"),  # commands; a client's scoring of a running server
+    ("serve",),  # the server process: uvicorn, the --workers supervisor
+    # what a command runs: the app (routes, lifespan), a file's translation, the model
+    # inventory, a Python client of the protocol, and the file formats they read and write
+    ("app", "file_translate", "inventory", "client", "audio_files", "subtitles"),
+    ("signaling",),  # one WebSocket: parse, admit, tell the client
+    ("context",),  # the process-wide state, the room registries of both kinds with it
+    ("rooms",),  # rooms, direct and Janus-backed: routing, audience, membership
+    ("wire_events",),  # the pipeline's events as wire messages
+    ("protocol",),  # the wire contract (a leaf)
+    ("rtc",),  # one participant's media
+    ("metrics",),  # what the pipeline's events add up to
+    ("pipeline",),
+    ("engines",),
+    ("sfu",),  # the Janus client: nothing of LingoLive's rooms, media, pipeline or wire
+    ("lingolive", "config", "languages", "logs", "hosts"),
+]
+
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
@@ -41,6 +63,32 @@ def imports() -> dict[str, set[str]]:
                 found.update(f"{base}.{a.name}" for a in node.names)
         graph[name] = {m for m in found if m in modules and m != name}
     return graph
+
+
+def layer_of(module: str) -> int:
+    """The index in ``LAYERS`` of ``module`` (0: the top)."""
+    name = "lingolive" if module == "lingolive" else module.removeprefix("lingolive.")
+    found = [
+        index
+        for index, layer in enumerate(LAYERS)
+        for unit in layer
+        if name == unit or name.startswith(f"{unit}.")
+    ]
+    assert len(found) == 1, f"{module} is in {len(found)} layers, not one: add it to LAYERS"
+    return found[0]
+
+
+def test_every_module_has_its_layer() -> None:
+    for module in imports():
+        layer_of(module)
+
+
+def test_imports_point_down_the_layers() -> None:
+    upward = {
+        module: sorted(d for d in deps if layer_of(d) < layer_of(module))
+        for module, deps in imports().items()
+    }
+    assert {m: d for m, d in upward.items() if d} == {}
 
 
 def test_stages_and_media_never_speak_the_wire() -> None:

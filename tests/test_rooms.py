@@ -111,6 +111,14 @@ async def test_one_to_one_call(room_server: Server) -> None:
         if e["speaker"]["display_name"] == "Bea" and e["lang"] == "en"
     ]
     assert to_ana and "thank" in to_ana[0]["text"].lower(), to_ana
+    # Translations and their timings go only to the listeners of their language (Bea never
+    # gets her own phrases in English, nor Ana hers in Spanish); what was said goes to all.
+    assert {e["lang"] for e in bea.of_type("translation")} == {"es"}
+    assert {e["lang"] for e in ana.of_type("translation")} == {"en"}
+    assert all(e["lang"] == "es" for e in bea.of_type("timing"))
+    assert all(e["lang"] == "en" for e in ana.of_type("timing"))
+    said_to_ana = {e["speaker"]["display_name"] for e in ana.of_type("transcript") if e["final"]}
+    assert said_to_ana == {"Ana", "Bea"}, said_to_ana
     # Audio: Bea got Ana's translation; Ana got nothing while only she spoke (no echo of
     # her own voice or of her own translation), then Bea's translation.
     t_ana, t_bea = ana_mic.started_at, bea_mic.started_at
@@ -153,6 +161,17 @@ async def test_fan_out_runs_once_per_language(room_server: Server) -> None:
         said = [e for e in client.of_type("translation") if e["lang"] == lang]
         assert said and said[0]["speaker"]["display_name"] == "Eve"
         assert sum(loud for _, loud in client.received.voiced()) * 0.02 > 1.0
+        # Only their own language's translations and timings; Eve's words as she said them.
+        assert {e["lang"] for e in client.of_type("translation")} == {lang}
+        assert {e["lang"] for e in client.of_type("timing")} == {lang}
+        heard = [e for e in client.of_type("transcript") if e["final"]]
+        assert heard and {e["speaker"]["display_name"] for e in heard} == {"Eve"}
+    # Eve hears English, which nothing of hers is translated into: her own words, no
+    # translations.
+    assert speaker.of_type("transcript") and all(
+        e["speaker"]["display_name"] == "Eve" for e in speaker.of_type("transcript")
+    )
+    assert speaker.of_type("translation") == [] and speaker.of_type("timing") == []
 
 
 async def test_joining_and_leaving_mid_speech(room_server: Server) -> None:

@@ -23,7 +23,8 @@ from lingolive.metrics import Metrics
 from lingolive.pipeline.workers import Workers
 from lingolive.protocol import Offer, ParticipantEvent, ParticipantInfo, ServerMessage
 from lingolive.rooms import tokens
-from lingolive.rooms.room import Participant, Room, RoomRegistry
+from lingolive.rooms.direct import Participant, Room, RoomRegistry
+from lingolive.rooms.routing import Capabilities
 from lingolive.rtc.call import CallEnd
 from lingolive.signaling.call_admission import CallAdmission, CallHandle, Seat
 from lingolive.signaling.closing import CloseReason
@@ -88,7 +89,7 @@ def told(heard: list[ServerMessage], kind: str, pid: str) -> bool:
 
 async def ended(reason: CloseReason) -> tuple[Room, list[ServerMessage], CallAdmission]:
     """Ana (connection ``conn-1``) and Ben in a room; Ana's handle closed with ``reason``."""
-    rooms = RoomRegistry(4, lambda: [])
+    rooms = RoomRegistry(4, lambda: Capabilities(frozenset(), frozenset({"en"})))
     room = rooms.get_or_create("r1")
     bens: list[ServerMessage] = []
     await seat(rooms, room, "ben", bens)

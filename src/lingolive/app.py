@@ -40,8 +40,8 @@ from lingolive.protocol import (
     glossary_items,
 )
 from lingolive.rooms import tokens
+from lingolive.rooms.janus import SfuUnavailable
 from lingolive.rtc.peer import browser_ice_server, long_term_turn_urls, turn_secret
-from lingolive.sfu.rooms import SfuUnavailable
 from lingolive.signaling.admission import Admission
 from lingolive.signaling.endpoint import serve
 

@@ -22,8 +22,9 @@ from lingolive.metrics import Metrics
 from lingolive.pipeline.stage_pool import StagePool
 from lingolive.pipeline.workers import Workers
 from lingolive.rooms import placement, tokens
-from lingolive.rooms.room import RoomRegistry
-from lingolive.sfu.rooms import SfuRooms
+from lingolive.rooms.direct import RoomRegistry
+from lingolive.rooms.janus import SfuRooms
+from lingolive.rooms.routing import Capabilities
 
 
 class LiveSession(Protocol):
@@ -89,7 +90,10 @@ class AppContext:
         return len(self.sessions) < self.settings.max_sessions
 
     def __post_init__(self) -> None:
-        self.rooms = RoomRegistry(self.settings.room_max_participants, self.engines.language_pairs)
+        engines = self.engines
+        self.rooms = RoomRegistry(
+            self.settings.room_max_participants, lambda: Capabilities.of(engines)
+        )
         self.room_secret = (
             self.settings.room_secret.encode()
             if self.settings.room_secret

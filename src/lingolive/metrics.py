@@ -152,7 +152,7 @@ class BatchCollector:
 
 @dataclass(frozen=True)
 class SfuCounts:
-    """What the SFU rooms report (``sfu.rooms.SfuRooms.counts``)."""
+    """What the SFU rooms report (``rooms.janus.SfuRooms.counts``)."""
 
     rooms: int
     recovering: int

@@ -3,7 +3,7 @@
 The pipeline speaks ``pipeline.events``; a client understands ``protocol``. This mapping is
 the only code that knows both, so a new event (or a new transport that wants other words)
 changes one function. Events that only the metrics care about map to nothing. Rooms tag
-what comes out with the speaker (``rooms.room``).
+what comes out with the speaker (``rooms.direct``, ``rooms.janus``).
 """
 
 from __future__ import annotations

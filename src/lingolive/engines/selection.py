@@ -10,6 +10,7 @@ because only they know what can be heard, translated and spoken; the edge turns 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -29,6 +30,24 @@ class Languages:
     #: and spoken in the other one (``source_voice`` speaks ``source``).
     conversation: bool = False
     source_voice: str | None = None
+
+
+def languages_reaching(
+    listener_languages: Iterable[str],
+    pairs: Iterable[tuple[str, str]],
+    recognized: Iterable[str],
+) -> frozenset[str]:
+    """The spoken languages that can reach a listener of one of ``listener_languages``: a
+    listener language itself (heard as is, if recognition knows it) or one the engines
+    translate into one of them.
+
+    This is what auto-detection may answer: a phrase detected in any other language could
+    be neither translated nor heard by anybody. The one rule for loopback sessions (one
+    listener language), rooms of both kinds (their listeners' languages) and a room
+    pipeline before its room says (every language a listener could pick).
+    """
+    wanted = frozenset(listener_languages)
+    return frozenset(s for s, t in pairs if t in wanted) | (wanted & frozenset(recognized))
 
 
 class Refusal(Enum):

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 from lingolive.config import RecognizerConfig
 from lingolive.engines.registry import Engines
-from lingolive.engines.selection import Languages
+from lingolive.engines.selection import Languages, languages_reaching
 from lingolive.pipeline.events import EventSink, PhraseCommitted
 from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.phrase import Phrase
@@ -79,15 +79,22 @@ class Cascade:
                 self.add_language(languages.source, languages.source_voice, output)
 
     def _candidates(self) -> frozenset[str]:
-        """What auto-detection may answer: only languages that can reach a listener."""
-        pairs = self._engines.language_pairs()
+        """What auto-detection may answer by default: a conversation's two languages, else
+        the languages that can reach this pipeline's listener (loopback) or any listener
+        (a room, until it says which with ``detect_among``)."""
         languages = self.languages
         if languages.conversation and languages.source is not None:
             return frozenset({languages.source, languages.target})
-        if self._output is None:  # a room: whatever some listener language can be made of
-            targets = {t for _, t in pairs}
-            return frozenset(s for s, t in pairs if t in targets)
-        return frozenset(s for s, t in pairs if t == languages.target) | {languages.target}
+        pairs = self._engines.language_pairs()
+        heard = self._engines.stt.languages()
+        listeners = {t for _, t in pairs} if self._output is None else {languages.target}
+        return languages_reaching(listeners, pairs, heard)
+
+    def detect_among(self, languages: frozenset[str] | None) -> None:
+        """A room's auto-detected speaker: detect each phrase's language among ``languages``
+        (those that reach its listeners now; None: any). No effect on a speaker whose
+        language is known."""
+        self.recognizer.candidates = languages
 
     async def listen(self, language: str, voice: str | None) -> None:
         """A loopback listener now hears ``language``: phrases committed from now on are

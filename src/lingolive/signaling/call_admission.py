@@ -42,7 +42,7 @@ from lingolive.protocol import (
     glossary_items,
 )
 from lingolive.rooms import tokens
-from lingolive.rooms.room import Participant, Room, RoomRegistry
+from lingolive.rooms.direct import Participant, Room, RoomRegistry
 from lingolive.rtc.call import Call
 from lingolive.rtc.peer import BadSDP
 from lingolive.signaling.closing import CloseReason

@@ -16,7 +16,7 @@ from lingolive.engines.registry import Engines
 from lingolive.engines.selection import Languages
 from lingolive.pipeline.rate_limit import TokenBucket
 from lingolive.protocol import ErrorCode, Listen, Mute, Say, Skip
-from lingolive.rooms.room import Room
+from lingolive.rooms.direct import Room
 from lingolive.rtc.call import Call
 from lingolive.signaling.refusals import SessionError, choose_languages
 

@@ -23,7 +23,7 @@ from typing import Protocol
 from lingolive.engines.registry import Engines
 from lingolive.protocol import ErrorCode, SfuListen
 from lingolive.rooms import tokens
-from lingolive.sfu.rooms import (
+from lingolive.rooms.janus import (
     SfuListener,
     SfuRoom,
     SfuRoomClosed,

@@ -18,7 +18,9 @@ every speaker and speaks their translations. ``JanusTranslator`` is that partici
   bound (``rtc.inbound.pump``).
 - **One pipeline per speaker** (``pipeline.speaker_pipeline.SpeakerPipeline`` in room mode,
   no output of its own): recognition once per speaker, and one ``Renderer`` (MT → TTS) per
-  listener language, exactly as ``rooms.room`` does for in-process rooms.
+  listener language it is routed into. The routes are ``rooms.routing``'s plan, the one a
+  direct room follows (``feed_routes``: each published language stands for its listeners),
+  and can be read back (``routes``).
 - **One published feed per listener language** (its own publisher handle, peer connection
   and paced ``rtc.outbound.TranslatedAudioTrack``), with display ``"LingoLive · es"``: a
   listener subscribes to the feed of their language. Every speaker translated into that
@@ -27,7 +29,7 @@ every speaker and speaks their translations. ``JanusTranslator`` is that partici
   however many people listen to it.
 
 **How the node knows what a speaker speaks.** A speaker's Janus ``display`` may end in the
-language code in brackets, ``"Alice [en]"`` (``displays.speaker_display`` builds it, and clients
+language code in brackets, ``"Alice [en]"`` (``sfu.displays.speaker_display`` builds it, and clients
 using janus.js only have to set their display name that way). Such a speaker is recognized
 in that language, and is translated only into the *other* listener languages: listeners of
 their own language hear the original voice straight from Janus, so the node publishes
@@ -59,9 +61,9 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import cast
 
 from aiortc import RTCPeerConnection
@@ -82,6 +84,7 @@ from lingolive.pipeline.events import (
 from lingolive.pipeline.playback import Playback, SpeechOutput
 from lingolive.pipeline.speaker_pipeline import SpeakerPipeline
 from lingolive.pipeline.workers import Workers
+from lingolive.rooms import routing
 from lingolive.rtc import inbound
 from lingolive.rtc.mixing import SpeechQueue
 from lingolive.rtc.outbound import TranslatedAudioTrack
@@ -125,6 +128,20 @@ class RemoteSpeaker:
 
 #: The caller's sink for one speaker's pipeline events (it may tag them with the speaker).
 SpeakerEvents = Callable[[RemoteSpeaker], EventSink]
+
+
+def feed_routes(
+    speakers: Iterable[RemoteSpeaker], languages: Iterable[str], can: routing.Capabilities
+) -> dict[str, routing.Route]:
+    """The routes of a Janus room as the node sees them (``rooms.routing.plan``): each
+    speaker by feed id (as a string), and one listener per published language, that
+    language's feed (display ``"LingoLive · es"``), which stands for all its listeners:
+    Janus fans the feed out and forwards the original voices itself."""
+    return routing.plan(
+        [routing.Speaker(str(s.feed), s.language) for s in speakers],
+        [routing.Listener(feed_display(language), language) for language in languages],
+        can,
+    )
 
 
 class _SameLanguageGate:
@@ -205,8 +222,9 @@ class JanusTranslator:
         self._settings = settings
         self._events_for = events
         self._pin = pin
-        self._pairs = set(engines.language_pairs())
-        self._heard = engines.stt.languages()
+        self._can = routing.Capabilities.of(engines)
+        self._routes: dict[str, routing.Route] = {}  # as applied, by str(feed id)
+        self._routing = asyncio.Lock()  # one re-route at a time (it awaits pipelines)
         self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._session: JanusSession | None = None
         self._watcher: Publisher | None = None  # the publisher-type handle for room events
@@ -284,9 +302,7 @@ class JanusTranslator:
                 return
             feed = await self._publish(language)
             self.feeds[language] = feed
-            for pipeline in self.speakers.values():
-                self._route(pipeline)
-                self._set_candidates(pipeline)
+            await self._reroute()
 
     async def remove_language(self, language: str) -> None:
         """Nobody listens in ``language`` any more: stop translating into it and unpublish
@@ -295,13 +311,9 @@ class JanusTranslator:
             feed = self.feeds.pop(language, None)
             if feed is None:
                 return
+            await self._reroute()
             for pipeline in self.speakers.values():
-                pipeline.gates.pop(language, None)
-                if language in pipeline.routes:
-                    pipeline.routes.discard(language)
-                    await pipeline.live.cascade.remove_language(language)
                 feed.track.remove_source(pipeline.speaker.feed)
-                self._set_candidates(pipeline)
             await self._unpublish(feed)
 
     async def _publish(self, language: str) -> _LanguageFeed:
@@ -348,8 +360,9 @@ class JanusTranslator:
         ours = {f.publisher.id for f in self.feeds.values()}
         return feed.id not in ours and not is_lingolive(feed.display) and bool(feed.audio_mids)
 
-    def _add_speaker(self, speaker: RemoteSpeaker) -> None:
-        language = speaker.language if speaker.language in self._heard else None
+    def _add_speaker(self, speaker: RemoteSpeaker) -> _TranslatedSpeaker:
+        """A pipeline for a new speaker, not routed or started yet."""
+        language = routing.recognized_as(speaker.language, self._can)
         if speaker.language is not None and language is None:
             log.warning(
                 "janus room %d: %s says they speak %r, which recognition does not know; "
@@ -381,46 +394,50 @@ class JanusTranslator:
         )
         pipeline = _TranslatedSpeaker(speaker, live, gates=gates)
         self.speakers[speaker.feed] = pipeline
-        self._route(pipeline)
-        self._set_candidates(pipeline)
-        live.start()
-        log.info(
-            "janus room %d: translating %s (feed %d, %s) into %s",
-            self.room,
-            speaker.name,
-            speaker.feed,
-            language or "detected language",
-            ", ".join(sorted(pipeline.routes)) or "nothing",
-        )
+        return pipeline
 
-    def _route(self, pipeline: _TranslatedSpeaker) -> None:
-        """Translates the speaker into every listener language that needs it: not their own
-        (its listeners hear them from Janus), and only pairs the engines can do."""
-        source = pipeline.speaker.language
-        for language, feed in self.feeds.items():
-            if language in pipeline.routes or language == source:
-                continue
-            if source is not None and (source, language) not in self._pairs:
-                continue
-            output: SpeechOutput = feed.track.speech_source(pipeline.speaker.feed)
-            if source is None:
-                gate = _SameLanguageGate(language, cast(SpeechQueue, output))
-                pipeline.gates[language] = gate
-                output = gate
-            pipeline.live.cascade.add_language(language, None, output)
-            pipeline.routes.add(language)
+    @property
+    def routes(self) -> Mapping[str, routing.Route]:
+        """Every speaker's route as applied now, by feed id (as a string)."""
+        return MappingProxyType(self._routes)
 
-    def _set_candidates(self, pipeline: _TranslatedSpeaker) -> None:
-        """Auto-detection answers only languages that reach a listener of this room: a
-        listener language (heard as is) or one translated into one."""
-        if pipeline.speaker.language is not None:
-            return
-        listened = set(self.feeds)
-        candidates = {s for s, t in self._pairs if t in listened} | (listened & self._heard)
-        pipeline.live.cascade.recognizer.candidates = frozenset(candidates) or None
+    async def _reroute(self) -> None:
+        """Applies ``feed_routes`` for the speakers and feeds now: translations started and
+        stopped, auto-detection narrowed. Janus fans the feeds out and forwards the original
+        voices, so seats and forwards need nothing here."""
+        async with self._routing:
+            new = feed_routes([p.speaker for p in self.speakers.values()], self.feeds, self._can)
+            change = routing.changes(self._routes, new)
+            self._routes = new
+            by_id = {str(feed_id): p for feed_id, p in self.speakers.items()}
+            # Starts first, before any await: they use the feeds the plan was made for.
+            for speaker_id, language in sorted(change.started):
+                self._translate(by_id[speaker_id], language)
+            for speaker_id, candidates in change.candidates.items():
+                by_id[speaker_id].live.cascade.detect_among(candidates)
+            for speaker_id, language in sorted(change.stopped):
+                pipeline = by_id.get(speaker_id)
+                if pipeline is None:
+                    continue  # left: its pipeline is closed with it
+                pipeline.gates.pop(language, None)
+                pipeline.routes.discard(language)
+                await pipeline.live.cascade.remove_language(language)
+
+    def _translate(self, pipeline: _TranslatedSpeaker, language: str) -> None:
+        """Speaks ``pipeline``'s speaker in ``language`` into that language's feed (an
+        auto-detected one through the feed's same-language gate)."""
+        feed = self.feeds[language]
+        output: SpeechOutput = feed.track.speech_source(pipeline.speaker.feed)
+        if pipeline.speaker.language is None:
+            gate = _SameLanguageGate(language, cast(SpeechQueue, output))
+            pipeline.gates[language] = gate
+            output = gate
+        pipeline.live.cascade.add_language(language, None, output)
+        pipeline.routes.add(language)
 
     async def _drop_speaker(self, feed_id: int) -> None:
         pipeline = self.speakers.pop(feed_id, None)
+        self._routes.pop(str(feed_id), None)
         if pipeline is None:
             return
         await pipeline.live.close()
@@ -439,9 +456,23 @@ class JanusTranslator:
         }
         for feed_id in [f for f in self.speakers if f not in wanted]:
             await self._drop_speaker(feed_id)
-        for feed_id, feed in wanted.items():
-            if feed_id not in self.speakers:
-                self._add_speaker(RemoteSpeaker.from_feed(feed))
+        arrived = [
+            self._add_speaker(RemoteSpeaker.from_feed(feed))
+            for feed_id, feed in wanted.items()
+            if feed_id not in self.speakers
+        ]
+        await self._reroute()
+        for pipeline in arrived:
+            pipeline.live.start()
+            speaker = pipeline.speaker
+            log.info(
+                "janus room %d: translating %s (feed %d, %s) into %s",
+                self.room,
+                speaker.name,
+                speaker.feed,
+                speaker.language or "detected language",
+                ", ".join(sorted(pipeline.routes)) or "nothing",
+            )
         adding = [feed_id for feed_id in wanted if feed_id not in self._subscribed]
         removing = [feed_id for feed_id in self._subscribed if feed_id not in wanted]
         # One microphone per speaker: their first audio stream (never video, if any).

@@ -23,10 +23,10 @@ invite, so whatever goes away can be rebuilt without anybody making a new room:
   first ``sfu_listen`` of a room this process does not know opens it again; the Janus room,
   if it outlived the node, is joined as it is, with the speakers still in it.
 
-Every speaker's pipeline events become wire messages here (``wire_events.to_wire``), tagged
-with the speaker (``SpeakerRef``: the Janus feed id and the name of their display): what
-was said (transcripts, speaking) goes to every listener of the room, a translation (and its
-timing) only to the listeners of its language.
+Every speaker's pipeline events become wire messages here, tagged with the speaker
+(``SpeakerRef``: the Janus feed id and the name of their display), for the listeners
+``rooms.audience`` names (the rule of both kinds of room): what was said goes to every
+listener of the room, a translation (and its timing) only to the listeners of its language.
 
 ``close`` (server shutdown) closes every translator and destroys every VideoRoom room this
 registry holds. ``JanusTranslator`` (and with it aiortc) is imported only when a room is
@@ -40,7 +40,6 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -57,15 +56,13 @@ from lingolive.protocol import (
     SfuReady,
     SfuRoomInfo,
     SpeakerRef,
-    TimingMsg,
-    TranslationMsg,
 )
+from lingolive.rooms import audience
 from lingolive.sfu.displays import feed_display, is_lingolive
 from lingolive.sfu.janus_api import VIDEOROOM_ROOM_EXISTS, JanusConnection, JanusError, VideoRoom
-from lingolive.wire_events import to_wire
 
 if TYPE_CHECKING:
-    from lingolive.sfu.translator import JanusTranslator, RemoteSpeaker
+    from lingolive.rooms.janus_translator import JanusTranslator, RemoteSpeaker
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +237,7 @@ class SfuRooms:
     async def _build(self, room: SfuRoom) -> None:
         """Makes sure the Janus room exists and joins the node to it with a feed per
         language that has listeners (``room.lock`` held). ``SfuUnavailable`` otherwise."""
-        from lingolive.sfu.translator import JanusTranslator  # aiortc: only in SFU mode
+        from lingolive.rooms.janus_translator import JanusTranslator  # aiortc: only in SFU mode
 
         s = self.settings
         created = False
@@ -267,7 +264,7 @@ class SfuRooms:
                 engines=self.engines,
                 workers=self.workers,
                 settings=s,
-                events=lambda speaker: self._speaker_events(room, speaker),
+                events=lambda speaker: self.speaker_events(room, speaker),
                 api_secret=s.janus_api_secret or None,
             )
         except (JanusError, OSError) as exc:
@@ -416,27 +413,26 @@ class SfuRooms:
                 except JanusError as exc:
                     log.warning("room %s: unpublishing %s: %s", room.id, language, exc)
 
-    def _speaker_events(self, room: SfuRoom, speaker: RemoteSpeaker) -> EventSink:
-        """One speaker's pipeline events, as wire messages to the room's listeners."""
+    def speaker_events(self, room: SfuRoom, speaker: RemoteSpeaker) -> EventSink:
+        """One speaker's pipeline events as wire messages tagged with the speaker, to the
+        room's listeners ``rooms.audience`` names: what was said to all, a translation and
+        its timing to the listeners of its language. The speaker's own session problems
+        are logged: the speaker is a Janus participant, not one of our sockets."""
         ref = SpeakerRef(id=str(speaker.feed), display_name=speaker.name)
 
         def deliver(event: PipelineEvent) -> None:
-            message = to_wire(event)
-            if message is None:
+            out = audience.addressed(event, ref)
+            if out is None:
                 return
-            if "speaker" in type(message).model_fields:
-                message = message.model_copy(update={"speaker": ref})
-            if isinstance(message, TranslationMsg | TimingMsg):
-                targets: Iterable[SfuListener] = room.listeners.get(message.lang or "", ())
-            elif isinstance(message, ErrorMsg | NoticeMsg) and message.segment_id is None:
-                # The speaker's own connection (audio shed, recognition behind): the node's
-                # business, not the listeners'.
-                log.info("room %s, %s: %s", room.id, speaker.name, message.message)
+            message, to = out
+            if to.speaker:
+                text = message.message if isinstance(message, ErrorMsg | NoticeMsg) else message
+                log.info("room %s, %s: %s", room.id, speaker.name, text)
                 return
-            else:
-                targets = room.everyone()
-            for listener in list(targets):
-                listener.emit(message)
+            for language, group in list(room.listeners.items()):
+                if to.includes(language):
+                    for listener in list(group):
+                        listener.emit(message)
 
         return deliver
 

@@ -1,21 +1,25 @@
-"""A room: who is in it, and who hears whom in which language.
+"""A direct room: its participants connect to this process, and who hears whom.
 
 Every participant is a speaker (their own recognition pipeline: STT once, whoever listens)
-and a listener (one outgoing track mixing everybody else). For each speaker the room keeps
-one translation per distinct listener language (``Cascade.add_language``) whose speech is
-fanned out to every listener of that language (``FanOut``): N listeners of Spanish cost one
-translation and one synthesis, not N. A listener who speaks the speaker's language hears the
-original voice, forwarded untranslated (no pointless STT-to-TTS round trip), and still gets
-the captions. Nobody hears themselves.
+and a listener (one outgoing track mixing everybody else). Who hears whom in which language
+is ``rooms.routing``'s decision, the same as in a Janus-backed room; this module applies it.
+For each speaker the room keeps one translation per listener language it routes
+(``Cascade.add_language``), whose speech is fanned out to every listener of that language
+(``FanOut``): N listeners of Spanish cost one translation and one synthesis, not N. A
+listener who speaks the speaker's language hears the original voice, forwarded
+untranslated, and still gets the captions. Nobody hears themselves. A listener nothing of
+a speaker can reach is told so once (``unsupported_language_pair``).
 
-Routes are recomputed whenever somebody joins or leaves, so joining or leaving mid-phrase
-only adds or removes that person's own sources and languages; everybody else's audio goes
-on. Captions and events are sent to every participant, tagged with the speaker.
+Routes are re-planned whenever somebody joins, leaves or hears another language, and only
+the difference is applied (``routing.changes``), so joining or leaving mid-phrase only adds
+or removes that person's own sources and languages; everybody else's audio goes on. A
+speaker's captions and events reach whom ``rooms.audience`` says, tagged with the speaker.
 
 A room sees a participant through two small interfaces, not through their call: what it
-asks of a speaker's pipeline (``Translating``: add or remove a listener language) and of a
-listener's track (``Hearing``: mix in or take out a source). The first listener that plays
-a phrase resolves the phrase's ``Playback`` handle, which the fan-out shares among them.
+asks of a speaker's pipeline (``Translating``: add or remove a listener language, narrow
+auto-detection) and of a listener's track (``Hearing``: mix in or take out a source). The
+first listener that plays a phrase resolves the phrase's ``Playback`` handle, which the
+fan-out shares among them.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal, Protocol
 
 from lingolive.engines.base import Int16Array
@@ -38,8 +43,8 @@ from lingolive.protocol import (
     ServerMessage,
     SpeakerRef,
 )
+from lingolive.rooms import audience, routing
 from lingolive.rtc.mixing import LiveQueue, Source, SpeechQueue
-from lingolive.wire_events import to_wire
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,8 @@ class Translating(Protocol):
     def add_language(self, language: str, voice: str | None, output: SpeechOutput) -> None: ...
 
     async def remove_language(self, language: str) -> None: ...
+
+    def detect_among(self, languages: frozenset[str] | None) -> None: ...
 
 
 class Hearing(Protocol):
@@ -111,18 +118,21 @@ class Room:
     """The participants of one room and the routes between them."""
 
     def __init__(
-        self, room_id: str, max_participants: int, pairs: Callable[[], list[tuple[str, str]]]
+        self,
+        room_id: str,
+        max_participants: int,
+        capabilities: Callable[[], routing.Capabilities],
     ) -> None:
         self.id = room_id
         self.max_participants = max_participants
-        self._pairs = pairs
+        self._capabilities = capabilities
         self.participants: dict[str, Participant] = {}
         # Admitted offers still being answered: they hold a seat, so two offers racing for
         # the last one cannot both get in.
         self.reserved: set[str] = set()
         self._fanouts: dict[tuple[str, str], FanOut] = {}  # (speaker, language)
         self._forwards: dict[tuple[str, str], Callable[[Int16Array], None]] = {}
-        self._warned: set[tuple[str, str]] = set()
+        self._routes: dict[str, routing.Route] = {}  # as applied
         # Participants whose connection dropped: their seat and identity wait for them to
         # come back (``step_away``) until the timer makes it a leave.
         self.away: dict[str, tuple[ParticipantInfo, asyncio.TimerHandle]] = {}
@@ -167,23 +177,24 @@ class Room:
             participant.emit(message)
 
     def speaker_events(self, info: ParticipantInfo) -> EventSink:
-        """Captions, translations, timings and errors of one speaker's pipeline, as wire
-        messages tagged with the speaker, to everyone (a speaker's own session problems to
-        them alone)."""
+        """One speaker's pipeline events as wire messages tagged with the speaker, to whom
+        ``rooms.audience`` says: what was said to everyone, a translation and its timing to
+        the listeners of its language, the speaker's own session problems to them alone."""
         ref = SpeakerRef(id=info.id, display_name=info.display_name)
 
         def deliver(event: PipelineEvent) -> None:
-            message = to_wire(event)
-            if message is None:
+            out = audience.addressed(event, ref)
+            if out is None:
                 return
-            if "speaker" in type(message).model_fields:
-                message = message.model_copy(update={"speaker": ref})
-            if isinstance(message, ErrorMsg) and message.segment_id is None:
+            message, to = out
+            if to.speaker:
                 owner = self.participants.get(info.id)
                 if owner is not None:
-                    owner.emit(message)  # a speaker's own session problem
+                    owner.emit(message)
                 return
-            self.broadcast(message)
+            for participant in list(self.participants.values()):
+                if to.includes(participant.info.target_lang):
+                    participant.emit(message)
 
         return deliver
 
@@ -237,24 +248,11 @@ class Room:
             if muted is not None:
                 who.info = who.info.model_copy(update={"muted": muted})
             if target_lang is not None and target_lang != who.info.target_lang:
-                self._unroute_listener(who)
                 who.info = who.info.model_copy(update={"target_lang": target_lang})
                 who.voice = voice
                 await self._reroute()
             updated = who.info
         self._announce("participant_updated", updated)
-
-    def _unroute_listener(self, listener: Participant) -> None:
-        """Take ``listener`` out of every route that reaches them (not the ones they speak
-        into): their sources, fan-out seats and forwarded voices."""
-        for fanout in self._fanouts.values():
-            fanout.queues.pop(listener.id, None)
-        for speaker_id, listener_id in list(self._forwards):
-            if listener_id == listener.id:
-                self._drop_forward(speaker_id, listener_id)
-        for speaker_id in self.participants:
-            listener.hears.remove_source(speaker_id)
-        self._warned = {w for w in self._warned if w[1] != listener.id}
 
     async def leave(self, participant_id: str) -> None:
         async with self._membership:
@@ -271,15 +269,6 @@ class Room:
         gone = self.participants.pop(participant_id, None)
         if gone is None:
             return None
-        for (speaker, _lang), fanout in list(self._fanouts.items()):
-            fanout.queues.pop(participant_id, None)
-            if speaker == participant_id:
-                del self._fanouts[(speaker, _lang)]
-        for speaker, listener in list(self._forwards):
-            if participant_id in (speaker, listener):
-                self._drop_forward(speaker, listener)
-        for other in self.participants.values():
-            other.hears.remove_source(participant_id)
         await self._reroute()
         return gone
 
@@ -302,55 +291,62 @@ class Room:
 
     # -- routes ---------------------------------------------------------------------------------
 
-    async def _reroute(self) -> None:
-        pairs = set(self._pairs())
-        everyone = list(self.participants.values())
-        for speaker in everyone:
-            source = speaker.info.source_lang
-            listeners = [p for p in everyone if p.id != speaker.id]
-            wanted = {p.info.target_lang for p in listeners if p.info.target_lang != source}
-            for language in wanted - {lang for (s, lang) in self._fanouts if s == speaker.id}:
-                if (source, language) not in pairs:
-                    continue
-                fanout = FanOut()
-                self._fanouts[(speaker.id, language)] = fanout
-                voice = next(
-                    (p.voice for p in listeners if p.info.target_lang == language and p.voice), None
-                )
-                speaker.translates.add_language(language, voice, fanout)
-            for s, language in list(self._fanouts):
-                if s == speaker.id and language not in wanted:
-                    del self._fanouts[(s, language)]
-                    await speaker.translates.remove_language(language)
-            for listener in listeners:
-                self._route(speaker, listener, pairs)
+    @property
+    def routes(self) -> Mapping[str, routing.Route]:
+        """Every speaker's route as applied now (``rooms.routing``), by participant id."""
+        return MappingProxyType(self._routes)
 
-    def _route(
-        self, speaker: Participant, listener: Participant, pairs: set[tuple[str, str]]
-    ) -> None:
-        source, target = speaker.info.source_lang, listener.info.target_lang
-        if target == source:
-            if (speaker.id, listener.id) not in self._forwards:
-                queue = LiveQueue()
-                listener.hears.add_source(speaker.id, queue)
-                self._forwards[(speaker.id, listener.id)] = queue.push
-                speaker.voice_sinks.append(queue.push)
-            return
-        fanout = self._fanouts.get((speaker.id, target))
-        if fanout is None:
-            if (speaker.id, listener.id) not in self._warned:
-                self._warned.add((speaker.id, listener.id))
-                listener.emit(
-                    ErrorMsg(
-                        code=ErrorCode.UNSUPPORTED_PAIR,
-                        message=f"{speaker.info.display_name} speaks {source!r}, which cannot be "
-                        f"translated into {target!r} here",
-                        speaker=SpeakerRef(id=speaker.id, display_name=speaker.info.display_name),
-                    )
+    async def _reroute(self) -> None:
+        """Applies ``rooms.routing``'s plan for the participants now in the room: every
+        participant is a speaker (their declared language) and a listener (what they hear).
+        What belonged to somebody who left is only forgotten (their media is going away)."""
+        everyone = self.participants
+        new = routing.plan(
+            [routing.Speaker(p.id, p.info.source_lang or None) for p in everyone.values()],
+            [routing.Listener(p.id, p.info.target_lang) for p in everyone.values()],
+            self._capabilities(),
+        )
+        change = routing.changes(self._routes, new)
+        self._routes = new
+        for speaker_id, language, listener_id in change.left:
+            fanout = self._fanouts.get((speaker_id, language))
+            if fanout is not None:
+                fanout.queues.pop(listener_id, None)
+            if listener_id in everyone:
+                everyone[listener_id].hears.remove_source(speaker_id)
+        for speaker_id, listener_id in change.unforwarded:
+            self._drop_forward(speaker_id, listener_id)
+            if listener_id in everyone:
+                everyone[listener_id].hears.remove_source(speaker_id)
+        for speaker_id, language in change.stopped:
+            self._fanouts.pop((speaker_id, language), None)
+            if speaker_id in everyone:
+                await everyone[speaker_id].translates.remove_language(language)
+        for speaker_id, language in change.started:
+            fanout = self._fanouts[(speaker_id, language)] = FanOut()
+            hearing = new[speaker_id].translations[language]
+            voice = next((p.voice for p in everyone.values() if p.id in hearing and p.voice), None)
+            everyone[speaker_id].translates.add_language(language, voice, fanout)
+        for speaker_id, language, listener_id in change.joined:
+            queue = everyone[listener_id].hears.speech_source(speaker_id)
+            self._fanouts[(speaker_id, language)].queues[listener_id] = queue
+        for speaker_id, listener_id in change.forwarded:
+            live = LiveQueue()
+            everyone[listener_id].hears.add_source(speaker_id, live)
+            self._forwards[(speaker_id, listener_id)] = live.push
+            everyone[speaker_id].voice_sinks.append(live.push)
+        for speaker_id, listener_id, target in change.unserved:
+            speaker = everyone[speaker_id].info
+            everyone[listener_id].emit(
+                ErrorMsg(
+                    code=ErrorCode.UNSUPPORTED_PAIR,
+                    message=f"{speaker.display_name} speaks {speaker.source_lang!r}, which "
+                    f"cannot be translated into {target!r} here",
+                    speaker=SpeakerRef(id=speaker.id, display_name=speaker.display_name),
                 )
-            return
-        if listener.id not in fanout.queues:
-            fanout.queues[listener.id] = listener.hears.speech_source(speaker.id)
+            )
+        for speaker_id, candidates in change.candidates.items():
+            everyone[speaker_id].translates.detect_among(candidates)
 
     def _drop_forward(self, speaker_id: str, listener_id: str) -> None:
         push = self._forwards.pop((speaker_id, listener_id), None)
@@ -362,15 +358,17 @@ class Room:
 class RoomRegistry:
     """The rooms of one process (a room lives in exactly one process; see docs/scaling.md)."""
 
-    def __init__(self, max_participants: int, pairs: Callable[[], list[tuple[str, str]]]) -> None:
+    def __init__(
+        self, max_participants: int, capabilities: Callable[[], routing.Capabilities]
+    ) -> None:
         self.rooms: dict[str, Room] = {}
         self._max = max_participants
-        self._pairs = pairs
+        self._capabilities = capabilities
 
     def get_or_create(self, room_id: str) -> Room:
         room = self.rooms.get(room_id)
         if room is None:
-            room = self.rooms[room_id] = Room(room_id, self._max, self._pairs)
+            room = self.rooms[room_id] = Room(room_id, self._max, self._capabilities)
             room.on_empty = self._forget
         return room
 
