@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from latency import ServerProcess, latency_stats, load_jobs, machine, run_file
-from lingolive.client import LoopbackClient
+from support.client import LoopbackClient
 from test_hostile_clients import FloodTrack, video_offer
 
 #: The attackers' address: another loopback address than the normal client's, as an attacker

@@ -27,12 +27,13 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from latency import DATA, ServerProcess, machine
-from lingolive.client import LoopbackClient, PacedFileTrack
-from lingolive.evaluation import answers, pct, voiced_runs
 from rooms import speech
+from support.client import LoopbackClient, PacedFileTrack
+from support.evaluation import answers, pct, voiced_runs
 
 #: Default start offset between clients: phrases end close together, not in lockstep.
 STAGGER_S = 0.7

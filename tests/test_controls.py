@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from conftest import DATA, Server, start_server, stop_server
-from lingolive.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
-from lingolive.evaluation import normalize
 from lingolive.protocol import ErrorCode
+from support.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
+from support.evaluation import normalize
 
 SAY_LIMIT = 3
 

@@ -12,8 +12,8 @@ import numpy as np
 from aiortc.contrib.media import MediaPlayer
 
 from conftest import DATA, Server
-from lingolive.client import LoopbackClient
-from lingolive.evaluation import normalize
+from support.client import LoopbackClient
+from support.evaluation import normalize
 
 
 async def wait_sessions(server: Server, count: int, timeout: float = 10.0) -> int:

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from conftest import OFFLINE_ENV, Server, start_server, stop_server
-from lingolive.client import LoopbackClient, PacedFileTrack
 from lingolive.config import Settings
 from lingolive.engines.base import SpeechAudio
 from lingolive.engines.edge_tts_engine import DEFAULT_VOICES, EdgeTTS, decode_mp3_stream
 from lingolive.engines.fallback_tts import FallbackTTS
 from lingolive.engines.registry import Engines, build_tts
 from lingolive.protocol import NoticeCode
+from support.client import LoopbackClient, PacedFileTrack
 
 
 def mp3_of(pcm: np.ndarray, rate: int) -> bytes:

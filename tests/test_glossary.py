@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from conftest import Server
-from lingolive.client import RATE, LoopbackClient, PacedFileTrack
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.synthesis import resampled
+from support.client import RATE, LoopbackClient, PacedFileTrack
 
 SENTENCE = "My colleague Xochitl will join the meeting tomorrow."
 

@@ -23,8 +23,8 @@ from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from conftest import DATA, Server
-from lingolive.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 from lingolive.protocol import ErrorCode
+from support.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 
 
 class FloodTrack(MediaStreamTrack):

@@ -25,12 +25,12 @@ from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from conftest import DATA, ROOT, Server, free_port, start_server, stop_server
-from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48
 from lingolive.config import Settings
 from lingolive.hosts import host_allowed
 from lingolive.protocol import ErrorCode
 from lingolive.rtc.peer import TurnSecret, browser_ice_server, long_term_turn_urls
 from lingolive.signaling.admission import Admission
+from support.client import LoopbackClient, PacedFileTrack, load_pcm48
 
 
 @pytest.fixture(scope="module")

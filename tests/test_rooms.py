@@ -15,9 +15,9 @@ import pytest
 import websockets
 
 from conftest import DATA, Server, start_server, stop_server
-from lingolive.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 from lingolive.protocol import MAX_TERM_WORDS, MAX_TOKEN_CHARS, ErrorCode
 from lingolive.rooms import tokens
+from support.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 from test_operations import metric
 
 SECRET = "room-test-secret"

@@ -12,10 +12,10 @@ import websockets
 from aiortc import RTCPeerConnection
 
 from conftest import Server
-from lingolive.client import LoopbackClient, PacedFileTrack
 from lingolive.config import Settings
 from lingolive.engines.piper_tts import bundled_voices
 from lingolive.protocol import ErrorCode
+from support.client import LoopbackClient, PacedFileTrack
 
 
 async def real_offer_sdp() -> str:

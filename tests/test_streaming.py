@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from conftest import DATA, Server
-from lingolive.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 from lingolive.engines.registry import Engines
-from lingolive.evaluation import normalize, word_error_rate
 from lingolive.pipeline.synthesis import resampled
+from support.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
+from support.evaluation import normalize, word_error_rate
 
 
 def cut(name: str, start: float, end: float) -> np.ndarray:

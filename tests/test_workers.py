@@ -109,8 +109,8 @@ async def test_room_lives_in_one_worker(tmp_path: Path) -> None:
     """Participants entering through either worker all land in the room's owner."""
     import httpx
 
-    from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48
     from lingolive.rooms.placement import owner
+    from support.client import LoopbackClient, PacedFileTrack, load_pcm48
 
     port = free_port()
     base = free_port()

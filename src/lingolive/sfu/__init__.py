@@ -8,8 +8,6 @@ package holds what that needs and nothing of LingoLive's own rooms or signaling:
 - ``janus_api``: an asyncio client of Janus's WebSocket API (sessions, plugin handles,
   transactions, events) and the VideoRoom requests LingoLive uses (rooms, publishing,
   multistream subscriptions);
-- ``janus_process``: a real Janus started with a generated, offline-safe configuration for
-  tests and benchmarks;
 - ``translator``: the node as a participant of one Janus room;
 - ``rooms``: the server's SFU rooms (``LL_SFU=janus``): a Janus room and a translator per
   LingoLive room, and the ``/ws`` listeners its captions go to (the one module here that

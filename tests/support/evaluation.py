@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48
+from support.client import LoopbackClient, PacedFileTrack, load_pcm48
 
 _NUMBERS = {
     "10": "ten",
