@@ -94,10 +94,10 @@ async def test_client_is_told_about_the_fallback(edge_server: Server, engines: E
     client = LoopbackClient(edge_server.ws_url)
     await client.connect(PacedFileTrack(pcm), source_lang="en", target_lang="es")
     try:
-        notice = await client.wait_for(lambda e: e["type"] == "notice", 40)
-        await client.wait_for(lambda e: e["type"] == "timing", 20)
+        notice = await client.wait_for(lambda e: e.type == "notice", 40)
+        await client.wait_for(lambda e: e.type == "timing", 20)
         await asyncio.sleep(1.5)
     finally:
         await client.close()
-    assert notice["code"] == NoticeCode.TTS_FALLBACK and notice["segment_id"] == 1
+    assert notice.code == NoticeCode.TTS_FALLBACK and notice.segment_id == 1
     assert sum(loud for _, loud in client.received.voiced()) > 10  # offline voice spoke
