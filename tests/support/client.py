@@ -1,8 +1,9 @@
 """A Python client for the LingoLive protocol, built on aiortc.
 
 It plays an audio file as its microphone, records the translated track with the arrival
-time of every frame, and collects every signaling event. The test suite and the latency
-benchmark use it as a real WebRTC peer; it is also the simplest way to script the server.
+time of every frame, and collects every signaling message as ``lingolive.protocol``'s models
+(what it sends is built from them too). The test suite and the benchmarks use it as a real
+WebRTC peer; it is also the simplest way to script the server.
 
 ``PacedFileTrack`` is our own microphone stand-in: it sends the file in 20 ms frames paced to
 the wall clock and then silence forever (a real microphone never stops), and it remembers
