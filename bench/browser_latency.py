@@ -50,6 +50,7 @@ import numpy as np
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from latency import (
@@ -66,7 +67,7 @@ from latency import (
     run_file,
 )
 from lingolive.audio_files import decode, write_wav
-from lingolive.evaluation import Sample, answers, server_stages
+from support.evaluation import Sample, answers, server_stages
 
 PAGE = Path(__file__).resolve().parent / "browser_page"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -20,12 +20,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from latency import machine
-from lingolive.evaluation import pct
 from lingolive.pipeline.glossary import Glossary
 from lingolive.protocol import CLIENT_MESSAGE, MAX_TERM_WORDS
+from support.evaluation import pct
 
 TERMS = 100
 TERM_CHARS = 64

@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from latency import ServerProcess, latency_stats, load_jobs, machine, run_file
-from lingolive.client import LoopbackClient
+from lingolive.protocol import NoticeMsg
+from support.client import LoopbackClient
 from test_hostile_clients import FloodTrack, video_offer
 
 #: The attackers' address: another loopback address than the normal client's, as an attacker
@@ -88,7 +89,7 @@ async def attackers(url: str, ws_url: str, stop: asyncio.Event, tally: dict[str,
     finally:
         for ws in idle:
             await ws.close()
-        notices = [e for e in flood.events if e["type"] == "notice"]
+        notices = flood.of_type(NoticeMsg)
         tally["flood_notices"] = len(notices)
         await flood.close()
 

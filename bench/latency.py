@@ -43,10 +43,11 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 
 from lingolive.config import Settings  # noqa: E402
-from lingolive.evaluation import Sample, pct, speak_file  # noqa: E402
+from support.evaluation import Sample, pct, speak_file  # noqa: E402
 
 VARIANTS = DATA / "variants"  # made by bench/make_variants.py
 

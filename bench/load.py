@@ -27,12 +27,14 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from latency import DATA, ServerProcess, machine
-from lingolive.client import LoopbackClient, PacedFileTrack
-from lingolive.evaluation import answers, pct, voiced_runs
+from lingolive.protocol import TimingMsg
 from rooms import speech
+from support.client import LoopbackClient, PacedFileTrack
+from support.evaluation import answers, pct, voiced_runs
 
 #: Default start offset between clients: phrases end close together, not in lockstep.
 STAGGER_S = 0.7
@@ -75,7 +77,7 @@ async def client_run(
         queued += was_queued
         if run is not None:
             latencies.append((run[0] - sent_end) * 1000)
-    stages = [e["stages"] for e in client.events if e.get("type") == "timing"]
+    stages = [e.stages for e in client.of_type(TimingMsg)]
     return latencies, queued, stages
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from latency import (
@@ -41,7 +42,7 @@ from latency import (
     naive_baseline,
     same_phrases,
 )
-from lingolive.evaluation import bleu, chrf, pct, trailing_insertions, word_error_rate
+from support.evaluation import bleu, chrf, pct, trailing_insertions, word_error_rate
 
 #: name -> (description, LL_* environment)
 CONFIGS: dict[str, tuple[str, dict[str, str]]] = {

@@ -27,11 +27,12 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from latency import DATA, ServerProcess, machine
-from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48
-from lingolive.evaluation import answers, pct, voiced_runs
+from support.client import LoopbackClient, PacedFileTrack, load_pcm48
+from support.evaluation import answers, pct, voiced_runs
 
 FILES = [f"en_piper_0{i}.wav" for i in range(1, 9)]
 GAP_S = 5.0

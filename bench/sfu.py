@@ -43,12 +43,11 @@ from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import rooms as rooms_bench
 from latency import DATA, ServerProcess, machine
-from lingolive.client import PacedFileTrack
-from lingolive.evaluation import answers, loud_runs, pct
 from lingolive.sfu.displays import feed_display, speaker_display
 from lingolive.sfu.janus_api import (
     JanusConnection,
@@ -56,12 +55,14 @@ from lingolive.sfu.janus_api import (
     Subscriber,
     VideoRoom,
 )
-from lingolive.sfu.janus_process import JanusProcess
 from lingolive.sfu.sdp import description_of, local_jsep
+from support.client import PacedFileTrack
+from support.evaluation import answers, loud_runs, pct
+from support.janus_process import JanusProcess
 
 ADMIN_KEY = "bench-sfu-admin-key"
 RATE = 48_000
-LOUD_RMS = 300.0  # as lingolive.evaluation.voiced_runs
+LOUD_RMS = 300.0  # as support.evaluation.voiced_runs
 #: The bench's own CPU above this (percent of one core): it, not the server, is the limit.
 BENCH_SATURATED = 85.0
 

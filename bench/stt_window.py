@@ -19,13 +19,14 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from lingolive.audio_files import decode_float
 from lingolive.config import Settings
 from lingolive.engines.registry import build_stt
 from lingolive.engines.whisper_stt import WhisperSTT
-from lingolive.evaluation import word_error_rate
+from support.evaluation import word_error_rate
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 VOICES = ("en_piper", "en_espeak", "es_espeak")

@@ -33,7 +33,7 @@ if [[ $DEV == 1 ]]; then
   APT_PACKAGES+=(chromium)
 fi
 # SFU mode (issue 15): the Janus WebRTC server and its JavaScript library. The tests start
-# their own Janus (src/lingolive/sfu/janus_process.py) with a generated configuration; the
+# their own Janus (tests/support/janus_process.py) with a generated configuration; the
 # package's own janus.service is not used (see below).
 if [[ $DEV == 1 || ${LL_SFU:-} == janus ]]; then
   APT_PACKAGES+=(janus libjs-janus-gateway)

@@ -9,7 +9,6 @@ import numpy as np
 from conftest import audio
 from lingolive.config import RecognizerConfig
 from lingolive.engines.registry import Engines
-from lingolive.evaluation import normalize
 from lingolive.pipeline.events import Caption, PipelineEvent, RecognitionBehind
 from lingolive.pipeline.phrase import Phrase
 from lingolive.pipeline.rate_limit import TokenBucket
@@ -17,6 +16,7 @@ from lingolive.pipeline.recognizer import StreamingRecognizer
 from lingolive.pipeline.segmenter import SpeechEnded, SpeechStarted
 from lingolive.pipeline.stage_pool import StagePool
 from lingolive.pipeline.stt_queue import SttQueue
+from support.evaluation import normalize
 
 
 def phrase(name: str) -> np.ndarray:

@@ -12,8 +12,9 @@ import numpy as np
 from aiortc.contrib.media import MediaPlayer
 
 from conftest import DATA, Server
-from lingolive.client import LoopbackClient
-from lingolive.evaluation import normalize
+from lingolive.protocol import TimingMsg, TranscriptMsg, TranslationMsg
+from support.client import LoopbackClient
+from support.evaluation import normalize
 
 
 async def wait_sessions(server: Server, count: int, timeout: float = 10.0) -> int:
@@ -45,20 +46,20 @@ async def test_loopback_english_to_spanish(server: Server, manifest: list[dict[s
     assert error <= 0.2, heard
     assert "mesa" in translated and "personas" in translated, translated
     finals = client.finals()
-    assert {e["lang"] for e in finals} == {"en"}
-    translations = client.of_type("translation")
-    assert [t["segment_id"] for t in translations] == [f["segment_id"] for f in finals]
-    assert {t["lang"] for t in translations} == {"es"}
+    assert {e.lang for e in finals} == {"en"}
+    translations = client.of_type(TranslationMsg)
+    assert [t.segment_id for t in translations] == [f.segment_id for f in finals]
+    assert {t.lang for t in translations} == {"es"}
     # A 3 s phrase: partial transcripts came before its first final.
-    first = finals[0]["segment_id"]
-    transcripts = [e for e in client.of_type("transcript") if e["segment_id"] == first]
-    assert not transcripts[0]["final"] and transcripts[-1]["final"], transcripts
-    timings = client.of_type("timing")
+    first = finals[0].segment_id
+    transcripts = [e for e in client.of_type(TranscriptMsg) if e.segment_id == first]
+    assert not transcripts[0].final and transcripts[-1].final, transcripts
+    timings = client.of_type(TimingMsg)
     assert len(timings) == len(finals), timings
     for timing in timings:
         for key in ("speech_end_ms", "stt_ms", "mt_ms", "tts_first_audio_ms", "first_audio_out_ms"):
-            assert isinstance(timing[key], float), (key, timing)
-        assert 0 < timing["first_audio_out_ms"] < 5000
+            assert isinstance(getattr(timing, key), float), (key, timing)
+        assert 0 < timing.first_audio_out_ms < 5000
 
     # The translated audio really arrived, and it arrived paced, not in a burst.
     voiced = [t for t, loud in client.received.voiced() if loud]
@@ -79,7 +80,7 @@ async def test_human_recording_and_abrupt_close(server: Server) -> None:
     player = MediaPlayer(str(DATA / "human" / "beckett.wav"))
     try:
         await client.connect(player.audio, source_lang="en", target_lang="es")
-        await client.wait_for(lambda e: e["type"] == "timing", 30)
+        await client.wait_for(lambda e: e.type == "timing", 30)
         await asyncio.sleep(9)
     finally:
         await client.close(bye=False)  # abrupt close: no bye
@@ -87,10 +88,10 @@ async def test_human_recording_and_abrupt_close(server: Server) -> None:
     for word in ("tried", "failed", "matter", "again", "better"):
         assert word in heard.lower(), heard
     # Every committed phrase before the close was translated into Spanish.
-    translations = client.of_type("translation")
+    translations = client.of_type(TranslationMsg)
     assert translations, client.events
-    assert {e["lang"] for e in translations} == {"es"}, translations
-    assert all(e["text"].strip() for e in translations), translations
+    assert {e.lang for e in translations} == {"es"}, translations
+    assert all(e.text.strip() for e in translations), translations
     for word in ("otra vez", "mejor"):
         assert word in translated.lower(), translated
     assert await wait_sessions(server, 0) == 0

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from conftest import OFFLINE_ENV, Server, start_server, stop_server
-from lingolive.client import LoopbackClient, PacedFileTrack
 from lingolive.config import Settings
 from lingolive.engines.base import SpeechAudio
 from lingolive.engines.edge_tts_engine import DEFAULT_VOICES, EdgeTTS, decode_mp3_stream
 from lingolive.engines.fallback_tts import FallbackTTS
 from lingolive.engines.registry import Engines, build_tts
 from lingolive.protocol import NoticeCode
+from support.client import LoopbackClient, PacedFileTrack
 
 
 def mp3_of(pcm: np.ndarray, rate: int) -> bytes:
@@ -94,10 +94,10 @@ async def test_client_is_told_about_the_fallback(edge_server: Server, engines: E
     client = LoopbackClient(edge_server.ws_url)
     await client.connect(PacedFileTrack(pcm), source_lang="en", target_lang="es")
     try:
-        notice = await client.wait_for(lambda e: e["type"] == "notice", 40)
-        await client.wait_for(lambda e: e["type"] == "timing", 20)
+        notice = await client.wait_for(lambda e: e.type == "notice", 40)
+        await client.wait_for(lambda e: e.type == "timing", 20)
         await asyncio.sleep(1.5)
     finally:
         await client.close()
-    assert notice["code"] == NoticeCode.TTS_FALLBACK and notice["segment_id"] == 1
+    assert notice.code == NoticeCode.TTS_FALLBACK and notice.segment_id == 1
     assert sum(loud for _, loud in client.received.voiced()) > 10  # offline voice spoke

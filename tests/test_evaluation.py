@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lingolive.evaluation import answers, heard_before_sent, trailing_insertions
+from support.evaluation import answers, heard_before_sent, trailing_insertions
 
 
 def test_phrase_ending_while_translated_speech_plays_is_queued() -> None:

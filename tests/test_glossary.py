@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 
 from conftest import Server
-from lingolive.client import RATE, LoopbackClient, PacedFileTrack
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.synthesis import resampled
+from lingolive.protocol import TranscriptMsg, TranslationMsg
+from support.client import RATE, LoopbackClient, PacedFileTrack
 
 SENTENCE = "My colleague Xochitl will join the meeting tomorrow."
 
@@ -49,7 +50,7 @@ async def say(server: Server, pcm: np.ndarray, glossary: list[Any] | None) -> Lo
     extra = {"glossary": glossary} if glossary else None
     await client.connect(PacedFileTrack(pcm), source_lang="en", target_lang="es", extra=extra)
     try:
-        await client.wait_for(lambda e: e["type"] == "translation", 30)
+        await client.wait_for(lambda e: e.type == "translation", 30)
         await asyncio.sleep(0.5)
     finally:
         await client.close()
@@ -63,10 +64,10 @@ async def test_rare_name_in_a_live_session(server: Server, engines: Engines) -> 
     named = await say(server, pcm, ["Xochitl"])
 
     def final(client: LoopbackClient) -> str:
-        return " ".join(e["text"] for e in client.of_type("transcript") if e["final"])
+        return " ".join(e.text for e in client.of_type(TranscriptMsg) if e.final)
 
     def translated(client: LoopbackClient) -> str:
-        return " ".join(e["text"] for e in client.of_type("translation"))
+        return " ".join(e.text for e in client.of_type(TranslationMsg))
 
     assert "Xochitl" not in final(plain), final(plain)  # the test is meaningful
     assert "Xochitl" in final(named), final(named)

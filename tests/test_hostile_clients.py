@@ -23,8 +23,8 @@ from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from conftest import DATA, Server
-from lingolive.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 from lingolive.protocol import ErrorCode
+from support.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 
 
 class FloodTrack(MediaStreamTrack):
@@ -93,7 +93,7 @@ async def attack(server: Server) -> dict[str, Any]:
         got["big_room_body"] = (await http.post(f"{server.url}/rooms", content=big)).status_code
     try:
         got["flood_notice"] = await flood.wait_for(
-            lambda e: e["type"] == "notice" and e["code"] == "audio_dropped", 15
+            lambda e: e.type == "notice" and e.code == "audio_dropped", 15
         )
     finally:
         await flood.close()
@@ -115,7 +115,7 @@ async def test_attacks_do_not_hurt_a_normal_session(server: Server) -> None:
     assert got["video"]["code"] == ErrorCode.BAD_SDP, got
     assert got["bomb"]["code"] == ErrorCode.BAD_JSON, got
     assert got["big_room_body"] == 413, got
-    assert "faster than real time" in got["flood_notice"]["message"], got
+    assert "faster than real time" in got["flood_notice"].message, got
     # The normal session was served in full: its whole sentence, translated and heard.
     _, translated = normal.said()
     assert "buenos días" in translated.lower() and "mesa" in translated, translated

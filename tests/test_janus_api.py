@@ -1,6 +1,6 @@
 """The Janus client against a real Janus (the Debian package), with real WebRTC media.
 
-One Janus for the module (``lingolive.sfu.janus_process``: only the VideoRoom plugin and the
+One Janus for the module (``support.janus_process``: only the VideoRoom plugin and the
 WebSockets transport, ICE on this machine's own address, API secret, Admin API and a
 VideoRoom admin key all on, so each is exercised). Two aiortc peer connections publish to a
 room through ``janus_api`` (one speaking a test file, one silent), a third subscribes to
@@ -20,20 +20,20 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from conftest import Server
-from janus_support import AUDIO, LOUD_RMS, needs_janus, no_sessions_left, publish, subscribe
-from lingolive.client import RATE, load_pcm48
 from lingolive.sfu.janus_api import (
     CONNECTION_CLOSED,
     VIDEOROOM_NO_SUCH_ROOM,
     VIDEOROOM_ROOM_EXISTS,
     VIDEOROOM_UNAUTHORIZED,
-    JanusAdmin,
     JanusConnection,
     JanusError,
     VideoRoom,
 )
-from lingolive.sfu.janus_process import JanusProcess
 from lingolive.sfu.sdp import description_of, local_jsep
+from support.client import RATE, load_pcm48
+from support.janus import AUDIO, LOUD_RMS, needs_janus, no_sessions_left, publish, subscribe
+from support.janus_admin import JanusAdmin
+from support.janus_process import JanusProcess
 
 pytestmark = needs_janus
 

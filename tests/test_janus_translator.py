@@ -1,6 +1,6 @@
 """LingoLive as the translating participant of a real Janus VideoRoom room.
 
-One Janus for the module (``lingolive.sfu.janus_process``, secrets on as in
+One Janus for the module (``support.janus_process``, secrets on as in
 tests/test_janus_api.py) and the real engines. The node joins a room for listeners of
 Spanish and English; an aiortc "speaker" whose display says English publishes a recorded
 sentence, an aiortc listener subscribes to the node's two feeds through Janus. The Spanish
@@ -21,16 +21,6 @@ import numpy as np
 import pytest
 from aiortc import RTCPeerConnection
 
-from janus_support import (
-    AUDIO,
-    LOUD_RMS,
-    needs_janus,
-    no_sessions_left,
-    publish,
-    subscribe,
-    until,
-)
-from lingolive.client import load_pcm48
 from lingolive.config import Settings
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.events import EventSink, PipelineEvent, Translated
@@ -42,7 +32,17 @@ from lingolive.sfu.janus_api import (
     JanusConnection,
     VideoRoom,
 )
-from lingolive.sfu.janus_process import JanusProcess
+from support.client import load_pcm48
+from support.janus import (
+    AUDIO,
+    LOUD_RMS,
+    needs_janus,
+    no_sessions_left,
+    publish,
+    subscribe,
+    until,
+)
+from support.janus_process import JanusProcess
 
 pytestmark = needs_janus
 

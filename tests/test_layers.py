@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from conftest import ROOT
@@ -117,6 +118,30 @@ def test_signaling_never_speaks_janus() -> None:
 
 def test_the_protocol_is_a_leaf() -> None:
     assert imports()["lingolive.protocol"] == set()
+
+
+def entry_points() -> set[str]:
+    """``python -m lingolive`` and the console scripts ``pyproject.toml`` installs."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    return {"lingolive.__main__", *(target.split(":")[0] for target in scripts.values())}
+
+
+def test_every_module_is_reached_from_an_entry_point() -> None:
+    """The package is the product: every module of it is imported, directly or through
+    others, from an entry point. A module that only tests or benchmarks import (a test
+    client, scoring, a Janus for the tests) belongs in ``tests/support``, not here."""
+    graph = imports()
+    reached: set[str] = set()
+    todo = sorted(entry_points())
+    while todo:
+        module = todo.pop()
+        if module in reached:
+            continue
+        reached.add(module)
+        todo.extend(graph[module])
+        if "." in module:  # importing a module runs its package's __init__ first
+            todo.append(module.rsplit(".", 1)[0])
+    assert sorted(set(graph) - reached) == []
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:

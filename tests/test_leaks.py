@@ -21,7 +21,7 @@ import websockets
 from aiortc import RTCPeerConnection
 
 from conftest import DATA, Server, start_server, stop_server
-from lingolive.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
+from support.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 
 CYCLES = 200
 PARALLEL = 4

@@ -12,7 +12,7 @@ from lingolive.config import Settings
 from lingolive.engines.base import EngineError, EngineUnavailable
 from lingolive.engines.ctranslate2_mt import CTranslate2Translator, ModelRef, parse_models
 from lingolive.engines.registry import build_translator
-from tiny_models import tiny_argos, tiny_marian, tiny_multilingual
+from support.tiny_models import tiny_argos, tiny_marian, tiny_multilingual
 
 
 @pytest.fixture(scope="module")

@@ -25,12 +25,12 @@ from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from conftest import DATA, ROOT, Server, free_port, start_server, stop_server
-from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48
 from lingolive.config import Settings
 from lingolive.hosts import host_allowed
 from lingolive.protocol import ErrorCode
 from lingolive.rtc.peer import TurnSecret, browser_ice_server, long_term_turn_urls
 from lingolive.signaling.admission import Admission
+from support.client import LoopbackClient, PacedFileTrack, load_pcm48
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ async def test_metrics_move_after_a_real_session(server: Server) -> None:
         before = (await http.get(f"{server.url}/metrics")).text
         client = LoopbackClient(server.ws_url)
         await client.connect(PacedFileTrack(load_pcm48(DATA / "en_piper_02.wav")))
-        await client.wait_for(lambda e: e["type"] == "timing", 30)
+        await client.wait_for(lambda e: e.type == "timing", 30)
         during = (await http.get(f"{server.url}/metrics")).text
         await asyncio.sleep(6)  # watchdog ticks after RTCP reports came: RTT, jitter
         await client.close()
@@ -300,10 +300,10 @@ async def test_vanished_client_times_out(strict_server: Server) -> None:
     client = LoopbackClient(strict_server.ws_url)
     await client.connect(StopsTrack())
     try:
-        error = await client.wait_for(lambda e: e["type"] == "error", 15)
+        error = await client.wait_for(lambda e: e.type == "error", 15)
     finally:
         await client.close()
-    assert error["code"] == ErrorCode.IDLE_TIMEOUT, error
+    assert error.code == ErrorCode.IDLE_TIMEOUT, error
 
 
 def test_json_logs_carry_the_session_id(strict_server: Server) -> None:
@@ -401,13 +401,13 @@ async def test_sigterm_tells_clients_and_exits(tmp_path: Path) -> None:
         await client.connect(PacedFileTrack(np.zeros(48_000 * 30, np.int16)))
         await asyncio.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
-        error = await client.wait_for(lambda e: e["type"] == "error", 15)
+        error = await client.wait_for(lambda e: e.type == "error", 15)
         await client.close()
         code = await asyncio.to_thread(proc.wait, 20)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert error["code"] == ErrorCode.SHUTDOWN
+    assert error.code == ErrorCode.SHUTDOWN
     # uvicorn finishes its shutdown, then re-raises the signal (exit by SIGTERM).
     assert code in (0, -signal.SIGTERM)
     log = (tmp_path / "term.log").read_text()

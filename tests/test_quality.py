@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from conftest import DATA, Server, in_lanes
-from lingolive.evaluation import FileRun, chrf, speak_file, word_error_rate
+from support.evaluation import FileRun, chrf, speak_file, word_error_rate
 
 SETS = [
     ("en", "es", [f"en_piper_0{i}.wav" for i in range(1, 9)]),

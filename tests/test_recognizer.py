@@ -39,7 +39,7 @@ from lingolive.pipeline.segmenter import (
 )
 from lingolive.pipeline.stage_pool import StagePool
 from lingolive.pipeline.stt_queue import SttQueue
-from scripted_stt import WORD_SAMPLES, ScriptedSTT, silence
+from support.scripted_stt import WORD_SAMPLES, ScriptedSTT, silence
 
 TAIL = silence(0.15)  # the segmenter's tail after the last voiced window
 

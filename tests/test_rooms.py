@@ -15,9 +15,17 @@ import pytest
 import websockets
 
 from conftest import DATA, Server, start_server, stop_server
-from lingolive.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
-from lingolive.protocol import MAX_TERM_WORDS, MAX_TOKEN_CHARS, ErrorCode
+from lingolive.protocol import (
+    MAX_TERM_WORDS,
+    MAX_TOKEN_CHARS,
+    ErrorCode,
+    ParticipantEvent,
+    TimingMsg,
+    TranscriptMsg,
+    TranslationMsg,
+)
 from lingolive.rooms import tokens
+from support.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 from test_operations import metric
 
 SECRET = "room-test-secret"
@@ -90,34 +98,34 @@ async def test_one_to_one_call(room_server: Server) -> None:
         room_server, room, speech("es_espeak_08.wav", 0.9, 3.0, 11.0, 20.0), "es", "es", "Bea"
     )
     try:
-        await bea.wait_for(lambda e: e["type"] == "translation", 20)
-        await ana.wait_for(lambda e: e["type"] == "translation" and e["lang"] == "en", 25)
+        await bea.wait_for(lambda e: e.type == "translation", 20)
+        await ana.wait_for(lambda e: e.type == "translation" and e.lang == "en", 25)
         await asyncio.sleep(4)
     finally:
         await ana.close()
         await bea.close()
     assert ana_mic.started_at is not None and bea_mic.started_at is not None
-    joined = [e for e in ana.of_type("participant_joined")]
-    assert {p["display_name"] for p in joined[-1]["participants"]} == {"Ana", "Bea"}
+    joined = [e for e in ana.of_type(ParticipantEvent) if e.type == "participant_joined"]
+    assert {p.display_name for p in joined[-1].participants} == {"Ana", "Bea"}
     # Bea heard Ana in Spanish, captioned with Ana's name.
-    to_bea = [e for e in bea.of_type("translation") if e["speaker"]["display_name"] == "Ana"]
-    assert to_bea and to_bea[0]["lang"] == "es" and "mesa" in to_bea[0]["text"]
-    heard_ana = [e for e in bea.of_type("transcript") if e["final"] and e["speaker"]]
-    assert heard_ana and heard_ana[0]["speaker"]["display_name"] == "Ana"
+    to_bea = [e for e in bea.of_type(TranslationMsg) if e.speaker.display_name == "Ana"]
+    assert to_bea and to_bea[0].lang == "es" and "mesa" in to_bea[0].text
+    heard_ana = [e for e in bea.of_type(TranscriptMsg) if e.final and e.speaker]
+    assert heard_ana and heard_ana[0].speaker.display_name == "Ana"
     # Ana heard Bea in English.
     to_ana = [
-        e
-        for e in ana.of_type("translation")
-        if e["speaker"]["display_name"] == "Bea" and e["lang"] == "en"
+        e for e in ana.of_type(TranslationMsg) if e.speaker.display_name == "Bea" and e.lang == "en"
     ]
-    assert to_ana and "thank" in to_ana[0]["text"].lower(), to_ana
+    assert to_ana and "thank" in to_ana[0].text.lower(), to_ana
     # Translations and their timings go only to the listeners of their language (Bea never
     # gets her own phrases in English, nor Ana hers in Spanish); what was said goes to all.
-    assert {e["lang"] for e in bea.of_type("translation")} == {"es"}
-    assert {e["lang"] for e in ana.of_type("translation")} == {"en"}
-    assert all(e["lang"] == "es" for e in bea.of_type("timing"))
-    assert all(e["lang"] == "en" for e in ana.of_type("timing"))
-    said_to_ana = {e["speaker"]["display_name"] for e in ana.of_type("transcript") if e["final"]}
+    assert {e.lang for e in bea.of_type(TranslationMsg)} == {"es"}
+    assert {e.lang for e in ana.of_type(TranslationMsg)} == {"en"}
+    assert all(e.lang == "es" for e in bea.of_type(TimingMsg))
+    assert all(e.lang == "en" for e in ana.of_type(TimingMsg))
+    said_to_ana = {
+        e.speaker.display_name for e in ana.of_type(TranscriptMsg) if e.final and e.speaker
+    }
     assert said_to_ana == {"Ana", "Bea"}, said_to_ana
     # Audio: Bea got Ana's translation; Ana got nothing while only she spoke (no echo of
     # her own voice or of her own translation), then Bea's translation.
@@ -141,7 +149,7 @@ async def test_fan_out_runs_once_per_language(room_server: Server) -> None:
     ]
     try:
         for client in listeners:
-            await client.wait_for(lambda e: e["type"] == "timing", 30)
+            await client.wait_for(lambda e: e.type == "timing", 30)
         await asyncio.sleep(3)
     finally:
         for client in [speaker, *listeners]:
@@ -158,8 +166,8 @@ async def test_fan_out_runs_once_per_language(room_server: Server) -> None:
     assert delta('lingolive_translations_total{target="ca"}') == recognized
     assert delta('lingolive_syntheses_total{target="es"}') == recognized
     for client, lang in zip(listeners, ("es", "es", "ca"), strict=True):
-        said = [e for e in client.of_type("translation") if e["lang"] == lang]
-        assert said and said[0]["speaker"]["display_name"] == "Eve"
+        said = [e for e in client.of_type(TranslationMsg) if e.lang == lang]
+        assert said and said[0].speaker.display_name == "Eve"
         assert sum(loud for _, loud in client.received.voiced()) * 0.02 > 1.0
         # Only their own language's translations and timings; Eve's words as she said them.
         assert {e["lang"] for e in client.of_type("translation")} == {lang}
@@ -182,17 +190,17 @@ async def test_joining_and_leaving_mid_speech(room_server: Server) -> None:
     stays, _ = await join(room_server, room, silent(), "es", "es", "Stay")
     leaves, _ = await join(room_server, room, silent(), "es", "es", "Leave")
     try:
-        await leaves.wait_for(lambda e: e["type"] == "translation", 30)
+        await leaves.wait_for(lambda e: e.type == "translation", 30)
         await leaves.close(bye=False)  # vanishes mid-dialogue (gone for good after 2 s)
         late, _ = await join(room_server, room, silent(), "ca", "ca", "Late")
         try:
-            await late.wait_for(lambda e: e["type"] == "translation" and e["lang"] == "ca", 30)
-            left = await stays.wait_for(lambda e: e["type"] == "participant_left", 10)
-            assert left["participant"]["display_name"] == "Leave"
-            count_before = len(stays.of_type("translation"))
+            await late.wait_for(lambda e: e.type == "translation" and e.lang == "ca", 30)
+            left = await stays.wait_for(lambda e: e.type == "participant_left", 10)
+            assert left.participant.display_name == "Leave"
+            count_before = len(stays.of_type(TranslationMsg))
             await asyncio.sleep(8)
             # The remaining listener keeps getting the speaker's translations.
-            assert len(stays.of_type("translation")) > count_before
+            assert len(stays.of_type(TranslationMsg)) > count_before
             assert sum(loud for _, loud in late.received.voiced()) * 0.02 > 0.5
         finally:
             await late.close()
@@ -312,8 +320,8 @@ async def test_room_with_the_largest_glossary_is_joinable(room_server: Server) -
     assert f"#token={room['token']}" in room["invite_url"]  # not in the query: never logged
     client, _ = await join(room_server, room, silent(5), "en", "es", "Max")
     try:
-        ready = await client.wait_for(lambda e: e["type"] == "ready", 10)
-        assert ready["type"] == "ready"
+        ready = await client.wait_for(lambda e: e.type == "ready", 10)
+        assert ready.type == "ready"
     finally:
         await client.close()
     # Long text in 4-byte characters in every field fits the body limit but not a token:

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from conftest import DATA, Server, in_lanes
-from lingolive.evaluation import FileRun, speak_file
+from support.evaluation import FileRun, speak_file
 
 VARIANTS = DATA / "variants"
 FILES = [

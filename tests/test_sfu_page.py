@@ -40,7 +40,7 @@ from conftest import DATA, start_server, stop_server
 from lingolive.app import JANUS_JS
 from lingolive.sfu.displays import feed_display
 from lingolive.sfu.janus_api import JanusConnection, JanusParticipant, VideoRoom
-from lingolive.sfu.janus_process import JanusProcess
+from support.janus_process import JanusProcess
 from test_browser import CAPTIONS_JS, CHROMIUM, LISTENING_JS, SPY_JS
 from test_browser import launch as browser_launch
 from test_page import loop_wav

@@ -30,16 +30,6 @@ import websockets
 from aiortc import RTCPeerConnection
 
 from conftest import free_port, start_server, stop_server
-from janus_support import (
-    AUDIO,
-    LOUD_RMS,
-    needs_janus,
-    no_sessions_left,
-    publish,
-    subscribe,
-    until,
-)
-from lingolive.client import load_pcm48
 from lingolive.rooms.placement import owner
 from lingolive.sfu.displays import feed_display, speaker_display
 from lingolive.sfu.janus_api import (
@@ -48,7 +38,17 @@ from lingolive.sfu.janus_api import (
     Subscriber,
     VideoRoom,
 )
-from lingolive.sfu.janus_process import JanusProcess
+from support.client import load_pcm48
+from support.janus import (
+    AUDIO,
+    LOUD_RMS,
+    needs_janus,
+    no_sessions_left,
+    publish,
+    subscribe,
+    until,
+)
+from support.janus_process import JanusProcess
 from test_operations import wait_ready
 from test_workers import serve_two_workers, workers_gone
 

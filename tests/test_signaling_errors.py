@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 from typing import Any
 
 import httpx
@@ -11,10 +12,10 @@ import websockets
 from aiortc import RTCPeerConnection
 
 from conftest import Server
-from lingolive.client import LoopbackClient, PacedFileTrack
 from lingolive.config import Settings
 from lingolive.engines.piper_tts import bundled_voices
 from lingolive.protocol import ErrorCode
+from support.client import LoopbackClient, PacedFileTrack
 
 
 async def real_offer_sdp() -> str:
@@ -227,3 +228,45 @@ def test_display_names_lose_control_and_bidi_characters() -> None:
 
     offer = {"type": "offer", "sdp": "v=0", "display_name": "Ann\u202e lacigoL\u200b \n Bob"}
     assert CLIENT_MESSAGE.validate_python(offer).display_name == "Ann lacigoL Bob"  # type: ignore[union-attr]
+
+
+def test_every_server_message_reads_back_as_what_was_sent() -> None:
+    """``SERVER_MESSAGE`` (how a Python client reads the socket) picks the model by ``type``,
+    for every message the server sends, the three participant events included."""
+    from lingolive import protocol as p
+
+    who = p.ParticipantInfo(id="a1", display_name="Ann", source_lang="en", target_lang="es")
+    sent: list[p.ServerMessage] = [
+        p.Answer(sdp="v=0", session_id="s1"),
+        p.Ready(session_id="s1", source_lang="en", target_lang="es", voice=None),
+        p.TranscriptMsg(segment_id=1, lang="en", text="Hi.", final=True, stable="Hi."),
+        p.TranslationMsg(segment_id=1, lang="es", text="Hola."),
+        p.TimingMsg(
+            segment_id=1,
+            speech_end_ms=1.0,
+            stt_ms=None,
+            mt_ms=2.0,
+            tts_first_audio_ms=None,
+            first_audio_out_ms=3.0,
+            stages={"vad_end": 0.0},
+        ),
+        p.ErrorMsg(code=p.ErrorCode.BUSY, message="busy"),
+        p.NoticeMsg(code=p.NoticeCode.TTS_FALLBACK, message="espeak", segment_id=2),
+        p.SpeakingMsg(speaking=True, speaker=p.SpeakerRef(id="a1", display_name="Ann")),
+        *(
+            p.ParticipantEvent(type=kind, room="r", participant=who, participants=[who])
+            for kind in ("participant_joined", "participant_left", "participant_updated")
+        ),
+        p.SfuReady(
+            room="r", language="es", sfu=p.SfuRoomInfo(url="ws://j", room=7), feed_display="x"
+        ),
+    ]
+    kinds = {
+        kind
+        for model in typing.get_args(p.ServerMessage)
+        for kind in typing.get_args(model.model_fields["type"].annotation)
+    }
+    assert {m.type for m in sent} == kinds
+    for message in sent:
+        read = p.SERVER_MESSAGE.validate_json(message.model_dump_json())
+        assert type(read) is type(message) and read == message

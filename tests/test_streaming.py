@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from conftest import DATA, Server
-from lingolive.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 from lingolive.engines.registry import Engines
-from lingolive.evaluation import normalize, word_error_rate
 from lingolive.pipeline.synthesis import resampled
+from lingolive.protocol import TranscriptMsg, TranslationMsg
+from support.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
+from support.evaluation import normalize, word_error_rate
 
 
 def cut(name: str, start: float, end: float) -> np.ndarray:
@@ -35,8 +36,8 @@ async def speak(server: Server, pcm: np.ndarray, wait_s: float) -> tuple[Loopbac
     return client, track.started_at
 
 
-def finals(client: LoopbackClient) -> list[dict[str, Any]]:
-    return [e for e in client.of_type("transcript") if e["final"] and e["text"]]
+def finals(client: LoopbackClient) -> list[TranscriptMsg]:
+    return [e for e in client.of_type(TranscriptMsg) if e.final and e.text]
 
 
 async def test_final_is_confirmed_prefix_plus_tail(
@@ -47,24 +48,23 @@ async def test_final_is_confirmed_prefix_plus_tail(
     client, _ = await speak(server, load_pcm48(DATA / entry["file"]), wait_s=3)
     final = finals(client)[0]
     partials = [
-        e
-        for e in client.of_type("transcript")
-        if not e["final"] and e["segment_id"] == final["segment_id"]
+        e for e in client.of_type(TranscriptMsg) if not e.final and e.segment_id == final.segment_id
     ]
     assert partials, client.events
-    assert all(client.events.index(p) < client.events.index(final) for p in partials)
-    stable = [p["stable"] for p in partials]
+    order = {id(e): i for i, e in enumerate(client.events)}
+    assert all(order[id(p)] < order[id(final)] for p in partials)
+    stable = [p.stable for p in partials]
     # Stable text only grows, and every partial starts with its own stable part.
     for before, after in itertools.pairwise(stable):
         assert after.startswith(before)
     for p in partials:
-        assert p["text"].startswith(p["stable"])
+        assert p.text.startswith(p.stable)
     confirmed = stable[-1]
     assert confirmed, "two consecutive passes should agree on the first words"
-    assert final["text"].startswith(confirmed), (confirmed, final["text"])
+    assert final.text.startswith(confirmed), (confirmed, final.text)
     # No duplicated or lost words: the final is the sentence, once.
-    assert word_error_rate([entry["text"]], [final["text"]]) <= 0.15, final["text"]
-    words = normalize(final["text"]).split()
+    assert word_error_rate([entry["text"]], [final.text]) <= 0.15, final.text
+    words = normalize(final.text).split()
     assert len(words) == len(normalize(entry["text"]).split())
 
 
@@ -85,7 +85,7 @@ async def test_long_utterance_speaks_first_sentence_before_the_end(server: Serve
     first_audio = client.received.first_voiced_after(t0 + 1.0)
     assert first_audio is not None
     assert first_audio < t0 + speech_end - 1.0, (first_audio - t0, speech_end)
-    texts = [e["text"] for e in finals(client)]
+    texts = [e.text for e in finals(client)]
     assert len(texts) >= 2, texts
     # The first segment spoken is (the start of) the first sentence alone.
     first_sentence = "Good morning, I would like to book a table for two people tonight."
@@ -128,7 +128,7 @@ async def test_pause_inside_a_sentence_does_not_split_it(server: Server, engines
     first, second = say("I would like to book a table for"), say("two people tonight.")
     pcm = np.concatenate([silence(1.0), first, silence(0.4), second, silence(2.0)])
     client, _ = await speak(server, pcm, wait_s=5)
-    texts = [e["text"] for e in finals(client)]
+    texts = [e.text for e in finals(client)]
     assert len(texts) == 1, texts
     assert "table" in texts[0] and "tonight" in texts[0], texts
-    assert len(client.of_type("translation")) == 1
+    assert len(client.of_type(TranslationMsg)) == 1

@@ -42,7 +42,7 @@ from lingolive.pipeline.streaming_policy import (
     Withdraw,
     own_words,
 )
-from scripted_stt import WORD_SAMPLES, ScriptedSTT, silence
+from support.scripted_stt import WORD_SAMPLES, ScriptedSTT, silence
 
 TAIL = silence(0.15)  # the segmenter's tail after the last voiced window
 

@@ -1,6 +1,6 @@
 """The shared recognition queue: passes that wait together run as one batch, finals first.
 
-Scripted STT (tests/scripted_stt.py), a real one-thread pool: what is asserted is which
+Scripted STT (tests/support/scripted_stt.py), a real one-thread pool: what is asserted is which
 passes ran together and in which order, and that one bad request fails alone. Real Whisper
 batches: test_engines.py; the gain under load: bench/load.py (docs/benchmarks.md).
 """
@@ -16,7 +16,7 @@ import pytest
 from lingolive.engines.base import EngineError, SttRequest, Transcript
 from lingolive.pipeline.stage_pool import StagePool
 from lingolive.pipeline.stt_queue import SttQueue
-from scripted_stt import ScriptedSTT
+from support.scripted_stt import ScriptedSTT
 
 pytestmark = pytest.mark.timeout(10)
 

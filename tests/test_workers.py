@@ -109,8 +109,9 @@ async def test_room_lives_in_one_worker(tmp_path: Path) -> None:
     """Participants entering through either worker all land in the room's owner."""
     import httpx
 
-    from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48
+    from lingolive.protocol import TranslationMsg
     from lingolive.rooms.placement import owner
+    from support.client import LoopbackClient, PacedFileTrack, load_pcm48
 
     port = free_port()
     base = free_port()
@@ -145,12 +146,12 @@ async def test_room_lives_in_one_worker(tmp_path: Path) -> None:
                 extra={"room": room["room"], "token": room["token"]},
             )
             clients.append(client)
-        ready = [await c.wait_for(lambda e: e["type"] == "ready", 10) for c in clients]
-        assert {r["worker"] for r in ready} == {pids[home]}, (ready, pids, home)
+        ready = [await c.wait_for(lambda e: e.type == "ready", 10) for c in clients]
+        assert {r.worker for r in ready} == {pids[home]}, (ready, pids, home)
         listener = clients[1]
         await listener.wait_settled(40)
-        translations = listener.of_type("translation")
-        assert {t["lang"] for t in translations} == {"es"}, translations
+        translations = listener.of_type(TranslationMsg)
+        assert {t.lang for t in translations} == {"es"}, translations
         _, translated = listener.said()
         assert "mesa" in translated and "personas" in translated, translated
         assert "relayed" in log.read_text()

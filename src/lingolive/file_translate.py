@@ -228,10 +228,10 @@ async def translate_file(
         glossary=glossary,
     )
     try:
+        # Returns once every phrase is spoken, and each has told its ``PhraseTimed`` by then:
+        # ``FileOutput`` resolves a segment's playback as the segment closes, and the
+        # renderer's callbacks on that handle run before its task ends.
         await pipeline.feed_recording(audio)
-        # Phrases whose playback callbacks have not run yet are done all the same.
-        for utt in pipeline.cascade.completed:
-            captions.finish(utt.segment_id, utt.target_lang, utt.marks)
         captions.flush()
     finally:
         await pipeline.close()

@@ -2,7 +2,8 @@
 
 This module *is* the wire contract that ``docs/protocol.md`` documents: a field added here
 and not there is a bug. Client messages are parsed through one discriminated union so that an
-unknown ``type`` or a wrong field is rejected with a precise error before any code acts on it.
+unknown ``type`` or a wrong field is rejected with a precise error before any code acts on it;
+server messages have one too (``SERVER_MESSAGE``), for a client written in Python.
 
 A leaf: it imports nothing of LingoLive. The pipeline, engines and media code never import
 it; only the edge (signaling, rooms, the app) speaks the wire (``wire_events``
@@ -332,6 +333,10 @@ ServerMessage = (
     | SpeakingMsg
     | ParticipantEvent
     | SfuReady
+)
+#: What a client reads off the socket: one message, picked by its ``type``.
+SERVER_MESSAGE: TypeAdapter[ServerMessage] = TypeAdapter(
+    Annotated[ServerMessage, Field(discriminator="type")]
 )
 
 

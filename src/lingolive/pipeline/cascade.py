@@ -173,11 +173,6 @@ class Cascade:
         for renderer in self.renderers.values():
             renderer.withdraw()
 
-    @property
-    def completed(self) -> list[Phrase]:
-        """The last phrases spoken, in every language (file mode, tests)."""
-        return [u for s in self.renderers.values() for u in s.completed]
-
     # -- running ------------------------------------------------------------------------------
 
     def start(self) -> None:

@@ -99,7 +99,6 @@ class Renderer:
         self._queue: asyncio.Queue[Phrase | None] = asyncio.Queue()
         self._playing: set[Playback] = set()  # segments whose playback is awaited
         self._ahead: Rendering | None = None  # rendered before its phrase was committed
-        self.completed: list[Phrase] = []  # the last phrases, for file mode and tests
 
     def say(self, phrase: Phrase) -> None:
         self._queue.put_nowait(phrase)
@@ -284,8 +283,6 @@ class Renderer:
             self._fail(phrase, "tts", "speech synthesis", exc)
         finally:
             self._output.close_segment(phrase.segment_id)
-            self.completed.append(phrase)
-            del self.completed[:-200]
         if Stage.TTS_FIRST_AUDIO not in phrase.marks.at:
             self._timed(phrase)  # no audio will play: its marks are complete now
 

@@ -10,7 +10,5 @@ LingoLive's rooms, pipeline or wire protocol (the rooms built on it are in ``roo
   transactions, events) and the VideoRoom requests LingoLive uses (rooms, publishing,
   multistream subscriptions);
 - ``sdp``: aiortc session descriptions ↔ Janus JSEP;
-- ``displays``: the naming contract of a Janus room (``"Alice [en]"``, ``"LingoLive · es"``);
-- ``janus_process``: a real Janus started with a generated, offline-safe configuration for
-  tests and benchmarks.
+- ``displays``: the naming contract of a Janus room (``"Alice [en]"``, ``"LingoLive · es"``).
 """

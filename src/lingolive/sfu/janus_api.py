@@ -49,7 +49,6 @@ JSON = dict[str, Any]
 
 VIDEOROOM = "janus.plugin.videoroom"
 JANUS_PROTOCOL = Subprotocol("janus-protocol")
-ADMIN_PROTOCOL = Subprotocol("janus-admin-protocol")
 
 #: Janus closes a session after ``session_timeout`` (default 60 s) without a request.
 KEEPALIVE_S = 25.0
@@ -127,9 +126,10 @@ class _Transaction:
     ack_is_interim: bool
 
 
-class _JanusSocket:
+class JanusSocket:
     """One WebSocket to Janus: transactions matched to replies, everything else handed to
-    ``_route``. Shared by the Janus API and the Admin API."""
+    ``_route``. The Janus API (``JanusConnection``) is one; a client of the Admin API (the
+    tests' ``support.janus_admin``) is another, with its own ``_secret_field``."""
 
     _secret_field = "apisecret"
 
@@ -224,9 +224,11 @@ class _JanusSocket:
             await self._reader
 
 
-async def _open(
+async def open_socket(
     url: str, protocol: Subprotocol, proxy: str | Literal[True] | None, open_timeout_s: float
 ) -> ClientConnection:
+    """A WebSocket to Janus speaking ``protocol``; ``JanusError`` when nothing, or something
+    other than that Janus API, answers at ``url``."""
     try:
         return await connect(
             url,
@@ -244,7 +246,7 @@ async def _open(
         ) from exc
 
 
-class JanusConnection(_JanusSocket):
+class JanusConnection(JanusSocket):
     """The Janus API over one WebSocket.
 
     Use ``await JanusConnection.connect(url)`` (or ``async with``); ``api_secret`` is Janus's
@@ -281,7 +283,7 @@ class JanusConnection(_JanusSocket):
         """Opens the WebSocket. ``proxy`` is off by default: Janus runs next to LingoLive,
         and a desktop's ``https_proxy`` must not capture that link (pass ``True`` to use the
         environment's proxy settings)."""
-        ws = await _open(url, JANUS_PROTOCOL, proxy, open_timeout_s)
+        ws = await open_socket(url, JANUS_PROTOCOL, proxy, open_timeout_s)
         return cls(
             ws, api_secret=api_secret, keepalive_s=keepalive_s, request_timeout_s=request_timeout_s
         )
@@ -898,56 +900,3 @@ class Subscriber:
         finally:
             with contextlib.suppress(JanusError):
                 await self.handle.detach()
-
-
-# --------------------------------------------------------------------------- Admin API
-
-
-class JanusAdmin(_JanusSocket):
-    """Janus's Admin API (a separate WebSocket, subprotocol ``janus-admin-protocol``, every
-    request carrying ``admin_secret``): what is alive inside Janus, for tests and
-    operators. Off unless Janus is configured with ``admin_ws``."""
-
-    _secret_field = "admin_secret"
-
-    @classmethod
-    async def connect(
-        cls,
-        url: str,
-        admin_secret: str,
-        *,
-        request_timeout_s: float = REQUEST_TIMEOUT_S,
-        open_timeout_s: float = 10.0,
-        proxy: str | Literal[True] | None = None,
-    ) -> JanusAdmin:
-        ws = await _open(url, ADMIN_PROTOCOL, proxy, open_timeout_s)
-        return cls(ws, admin_secret, request_timeout_s)
-
-    async def list_sessions(self) -> list[int]:
-        reply = await self.request({"janus": "list_sessions"})
-        return [int(s) for s in reply.get("sessions") or []]
-
-    async def list_handles(self, session_id: int) -> list[int]:
-        reply = await self.request({"janus": "list_handles", "session_id": session_id})
-        return [int(h) for h in reply.get("handles") or []]
-
-    async def handle_info(self, session_id: int, handle_id: int) -> JSON:
-        reply = await self.request(
-            {"janus": "handle_info", "session_id": session_id, "handle_id": handle_id}
-        )
-        info: JSON = reply.get("info") or {}
-        return info
-
-    async def close(self) -> None:
-        await self._close_socket()
-
-    async def __aenter__(self) -> JanusAdmin:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()

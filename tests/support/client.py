@@ -1,8 +1,9 @@
 """A Python client for the LingoLive protocol, built on aiortc.
 
 It plays an audio file as its microphone, records the translated track with the arrival
-time of every frame, and collects every signaling event. The test suite and the latency
-benchmark use it as a real WebRTC peer; it is also the simplest way to script the server.
+time of every frame, and collects every signaling message as ``lingolive.protocol``'s models
+(what it sends is built from them too). The test suite and the benchmarks use it as a real
+WebRTC peer; it is also the simplest way to script the server.
 
 ``PacedFileTrack`` is our own microphone stand-in: it sends the file in 20 ms frames paced to
 the wall clock and then silence forever (a real microphone never stops), and it remembers
@@ -15,23 +16,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
-import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import numpy as np
 import websockets
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from pydantic import ValidationError
 
 from lingolive.audio_files import decode
 from lingolive.engines.base import Int16Array
+from lingolive.protocol import (
+    SERVER_MESSAGE,
+    Answer,
+    Bye,
+    ClientMessageType,
+    ErrorMsg,
+    Offer,
+    ServerMessage,
+    TimingMsg,
+    TranscriptMsg,
+    TranslationMsg,
+)
 
 RATE = 48_000
 FRAME = 960
+
+M = TypeVar("M", bound=ServerMessage)
 
 
 def load_pcm48(path: Path) -> Int16Array:
@@ -119,14 +135,21 @@ class Received:
 
 @dataclass
 class LoopbackClient:
-    """One session against a LingoLive server."""
+    """One session against a LingoLive server.
+
+    It speaks the wire contract: what it sends is built from ``protocol``'s client models
+    (``send``), and every message it receives is parsed with ``protocol.SERVER_MESSAGE`` into
+    ``events`` (a message that does not parse fails the next ``wait_for``).
+    """
 
     url: str  # ws://host:port/ws
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[ServerMessage] = field(default_factory=list)
     received: Received = field(default_factory=Received)
     pc: RTCPeerConnection | None = None
     ws: Any = None
     session_id: str | None = None
+    _arrivals: dict[int, float] = field(default_factory=dict)  # id(event) → monotonic instant
+    _unreadable: list[BaseException] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _event_added: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -139,10 +162,10 @@ class LoopbackClient:
         voice: str | None = None,
         timeout: float = 20.0,
         extra: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Offer ``track`` as the microphone; returns the server's answer message.
+    ) -> Answer:
+        """Offer ``track`` as the microphone; returns the server's answer.
 
-        ``extra``: more offer fields, e.g. ``{"room": …, "token": …, "display_name": …}``.
+        ``extra``: more ``Offer`` fields, e.g. ``{"room": …, "token": …, "display_name": …}``.
         """
         self.ws = await websockets.connect(self.url, max_size=2**22)
         self.pc = RTCPeerConnection()
@@ -153,29 +176,42 @@ class LoopbackClient:
             self._tasks.append(asyncio.create_task(self._record(remote)))
 
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        offer: dict[str, Any] = {"type": "offer", "sdp": self.pc.localDescription.sdp}
-        if source_lang:
-            offer["source_lang"] = source_lang
-        if target_lang:
-            offer["target_lang"] = target_lang
-        if voice:
-            offer["voice"] = voice
-        offer.update(extra or {})
-        await self.ws.send(json.dumps(offer))
+        offer = Offer(
+            type="offer",
+            sdp=self.pc.localDescription.sdp,
+            source_lang=source_lang,
+            target_lang=target_lang,
+            voice=voice,
+            **(extra or {}),
+        )
+        await self.send(offer)
         self._tasks.append(asyncio.create_task(self._read_events()))
-        answer = await self.wait_for(lambda e: e["type"] in ("answer", "error"), timeout)
-        if answer["type"] == "error":
-            raise RuntimeError(f"server refused the offer: {answer}")
-        self.session_id = answer["session_id"]
-        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        answer = await self.wait_for(lambda e: isinstance(e, Answer | ErrorMsg), timeout)
+        if not isinstance(answer, Answer):
+            raise RuntimeError(f"server refused the offer: {answer!r}")
+        self.session_id = answer.session_id
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
         return answer
+
+    async def send(self, message: ClientMessageType) -> None:
+        """One client message, as the contract writes it (the fields that say something: a
+        default is what the server assumes anyway)."""
+        await self.ws.send(message.model_dump_json(exclude_defaults=True))
+
+    async def send_raw(self, text: str) -> None:
+        """Anything at all: for a message the contract would not let ``send`` build."""
+        await self.ws.send(text)
 
     async def _read_events(self) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
             async for raw in self.ws:
-                event = json.loads(raw)
-                event["_at"] = time.monotonic()
-                self.events.append(event)
+                try:
+                    event = SERVER_MESSAGE.validate_json(raw)
+                except ValidationError as exc:
+                    self._unreadable.append(exc)
+                else:
+                    self._arrivals[id(event)] = time.monotonic()
+                    self.events.append(event)
                 self._event_added.set()
 
     async def _record(self, remote: MediaStreamTrack) -> None:
@@ -191,11 +227,24 @@ class LoopbackClient:
                     pcm = out.to_ndarray().reshape(-1).astype(np.int16)
                     self.received.frames.append(pcm)
 
-    async def wait_for(self, predicate: Any, timeout: float) -> dict[str, Any]:
+    def arrival(self, event: ServerMessage) -> float:
+        """The monotonic instant ``event`` (one of ``events``) arrived."""
+        return self._arrivals[id(event)]
+
+    def _check_readable(self) -> None:
+        if self._unreadable:
+            raise AssertionError(
+                f"the server sent a message the protocol does not allow: {self._unreadable[0]}"
+            )
+
+    async def wait_for(
+        self, predicate: Callable[[ServerMessage], object], timeout: float
+    ) -> ServerMessage:
         """The first event (already received or future) matching ``predicate``."""
         deadline = time.monotonic() + timeout
         seen = 0
         while True:
+            self._check_readable()
             for event in self.events[seen:]:
                 if predicate(event):
                     return event
@@ -207,20 +256,22 @@ class LoopbackClient:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event_added.wait(), left)
 
-    def of_type(self, kind: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["type"] == kind]
+    def of_type(self, model: type[M]) -> list[M]:
+        """The events of one model, in order (``ParticipantEvent``: all three kinds)."""
+        self._check_readable()
+        return [e for e in self.events if isinstance(e, model)]
 
-    def finals(self) -> list[dict[str, Any]]:
+    def finals(self) -> list[TranscriptMsg]:
         """Final transcripts with words, in order: the phrases the server committed."""
-        return [e for e in self.of_type("transcript") if e["final"] and e["text"]]
+        return [e for e in self.of_type(TranscriptMsg) if e.final and e.text]
 
     def said(self) -> tuple[str, str]:
         """Everything heard and everything translated so far, each joined in order.
 
         What a user follows is the whole utterance, however the server cut it into phrases.
         """
-        heard = " ".join(e["text"] for e in self.finals())
-        translated = " ".join(e["text"] for e in self.of_type("translation") if e["text"])
+        heard = " ".join(e.text for e in self.finals())
+        translated = " ".join(e.text for e in self.of_type(TranslationMsg) if e.text)
         return heard, translated
 
     def settled(self, quiet_s: float = 1.5) -> bool:
@@ -228,10 +279,10 @@ class LoopbackClient:
         came), and the server has said nothing for ``quiet_s``: the speech is answered."""
         if not self.finals():
             return False
-        timed = {e["segment_id"] for e in self.of_type("timing")}
-        failed = {e.get("segment_id") for e in self.of_type("error")}
-        pending = [e for e in self.of_type("translation") if e["segment_id"] not in timed | failed]
-        return not pending and time.monotonic() - self.events[-1]["_at"] >= quiet_s
+        timed = {e.segment_id for e in self.of_type(TimingMsg)}
+        failed = {e.segment_id for e in self.of_type(ErrorMsg)}
+        pending = [e for e in self.of_type(TranslationMsg) if e.segment_id not in timed | failed]
+        return not pending and time.monotonic() - self.arrival(self.events[-1]) >= quiet_s
 
     async def wait_settled(self, timeout: float, quiet_s: float = 1.5) -> None:
         """Until ``settled``; raises ``TimeoutError`` with the events after ``timeout``."""
@@ -245,7 +296,7 @@ class LoopbackClient:
         if self.ws is not None:
             if bye:
                 with contextlib.suppress(Exception):
-                    await self.ws.send(json.dumps({"type": "bye"}))
+                    await self.send(Bye(type="bye"))
             with contextlib.suppress(Exception):
                 await self.ws.close()
         if self.pc is not None:

@@ -12,6 +12,7 @@ import asyncio
 import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import av
 import numpy as np
@@ -19,11 +20,11 @@ import pytest
 from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from conftest import DATA
-from lingolive.client import PacedFileTrack
-from lingolive.sfu.janus_api import JanusAdmin, JanusConnection, Publisher, Subscriber
-from lingolive.sfu.janus_process import JanusProcess
+from lingolive.sfu.janus_api import JanusConnection, Publisher, Subscriber
 from lingolive.sfu.sdp import description_of, local_jsep
+from support.client import PacedFileTrack
+from support.janus_admin import JanusAdmin
+from support.janus_process import JanusProcess
 
 #: Skipped without Debian's janus (conftest turns the skip into a failure under CI=true).
 needs_janus = pytest.mark.skipif(
@@ -31,7 +32,7 @@ needs_janus = pytest.mark.skipif(
     reason="Debian janus not installed (scripts/setup.sh --dev)",
 )
 
-AUDIO = DATA
+AUDIO = Path(__file__).resolve().parent.parent / "data"  # tests/data
 #: 20 ms frames louder than this count as speech (synthesized speech frames: ~2000).
 LOUD_RMS = 300.0
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from lingolive.client import LoopbackClient, PacedFileTrack, load_pcm48
+from lingolive.protocol import ServerMessage, TimingMsg, TranscriptMsg, TranslationMsg
+from support.client import LoopbackClient, PacedFileTrack, load_pcm48
 
 _NUMBERS = {
     "10": "ten",
@@ -52,7 +53,7 @@ class Sample:
 @dataclass
 class FileRun:
     samples: list[Sample]
-    events: list[dict[str, Any]]
+    events: list[ServerMessage]
 
 
 Run = tuple[float, float]  # (start, end) arrival instants of a stretch of received audio
@@ -104,9 +105,9 @@ def answers(runs: list[Run], ends: list[float]) -> list[tuple[Run | None, bool]]
 
 
 def server_stages(timing: dict[str, Any]) -> dict[str, Any]:
-    """A phrase's ``timing`` durations and stage marks, and ``ready_ahead_ms``: how long
-    before the end decision its first translated audio was ready (speech made ahead;
-    negative: after)."""
+    """A phrase's ``timing`` (as JSON: the browser benchmark reads it off the page) durations
+    and stage marks, and ``ready_ahead_ms``: how long before the end decision its first
+    translated audio was ready (speech made ahead; negative: after)."""
     out = {k: v for k, v in timing.items() if k.endswith("_ms")}
     stages = timing.get("stages") or {}
     if "vad_end" in stages and "tts_first_audio" in stages:
@@ -164,18 +165,18 @@ async def speak_file(
 
     # Each segment belongs to the last phrase that had ended when its final transcript came.
     finals = client.finals()
-    by_phrase: dict[int, list[dict[str, Any]]] = {}
+    by_phrase: dict[int, list[TranscriptMsg]] = {}
     for event in finals:
-        ended = [i for i, end in enumerate(ends) if end <= event["_at"]]
+        ended = [i for i, end in enumerate(ends) if end <= client.arrival(event)]
         by_phrase.setdefault(ended[-1] if ended else 0, []).append(event)
-    timings = {e["segment_id"]: e for e in client.of_type("timing")}
-    translations = {e["segment_id"]: e for e in client.of_type("translation")}
+    timings = {e.segment_id: e for e in client.of_type(TimingMsg)}
+    translations = {e.segment_id: e for e in client.of_type(TranslationMsg)}
 
     samples = []
     for i, (sent_end, (run, queued)) in enumerate(zip(ends, answers(runs, ends), strict=True)):
         segs = by_phrase.get(i, [])
-        last = segs[-1]["segment_id"] if segs else None
-        sent_out = timings.get(last, {}).get("first_audio_out_ms")
+        timing = timings.get(segs[-1].segment_id) if segs else None
+        sent_out = timing.first_audio_out_ms if timing is not None else None
         heard_ms = None if run is None else (run[0] - sent_end) * 1000
         if heard_before_sent(heard_ms, len(segs), sent_out):
             run, queued = None, True
@@ -187,12 +188,10 @@ async def speak_file(
                 latency_ms=None if run is None else (run[0] - sent_end) * 1000,
                 queued=queued,
                 last_audio_ms=None if run is None else (run[1] - sent_end) * 1000 + 20,
-                server=server_stages(timings.get(last, {})),
-                text=" ".join(e["text"] for e in segs),
+                server=server_stages({} if timing is None else timing.model_dump(mode="json")),
+                text=" ".join(e.text for e in segs),
                 translation=" ".join(
-                    translations[e["segment_id"]]["text"]
-                    for e in segs
-                    if e["segment_id"] in translations
+                    translations[e.segment_id].text for e in segs if e.segment_id in translations
                 ),
                 segments=len(segs),
             )
