@@ -170,16 +170,16 @@ async def test_fan_out_runs_once_per_language(room_server: Server) -> None:
         assert said and said[0].speaker.display_name == "Eve"
         assert sum(loud for _, loud in client.received.voiced()) * 0.02 > 1.0
         # Only their own language's translations and timings; Eve's words as she said them.
-        assert {e["lang"] for e in client.of_type("translation")} == {lang}
-        assert {e["lang"] for e in client.of_type("timing")} == {lang}
-        heard = [e for e in client.of_type("transcript") if e["final"]]
-        assert heard and {e["speaker"]["display_name"] for e in heard} == {"Eve"}
+        assert {e.lang for e in client.of_type(TranslationMsg)} == {lang}
+        assert {e.lang for e in client.of_type(TimingMsg)} == {lang}
+        heard = [e for e in client.of_type(TranscriptMsg) if e.final]
+        assert heard and {e.speaker.display_name for e in heard if e.speaker} == {"Eve"}
+        assert all(e.speaker for e in heard)
     # Eve hears English, which nothing of hers is translated into: her own words, no
     # translations.
-    assert speaker.of_type("transcript") and all(
-        e["speaker"]["display_name"] == "Eve" for e in speaker.of_type("transcript")
-    )
-    assert speaker.of_type("translation") == [] and speaker.of_type("timing") == []
+    mine = speaker.of_type(TranscriptMsg)
+    assert mine and all(e.speaker and e.speaker.display_name == "Eve" for e in mine)
+    assert speaker.of_type(TranslationMsg) == [] and speaker.of_type(TimingMsg) == []
 
 
 async def test_joining_and_leaving_mid_speech(room_server: Server) -> None:
