@@ -22,11 +22,11 @@ PACKAGE = ROOT / "src" / "lingolive"
 #: layer and those below, never one above. A name covers a module or a whole package;
 #: every module of LingoLive is in exactly one layer.
 LAYERS: list[tuple[str, ...]] = [
-    ("__main__", "cli", "evaluation"),  # commands; a client's scoring of a running server
+    ("__main__", "cli"),  # commands
     ("serve",),  # the server process: uvicorn, the --workers supervisor
     # what a command runs: the app (routes, lifespan), a file's translation, the model
-    # inventory, a Python client of the protocol, and the file formats they read and write
-    ("app", "file_translate", "inventory", "client", "audio_files", "subtitles"),
+    # inventory, and the file formats they read and write
+    ("app", "file_translate", "inventory", "audio_files", "subtitles"),
     ("signaling",),  # one WebSocket: parse, admit, tell the client
     ("context",),  # the process-wide state, the room registries of both kinds with it
     ("rooms",),  # rooms, direct and Janus-backed: routing, audience, membership
