@@ -40,6 +40,8 @@ class Collect:
     def close_segment(self, segment_id: int) -> None:
         pass
 
+    backlog_s = 0.0  # never behind: speech at the voice's own rate
+
 
 async def run(
     engines: Engines, languages: Languages, data: np.ndarray, poison: set[int] | None = None

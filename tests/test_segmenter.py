@@ -121,3 +121,39 @@ def test_long_speech_is_cut(engines: Engines, manifest: list[dict[str, Any]]) ->
     ]
     assert any(e.forced for e in ended)
     assert all(len(e.audio) / MODEL_RATE <= 2.05 for e in ended)
+
+
+def test_a_long_utterance_is_cut_between_words_and_nothing_is_lost(engines: Engines) -> None:
+    """A run-on sentence with no pause as long as the hangover: every forced cut falls
+    between two words (at the weakest voice of the last 1.5 s), and the next utterance
+    starts exactly where the cut one ended, so every sample of speech is in one of them."""
+    import json
+
+    from conftest import DATA
+
+    entry = next(
+        e
+        for e in json.loads((DATA / "long" / "manifest.json").read_text())
+        if e["file"] == "en_piper_run_on.flac"
+    )
+    data = audio("long/en_piper_run_on.flac")
+    events = run(engines, data, SegmenterConfig(max_utterance_s=5.0))
+    starts = {e.utterance_id: e.audio_t0 for e in events if isinstance(e, SpeechStarted)}
+    ended = [e for e in events if isinstance(e, SpeechEnded)]
+    forced = [e for e in ended if e.forced]
+    assert len(forced) >= 4
+    spans = [
+        (starts[e.utterance_id], starts[e.utterance_id] + len(e.audio) / MODEL_RATE) for e in ended
+    ]
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        if end > entry["speech"][0] and start < entry["speech"][1]:
+            assert abs(start - end) < 1e-6 or start > end  # contiguous, or a real pause
+    inside = [
+        (word, round(cut, 2))
+        for e in forced
+        for cut in [starts[e.utterance_id] + len(e.audio) / MODEL_RATE]
+        for word, w_start, w_end in entry["words"]
+        if w_start + 0.08 < cut < w_end - 0.08
+    ]
+    # Word times come from Whisper's alignment (±50 ms or so): a cut well inside one is a cut word.
+    assert len(inside) <= len(forced) // 4, inside

@@ -45,6 +45,8 @@ class Output:
     def close_segment(self, segment_id: int) -> None:
         self.closed.add(segment_id)
 
+    backlog_s = 0.0  # never behind: speech at the voice's own rate
+
     def loud_s(self, segment_id: int) -> float:
         pcm = np.concatenate(self.audio[segment_id])
         return float(np.count_nonzero(np.abs(pcm) > 300)) / 48_000

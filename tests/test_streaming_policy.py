@@ -114,6 +114,7 @@ class Script:
                 prompt=request.prompt,
                 prefix=request.prefix,
                 partial=request.partial,
+                word_times=request.word_times,
             )
         except EngineError as exc:
             self.run(self.policy.on_pass_failed(pass_id, str(exc)))
@@ -581,3 +582,95 @@ def test_the_policy_runs_nothing_itself() -> None:
     imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     forbidden = {"asyncio", "threading", "time", "concurrent.futures"}
     assert imported & (forbidden | {"lingolive.pipeline.stt_queue"}) == set()
+
+
+# -- interpreting: clause by clause -----------------------------------------------------------
+
+CLAUSES = RecognizerConfig(interpret="clause")
+
+
+def test_interpreting_commits_a_clause_at_its_comma_while_the_speaker_goes_on() -> None:
+    stt = ScriptedSTT()
+    a = stt.say("When the old bridge closed for repairs, the people")
+    b = stt.say("of the town")
+    c = stt.say("walked around the lake.")
+    s = Script(stt, CLAUSES)
+    s.feed(SpeechStarted(1, 0.0, 0.0), SpeechProgress(1, a), SpeechProgress(1, join(a, b)))
+    assert s.texts == ["When the old bridge closed for repairs,"]
+    cut = round(s.committed[0].marks.at[Stage.SPEECH_END] * MODEL_RATE)
+    assert cut == 7 * WORD_SAMPLES  # between "repairs," and "the": never inside a word
+    s.feed(ended(1, join(a, b, c, TAIL), at=6.0))
+    assert s.texts == [
+        "When the old bridge closed for repairs,",
+        "the people of the town walked around the lake.",
+    ]
+    assert [c.segment_id for c in s.captions(final=True)] == [1, 2]
+    # the first is a clause its sentence goes on after: a record joins the two
+    assert [c.continues for c in s.captions(final=True)] == [True, False]
+    assert stt.calls[-1].samples == len(join(a, b, c, TAIL)) - cut  # it heard from the cut
+
+
+def test_sentence_mode_waits_for_the_full_stop() -> None:
+    stt = ScriptedSTT()
+    a = stt.say("When the old bridge closed for repairs, the people")
+    b = stt.say("of the town")
+    s = Script(stt)  # LL_INTERPRET=sentence
+    s.feed(SpeechStarted(1, 0.0, 0.0), SpeechProgress(1, a), SpeechProgress(1, join(a, b)))
+    assert s.committed == []
+
+
+def test_interpreting_commits_before_a_word_that_opens_a_clause() -> None:
+    stt = ScriptedSTT()
+    a = stt.say("The pipes are buried deep because the")
+    b = stt.say("streets are busy")
+    s = Script(stt, CLAUSES)
+    s.feed(SpeechStarted(1, 0.0, 0.0), SpeechProgress(1, a), SpeechProgress(1, join(a, b)))
+    assert s.texts == ["The pipes are buried deep"]
+
+
+def test_interpreting_bounds_the_wait_for_a_boundary_in_confirmed_words() -> None:
+    """No comma, no opener: once more than ``clause_max_words`` confirmed words wait, they
+    are committed up to the latest word that can end a phrase."""
+    stt = ScriptedSTT()
+    a = stt.say("people who lived on the north side of the old town near the big")
+    b = stt.say("lake walked")
+    s = Script(stt, CLAUSES)
+    s.feed(SpeechStarted(1, 0.0, 0.0), SpeechProgress(1, a), SpeechProgress(1, join(a, b)))
+    assert len(s.committed) == 1
+    committed = s.texts[0].split()
+    assert len(committed) >= 4 and committed[-1] not in {"the", "of", "on", "near"}
+    assert "people who lived on the north side of the old town".startswith(s.texts[0])
+
+
+def test_interpreting_commits_settled_words_when_passes_never_agree() -> None:
+    """Robotic speech: every pass hears the words differently, nothing is confirmed. After
+    ``clause_max_wait_s`` of the segment's audio, the words of the latest pass that ended
+    well before its end are committed anyway, and the rest follows at the end."""
+    stt = ScriptedSTT()
+    stt.steady = 2
+    text = "cuando mi abuela llego al pueblo con su maleta de carton sin conocer a nadie y"
+    speech = join(stt.say(text), stt.say("sin hablar una palabra del idioma"))
+    s = Script(stt, CLAUSES)
+    s.feed(SpeechStarted(1, 0.0, 0.0))
+    step = int(0.8 * MODEL_RATE)
+    for end in range(step, len(speech) + 1, step):
+        s.feed(SpeechProgress(1, speech[:end]))
+    assert s.committed, "nothing committed in 4 s of unsteady speech"
+    first = s.committed[0]
+    assert first.marks.at[Stage.SPEECH_END] * MODEL_RATE <= len(speech) - 1.2 * MODEL_RATE
+    s.feed(ended(1, join(speech, TAIL), at=len(speech) / MODEL_RATE))
+    heard = " ".join(s.texts).split()
+    assert len(heard) == 22  # every word once: none lost, none twice
+    assert [w.rstrip("x") for w in heard] == f"{text} sin hablar una palabra del idioma".split()
+
+
+def test_steady_speech_is_not_committed_by_time() -> None:
+    """With passes that agree, the time bound never fires before the clause rules do."""
+    stt = ScriptedSTT()
+    speech = stt.say("cuando mi abuela llego al pueblo con su maleta de carton sin conocer")
+    s = Script(stt, RecognizerConfig(interpret="clause", clause_max_words=20))
+    s.feed(SpeechStarted(1, 0.0, 0.0))
+    step = int(0.8 * MODEL_RATE)
+    for end in range(step, len(speech) + 1, step):
+        s.feed(SpeechProgress(1, speech[:end]))
+    assert s.committed == []  # confirmed words, no boundary, under the word bound

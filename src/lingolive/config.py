@@ -45,6 +45,9 @@ class RecognizerConfig:
     interpret: Interpret = "sentence"
     clause_min_words: int = 4
     clause_max_words: int = 10
+    #: Interpreting: audio a segment may wait for passes to agree before its settled words
+    #: are committed anyway.
+    clause_max_wait_s: float = 4.0
     max_pending: int = 3
 
 
@@ -58,7 +61,9 @@ class PipelineConfig:
 
     segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
     recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
-    first_words: int = 0  # see speaker.first_clause_apart
+    first_words: int = 0  # see synthesis.first_clause_apart
+    #: The fastest translated speech goes when the listener is behind (``keep_up``).
+    keep_up_max_speed: float = 1.3
     #: Audio accepted per second of wall time (x real time); None: a recording, fed as fast
     #: as the engines go, nothing dropped.
     max_audio_rate: float | None = 1.2
@@ -390,6 +395,14 @@ class Settings(BaseSettings):
         description="Finished utterances waiting for STT; beyond it the newest is merged "
         "into the last waiting one (nothing dropped).",
     )
+    keep_up_max_speed: float = Field(
+        1.3,
+        ge=1.0,
+        le=1.3,
+        description="When translated speech falls behind the speaker (more than 1 s queued "
+        "for the listener), it is spoken faster, up to this many times the voice's own rate "
+        "at 4 s behind, with shorter pauses (1.0: never faster).",
+    )
     max_output_backlog_s: float = Field(
         20.0,
         description="Translated speech queued for playback; beyond it the oldest unplayed "
@@ -476,6 +489,7 @@ class Settings(BaseSettings):
             segmenter=self.segmenter(),
             recognizer=self.recognizer(),
             first_words=self.tts_first_chunk_words,
+            keep_up_max_speed=self.keep_up_max_speed,
             max_audio_rate=self.max_audio_rate,
         )
 

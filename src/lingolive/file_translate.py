@@ -65,6 +65,11 @@ class FileOutput:
     def push(self, segment_id: int, samples: Int16Array) -> None:
         self.audio.setdefault(segment_id, []).append(samples)
 
+    @property
+    def backlog_s(self) -> float:
+        """A file plays nothing in real time: it is never behind."""
+        return 0.0
+
     def close_segment(self, segment_id: int) -> None:
         playback = self._playbacks.pop(segment_id, None)
         # Without audio the speaker times the phrase itself; resolving it too would say so twice.

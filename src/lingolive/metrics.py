@@ -35,6 +35,8 @@ from lingolive.pipeline.phrase import Marks, Stage
 
 _LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0)
 _CHUNK_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0)
+_BACKLOG_BUCKETS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0)
+_SPEED_BUCKETS = (1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3)
 
 #: (histogram label, start mark, end mark) of each stage.
 STAGES = (
@@ -219,6 +221,20 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.output_backlog_seconds = Histogram(
+            "lingolive_output_backlog_seconds",
+            "Translated speech queued for the listener, not yet played, when a segment's "
+            "speech was made: how far behind the speaker the listener is.",
+            buckets=_BACKLOG_BUCKETS,
+            registry=r,
+        )
+        self.speech_speed = Histogram(
+            "lingolive_speech_speed",
+            "Pace of each segment's translated speech, x the voice's own rate (> 1: sped up "
+            "to catch up with the speaker).",
+            buckets=_SPEED_BUCKETS,
+            registry=r,
+        )
         self.voiced_seconds = Histogram(
             "lingolive_voiced_chunk_seconds",
             "Duration of recognized speech per final recognition pass.",
@@ -316,6 +332,8 @@ class Metrics:
         match event:
             case PhraseTimed() if Stage.FIRST_AUDIO_OUT in event.marks.at:
                 self._played(event.marks)
+                self.output_backlog_seconds.observe(event.backlog_s)
+                self.speech_speed.observe(event.speed)
             case StageFailed():
                 self.engine_errors.labels(event.stage).inc()
             case FinalPass():

@@ -242,6 +242,9 @@ class TranscriptMsg(_Message):
     final: bool
     #: The start of ``text`` that will not change any more (words two passes agreed on).
     stable: str = ""
+    #: Final only: this segment is a clause and its sentence goes on in the next segment of
+    #: the same speaker (``LL_INTERPRET=clause``): captions kept as a record join them.
+    continues: bool = False
     speaker: SpeakerRef | None = None  # rooms: who said it
 
 
@@ -272,6 +275,10 @@ class TimingMsg(_Message):
     tts_first_audio_ms: float | None
     first_audio_out_ms: float | None
     audio_ms: float | None = None
+    #: How far behind the listener was when the segment's speech was made (speech queued,
+    #: not yet played) and how much faster than the voice's own rate it was spoken for it.
+    backlog_ms: float | None = None
+    speed: float | None = None
     stages: dict[str, float] = Field(default_factory=dict)
     lang: str | None = None  # the language this segment was spoken in (rooms: one per language)
     speaker: SpeakerRef | None = None

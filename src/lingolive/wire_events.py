@@ -45,6 +45,8 @@ def timing(event: PhraseTimed) -> TimingMsg:
         tts_first_audio_ms=m.span_ms(Stage.TTS_START, Stage.TTS_FIRST_AUDIO),
         first_audio_out_ms=m.span_ms(Stage.SPEECH_END, Stage.FIRST_AUDIO_OUT),
         audio_ms=round(event.audio_out_s * 1000.0, 1) if event.audio_out_s else None,
+        backlog_ms=round(event.backlog_s * 1000.0, 1),
+        speed=event.speed,
         stages=m.relative_ms(Stage.SPEECH_END),
         lang=event.lang,
     )
@@ -62,6 +64,7 @@ def to_wire(event: PipelineEvent) -> ServerMessage | None:
                 text=event.text,
                 final=event.final,
                 stable=event.stable,
+                continues=event.continues,
             )
         case Translated():
             return TranslationMsg(segment_id=event.segment_id, lang=event.lang, text=event.text)

@@ -56,6 +56,9 @@ class ScriptedSTT:
         self.gate.set()
         #: Requests in every ``transcribe_batch`` call, in order.
         self.batches: list[int] = []
+        #: Words spoken after this many are heard differently by every call (robotic or
+        #: noisy speech: two passes never agree on them); None: always the same.
+        self.steady: int | None = None
         self._lock = threading.Lock()
 
     def say(self, text: str) -> Float32Array:
@@ -65,6 +68,13 @@ class ScriptedSTT:
             self._vocabulary.append(word)
             chunks.append(np.full(WORD_SAMPLES, len(self._vocabulary), dtype=np.float32))
         return np.concatenate(chunks)
+
+    def _codes(self, audio: Float32Array) -> list[int]:
+        """The number (order of speaking) of every word with samples in ``audio``."""
+        codes = np.rint(audio).astype(np.int64)
+        edges = np.flatnonzero(np.diff(codes)) + 1
+        starts = np.concatenate([[0], edges])
+        return [int(codes[s]) for s in starts if codes[s]]
 
     def _words(self, audio: Float32Array) -> list[tuple[str, int, int]]:
         """(word, first sample, end sample) of every word with samples in ``audio``."""
@@ -94,12 +104,19 @@ class ScriptedSTT:
         prompt: str | None = None,
         prefix: str | None = None,
         partial: bool = False,
+        word_times: bool = False,
     ) -> Transcript:
         if not np.isfinite(audio).all():
             raise EngineError("audio contains NaN or infinite samples")  # as Whisper says
         heard = self._words(audio)
-        text = " ".join(word for word, _, _ in heard)
         with self._lock:
+            if self.steady is not None:
+                call = len(self.calls)
+                heard = [
+                    (f"{word}{'x' * (call % 3 + 1)}" if code > self.steady else word, a, b)
+                    for (word, a, b), code in zip(heard, self._codes(audio), strict=True)
+                ]
+            text = " ".join(word for word, _, _ in heard)
             self.calls.append(Call(text, len(audio), prompt, prefix, partial))
             fail = self.failures > 0
             self.failures -= fail
@@ -119,14 +136,27 @@ class ScriptedSTT:
                     )
                 )
                 sentence = []
-        return Transcript(text=text, language=language or "en", segments=tuple(segments))
+        timed = tuple(
+            TimedText(start / MODEL_RATE, end / MODEL_RATE, word) for word, start, end in heard
+        )
+        return Transcript(
+            text=text,
+            language=language or "en",
+            segments=tuple(segments),
+            words=timed if word_times else (),
+        )
 
     def transcribe_batch(self, requests: Sequence[SttRequest]) -> list[Transcript]:
         with self._lock:
             self.batches.append(len(requests))
         return [
             self.transcribe(
-                r.audio, r.language, prompt=r.prompt, prefix=r.prefix, partial=r.partial
+                r.audio,
+                r.language,
+                prompt=r.prompt,
+                prefix=r.prefix,
+                partial=r.partial,
+                word_times=r.word_times,
             )
             for r in requests
         ]

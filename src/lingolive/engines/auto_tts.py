@@ -46,9 +46,9 @@ class AutoTTS:
         self.engine_for(language, voice)
 
     def synthesize(
-        self, text: str, language: str, voice: str | None = None
+        self, text: str, language: str, voice: str | None = None, *, speed: float = 1.0
     ) -> Iterator[SpeechAudio]:
-        return self.engine_for(language, voice).synthesize(text, language, voice)
+        return self.engine_for(language, voice).synthesize(text, language, voice, speed=speed)
 
     def close(self) -> None:
         for engine in (self.piper, self.espeak):

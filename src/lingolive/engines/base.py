@@ -165,6 +165,10 @@ class Translator(Protocol):
 # --- TTS ---------------------------------------------------------------------------------
 
 
+#: The fastest a voice is asked to speak (× its own rate): beyond it speech gets hard to follow.
+MAX_SPEED = 1.3
+
+
 @dataclass(frozen=True)
 class SpeechAudio:
     """One piece of synthesized speech: mono int16 samples at ``sample_rate``."""
@@ -190,9 +194,14 @@ class TTS(Protocol):
         ...
 
     def synthesize(
-        self, text: str, language: str, voice: str | None = None
+        self, text: str, language: str, voice: str | None = None, *, speed: float = 1.0
     ) -> Iterator[SpeechAudio]:
-        """Speak ``text``; the first piece should come as soon as the engine has one."""
+        """Speak ``text``; the first piece should come as soon as the engine has one.
+
+        ``speed`` > 1 speaks faster than the voice's own rate (at most ``MAX_SPEED``), with
+        the engine's own means (a shorter phoneme duration, a higher words-per-minute
+        rate), so that translated speech can catch up with a speaker who does not stop.
+        """
         ...
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 import av
 import numpy as np
 
-from lingolive.engines.base import EngineError, EngineUnavailable, SpeechAudio
+from lingolive.engines.base import MAX_SPEED, EngineError, EngineUnavailable, SpeechAudio
 
 #: A natural default voice per language (any Edge voice name can be configured instead).
 DEFAULT_VOICES = {
@@ -84,7 +84,7 @@ class EdgeTTS:
     def check_voice(self, language: str, voice: str | None) -> None:
         self.voice_for(language, voice)
 
-    def _mp3(self, text: str, voice: str) -> Iterator[bytes]:
+    def _mp3(self, text: str, voice: str, rate: str = "+0%") -> Iterator[bytes]:
         """The service's MP3 stream, chunk by chunk, in this (worker) thread.
 
         edge-tts's own ``stream_sync`` loses any exception and then waits forever (so no
@@ -93,7 +93,11 @@ class EdgeTTS:
         import edge_tts
 
         communicate = edge_tts.Communicate(
-            text, voice, connect_timeout=self._timeout, receive_timeout=self._timeout * 3
+            text,
+            voice,
+            rate=rate,
+            connect_timeout=self._timeout,
+            receive_timeout=self._timeout * 3,
         )
         items: queue.Queue[bytes | BaseException | None] = queue.Queue()
 
@@ -119,9 +123,12 @@ class EdgeTTS:
             yield item
 
     def synthesize(
-        self, text: str, language: str, voice: str | None = None
+        self, text: str, language: str, voice: str | None = None, *, speed: float = 1.0
     ) -> Iterator[SpeechAudio]:
-        yield from decode_mp3_stream(self._mp3(text, self.voice_for(language, voice)))
+        faster = round(100 * (min(max(speed, 1.0), MAX_SPEED) - 1.0))
+        yield from decode_mp3_stream(
+            self._mp3(text, self.voice_for(language, voice), f"+{faster}%")
+        )
 
     def close(self) -> None:
         """Nothing is kept open between phrases."""

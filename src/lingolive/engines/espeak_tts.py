@@ -14,11 +14,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from lingolive.engines.base import EngineError, EngineUnavailable, SpeechAudio
+from lingolive.engines.base import MAX_SPEED, EngineError, EngineUnavailable, SpeechAudio
 
 RATE = 22_050
 _HEADER = 44
 _PIECE_BYTES = 2 * RATE // 5  # 200 ms pieces: small enough to start playback early
+#: espeak-ng's own default rate; ``speed`` multiplies it.
+WORDS_PER_MINUTE = 175
 #: Preferred espeak-ng voice per ISO 639-1 code where the plain code is not a voice name.
 _PREFERRED = {"en": "en-us", "fr": "fr-fr", "no": "nb", "zh": "cmn"}
 
@@ -69,11 +71,12 @@ class EspeakTTS:
         self.voice_for(language, voice)
 
     def synthesize(
-        self, text: str, language: str, voice: str | None = None
+        self, text: str, language: str, voice: str | None = None, *, speed: float = 1.0
     ) -> Iterator[SpeechAudio]:
         name = self.voice_for(language, voice)
+        wpm = round(WORDS_PER_MINUTE * min(max(speed, 1.0), MAX_SPEED))
         proc = subprocess.Popen(
-            [self._binary, "-v", name, "--stdout", "--stdin"],
+            [self._binary, "-v", name, "-s", str(wpm), "--stdout", "--stdin"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -32,11 +32,11 @@ class FallbackTTS:
         self.primary.check_voice(language, voice)  # the fallback picks its own voice
 
     def synthesize(
-        self, text: str, language: str, voice: str | None = None
+        self, text: str, language: str, voice: str | None = None, *, speed: float = 1.0
     ) -> Iterator[SpeechAudio]:
         produced = False
         try:
-            for piece in self.primary.synthesize(text, language, voice):
+            for piece in self.primary.synthesize(text, language, voice, speed=speed):
                 produced = True
                 yield piece
             return
@@ -48,7 +48,7 @@ class FallbackTTS:
         log.warning("%s; speaking with %s", reason, self.fallback.name)
         first = True
         # The offline engine picks its own voice: the requested one belongs to the primary.
-        for piece in self.fallback.synthesize(text, language, None):
+        for piece in self.fallback.synthesize(text, language, None, speed=speed):
             yield (
                 replace(piece, fallback=f"{reason}; spoke with the offline voice")
                 if first

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lingolive.engines.base import EngineError, EngineUnavailable, SpeechAudio
+from lingolive.engines.base import MAX_SPEED, EngineError, EngineUnavailable, SpeechAudio
 
 log = logging.getLogger(__name__)
 
@@ -180,11 +180,18 @@ class PiperTTS:
             pass
 
     def synthesize(
-        self, text: str, language: str, voice: str | None = None
+        self, text: str, language: str, voice: str | None = None, *, speed: float = 1.0
     ) -> Iterator[SpeechAudio]:
+        from piper import SynthesisConfig
+
         piper_voice = self._voice(language, voice)
+        config = None  # the voice's own rate
+        if speed > 1.0:
+            # length_scale stretches every phoneme: the voice's own, divided by the speed.
+            own = float(piper_voice.config.length_scale or 1.0)
+            config = SynthesisConfig(length_scale=own / min(speed, MAX_SPEED))
         for piece in first_clause_apart(text):
-            for chunk in piper_voice.synthesize(piece):
+            for chunk in piper_voice.synthesize(piece, config):
                 yield SpeechAudio(
                     chunk.audio_int16_array.reshape(-1).copy(), int(chunk.sample_rate)
                 )

@@ -25,6 +25,7 @@ from lingolive.engines.registry import Engines
 from lingolive.engines.selection import Languages, languages_reaching
 from lingolive.pipeline.events import EventSink, PhraseCommitted
 from lingolive.pipeline.glossary import Glossary
+from lingolive.pipeline.keep_up import KeepUp
 from lingolive.pipeline.phrase import Phrase
 from lingolive.pipeline.playback import SpeechOutput
 from lingolive.pipeline.recognizer import StreamingRecognizer
@@ -47,10 +48,12 @@ class Cascade:
         config: RecognizerConfig | None = None,
         glossary: Glossary | None = None,
         first_words: int = 0,
+        keep_up: KeepUp | None = None,
     ) -> None:
         """``output`` given: a loopback pipeline speaking ``languages.target`` into it."""
         self._glossary = glossary
         self._first_words = first_words
+        self._keep_up = keep_up
         self.languages = languages
         self._engines = engines
         self._workers = workers
@@ -132,6 +135,7 @@ class Cascade:
                 output=output,
                 glossary=self._glossary,
                 first_words=self._first_words,
+                keep_up=self._keep_up,
             )
             self.renderers[language] = renderer
             if self._started:

@@ -93,3 +93,27 @@ def commit_point(
         if bounded is not None:
             best = max(best, bounded)
     return best or None
+
+
+def settled_point(
+    settled: list[str], hypothesis: list[str], lang: str | None, min_words: int = 4
+) -> int | None:
+    """How many of the ``settled`` words (the start of ``hypothesis`` that is old enough)
+    to commit when passes do not agree: the latest clause point among them, else the latest
+    word that can end a phrase; None below ``min_words``."""
+    if len(settled) < min_words:
+        return None
+    openers = CLAUSE_OPENERS.get(lang or "", frozenset())
+    points = [
+        i + 1
+        for i in range(min_words - 1, len(settled))
+        if _can_end(settled[i], lang)
+        and (
+            settled[i].rstrip("\"')»”").endswith((*_CLAUSE_MARKS, ".", "?", "!"))
+            or (i + 1 < len(hypothesis) and norm(hypothesis[i + 1]) in openers)
+        )
+    ]
+    if points:
+        return points[-1]
+    ends = [i + 1 for i in range(min_words - 1, len(settled)) if _can_end(settled[i], lang)]
+    return ends[-1] if ends else None

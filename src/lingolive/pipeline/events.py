@@ -37,6 +37,9 @@ class Caption:
     final: bool
     #: The start of ``text`` that will not change any more (words two passes agreed on).
     stable: str
+    #: A final caption of a clause whose sentence goes on in the next segment (interpreting):
+    #: a record of what was said joins them into one line.
+    continues: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,10 @@ class PhraseTimed:
     lang: str
     marks: Marks
     audio_out_s: float
+    #: How far behind the listener was when it was synthesized, and how much faster it
+    #: was spoken for it (``pipeline.keep_up``).
+    speed: float = 1.0
+    backlog_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,10 @@ class Phrase:
     marks: Marks = field(default_factory=Marks)
     translation: str = ""
     audio_out_s: float = 0.0
+    #: The pace its speech was synthesized at (× the voice's rate) and the output backlog
+    #: (seconds queued, not yet played) that chose it.
+    speed: float = 1.0
+    backlog_s: float = 0.0
 
     def for_language(self, language: str) -> Phrase:
         return Phrase(

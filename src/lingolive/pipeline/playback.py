@@ -64,3 +64,9 @@ class SpeechOutput(Protocol):
     def close_segment(self, segment_id: int) -> None:
         """No more audio for this segment; it ends once what was pushed has played."""
         ...
+
+    @property
+    def backlog_s(self) -> float:
+        """Seconds of speech pushed here and not yet played: how far behind the listener
+        is (a room's fan-out: its furthest-behind listener; a file: never)."""
+        ...

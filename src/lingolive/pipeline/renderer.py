@@ -12,6 +12,10 @@ for the phrase to be rendered ahead (``prepare``); nothing is sent or shown, and
 phrase is committed with that text, its rendering is adopted, so the translated speech
 goes out as soon as the end is decided instead of starting there. If the speaker goes on
 (``withdraw``) or the committed text differs, the rendering is cancelled.
+
+**Keeping up.** When a phrase starts to be synthesized, the output's backlog (speech queued
+and not yet played) decides its pace (``keep_up``): faster, and with shorter pauses, the
+further behind the listener is; ``PhraseTimed`` carries both.
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from lingolive.pipeline.events import (
     VoiceFallback,
 )
 from lingolive.pipeline.glossary import Glossary
+from lingolive.pipeline.keep_up import KeepUp
 from lingolive.pipeline.phrase import Marks, Phrase, Stage
 from lingolive.pipeline.playback import Playback, SpeechOutput
+from lingolive.pipeline.sentence_end import ends_sentence
 from lingolive.pipeline.synthesis import OUT_RATE, resampled, synthesize_phrase
 from lingolive.pipeline.workers import Workers
 
@@ -56,6 +62,10 @@ class Rendering:
     audio: asyncio.Queue[Int16Array | BaseException | None] = field(default_factory=asyncio.Queue)
     notes: list[str] = field(default_factory=list)  # fallback voice notes
     task: asyncio.Task[None] | None = None
+    #: The pace it was synthesized at (``keep_up``): × the voice's rate, and the output's
+    #: backlog that asked for it.
+    speed: float = 1.0
+    backlog_s: float = 0.0
 
     def adopt(self, phrase: Phrase) -> None:
         """``phrase`` takes over the marks recorded so far and those still to come (its own
@@ -87,9 +97,11 @@ class Renderer:
         output: SpeechOutput,
         glossary: Glossary | None = None,
         first_words: int = 0,
+        keep_up: KeepUp | None = None,
     ) -> None:
         self._glossary = glossary
         self._first_words = first_words  # see synthesis.first_clause_apart
+        self._keep_up = keep_up or KeepUp()
         self.target = target
         self._engines = engines
         self._workers = workers
@@ -162,7 +174,14 @@ class Renderer:
 
     def _timed(self, phrase: Phrase) -> None:
         self._events(
-            PhraseTimed(phrase.segment_id, self.target, phrase.marks.copy(), phrase.audio_out_s)
+            PhraseTimed(
+                phrase.segment_id,
+                self.target,
+                phrase.marks.copy(),
+                phrase.audio_out_s,
+                speed=phrase.speed,
+                backlog_s=phrase.backlog_s,
+            )
         )
 
     # -- rendering (a task per phrase) ----------------------------------------------------------
@@ -208,12 +227,23 @@ class Renderer:
             return
         tts = self._engines.tts
         voice, target, first_words = self._voice, self.target, self._first_words
+        # Behind the speaker? Speak faster and pause less (``keep_up``).
+        r.backlog_s = backlog = self._output.backlog_s
+        r.speed = speed = self._keep_up.speed(backlog)
+        pause = self._keep_up.pause(backlog, sentence_end=ends_sentence(translation, target))
         r.marks.mark(Stage.TTS_START)
         try:
             async for samples in self._workers.tts.iterate(
                 lambda: resampled(
                     synthesize_phrase(
-                        tts, translation, target, voice, r.notes, first_words=first_words
+                        tts,
+                        translation,
+                        target,
+                        voice,
+                        r.notes,
+                        first_words=first_words,
+                        speed=speed,
+                        pause_s=pause,
                     )
                 )
             ):
@@ -274,8 +304,10 @@ class Renderer:
             while (samples := await rendering.audio.get()) is not None:
                 if isinstance(samples, BaseException):
                     raise samples
-                if first and rendering.notes:  # the requested voice was unreachable: say who
-                    self._events(VoiceFallback(phrase.segment_id, rendering.notes[0]))
+                if first:
+                    phrase.speed, phrase.backlog_s = rendering.speed, rendering.backlog_s
+                    if rendering.notes:  # the requested voice was unreachable: say who
+                        self._events(VoiceFallback(phrase.segment_id, rendering.notes[0]))
                 first = False
                 phrase.audio_out_s += len(samples) / OUT_RATE
                 self._output.push(phrase.segment_id, samples)

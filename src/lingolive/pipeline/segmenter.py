@@ -13,7 +13,8 @@ transport delivers, so the live path and ``lingolive translate`` (a WAV file) sh
   otherwise it *ends* (``SpeechEnded``). Its audio runs from ``pre_roll_ms`` before the
   first voiced window to a short tail after the last one.
 * Every ``partial_interval_ms`` of new audio a ``SpeechProgress`` carries the audio so far,
-  for partial transcripts; after ``max_utterance_s`` the utterance is cut and a new one starts.
+  for partial transcripts; after ``max_utterance_s`` the utterance is cut where the voice
+  was weakest in its last 1.5 s (between words) and what follows opens the next one.
 
 Each event carries the arrival instant of the audio it refers to, so stage timings can be
 measured from when the speaker actually stopped, not from when the VAD noticed.
@@ -29,6 +30,9 @@ import numpy as np
 
 from lingolive.config import SegmenterConfig
 from lingolive.engines.base import MODEL_RATE, VAD, Float32Array, VADStream
+
+#: How far back from ``max_utterance_s`` a forced cut looks for the weakest voice.
+CUT_SEARCH_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ class Segmenter:
         )
         self._tail_windows = round(config.tail_ms / win_ms)
         self._max_windows = int(config.max_utterance_s * 1000 / win_ms)
+        self._cut_search_windows = max(1, round(CUT_SEARCH_S * 1000 / win_ms))
         self._partial_windows = (
             max(1, round(config.partial_interval_ms / win_ms)) if config.partial_interval_ms else 0
         )
@@ -123,6 +128,7 @@ class Segmenter:
         self._confirmed = False  # enough voiced audio: SpeechStarted was emitted
         self._paused = False  # SpeechPausing/Paused was emitted, voice has not come back
         self._windows: list[Float32Array] = []
+        self._probs: list[float] = []  # each window's VAD probability
         self._voiced_count = 0
         self._silence_run = 0
         self._last_voiced_index = -1
@@ -166,12 +172,14 @@ class Segmenter:
             if voiced:
                 self._active = True
                 self._windows = list(self._pre_roll)
+                self._probs = [0.0] * len(self._windows)  # (not scored: silence before)
                 self._pre_roll.clear()
                 self._start_at = now
             else:
                 self._pre_roll.append(window.copy())
                 return events
         self._windows.append(window.copy())
+        self._probs.append(prob)
         if voiced:
             self._voiced_count += 1
             self._silence_run = 0
@@ -225,7 +233,7 @@ class Segmenter:
                 )
             )
         if len(self._windows) >= self._max_windows:
-            events.append(self._end(now, forced=True))
+            events.extend(self._cut(now))
             return events
         self._since_partial += 1
         if self._partial_windows and self._since_partial >= self._partial_windows:
@@ -249,6 +257,35 @@ class Segmenter:
         """The utterance up to its last voiced window plus a short tail."""
         keep = min(len(self._windows), self._last_voiced_index + 1 + self._tail_windows)
         return self._audio(keep)
+
+    def _cut(self, now: float) -> list[SegmenterEvent]:
+        """The utterance reached ``max_utterance_s``: it ends where the voice was weakest
+        in its last ``CUT_SEARCH_S`` (between two words, not inside one), and what follows
+        that point opens the next utterance at once, so no word is cut in two."""
+        windows, probs = self._windows, self._probs
+        search = range(max(1, len(windows) - self._cut_search_windows), len(windows) - 1)
+        cut = min(search, key=lambda i: (probs[i], -i), default=len(windows) - 1) + 1
+        rest, rest_probs = windows[cut:], probs[cut:]
+        start_at = now - len(rest) * self._win_s
+        self._windows, self._probs = windows[:cut], probs[:cut]
+        self._last_voiced_index = min(self._last_voiced_index, cut - 1)
+        self._last_voiced_at = min(self._last_voiced_at, start_at)
+        ended = self._end(now, forced=True)
+        if not rest:
+            return [ended]
+        # The rest is speech already heard: a new utterance, confirmed as it stands.
+        self._active = self._confirmed = True
+        self._windows, self._probs = rest, rest_probs
+        threshold = self._cfg.threshold - 0.15
+        voiced = [i for i, p in enumerate(rest_probs) if p >= threshold]
+        self._voiced_count = len(voiced)
+        self._last_voiced_index = voiced[-1] if voiced else -1
+        self._silence_run = len(rest) - 1 - self._last_voiced_index
+        self._start_at = start_at + self._win_s
+        self._last_voiced_at = now - self._silence_run * self._win_s
+        self._utterance_id = self._next_id
+        self._next_id += 1
+        return [ended, SpeechStarted(self._utterance_id, self._start_at, start_at)]
 
     def _end(self, now: float, *, forced: bool) -> SpeechEnded:
         event = SpeechEnded(

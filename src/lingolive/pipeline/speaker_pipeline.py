@@ -31,6 +31,7 @@ from lingolive.engines.selection import Languages
 from lingolive.pipeline.cascade import Cascade
 from lingolive.pipeline.events import AudioShed, EventSink, SpeechActivity
 from lingolive.pipeline.glossary import Glossary
+from lingolive.pipeline.keep_up import KeepUp
 from lingolive.pipeline.playback import SpeechOutput
 from lingolive.pipeline.rate_limit import TokenBucket
 from lingolive.pipeline.segmenter import Segmenter, SegmenterEvent, SpeechEnded, SpeechStarted
@@ -78,6 +79,7 @@ class SpeakerPipeline:
             config=config.recognizer,
             glossary=glossary,
             first_words=config.first_words,
+            keep_up=KeepUp(max_speed=config.keep_up_max_speed),
         )
         self.segmenter = Segmenter(engines.vad, config.segmenter)
         self._queue: asyncio.Queue[Chunk] = asyncio.Queue(maxsize=int(AUDIO_QUEUE_S / CHUNK_S))

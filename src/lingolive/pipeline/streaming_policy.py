@@ -37,7 +37,7 @@ from typing import Literal
 from lingolive.config import RecognizerConfig
 from lingolive.engines.base import MODEL_RATE, Float32Array, Transcript
 from lingolive.pipeline.agreement import LocalAgreement, words
-from lingolive.pipeline.commit_points import commit_point
+from lingolive.pipeline.commit_points import commit_point, settled_point
 from lingolive.pipeline.events import Caption, FinalPass, StageFailed
 from lingolive.pipeline.phrase import Phrase, Stage
 from lingolive.pipeline.segmenter import (
@@ -49,7 +49,7 @@ from lingolive.pipeline.segmenter import (
     SpeechResumed,
     SpeechStarted,
 )
-from lingolive.pipeline.sentence_end import complete_at_pause
+from lingolive.pipeline.sentence_end import complete_at_pause, ends_sentence
 
 #: Audio Whisper's language detection looks at ("the first second").
 DETECT_SAMPLES = MODEL_RATE
@@ -58,6 +58,9 @@ MIN_REST_SAMPLES = int(0.25 * MODEL_RATE)
 #: Acoustic context kept before a segment: at most this many words and seconds.
 CONTEXT_WORDS = 12
 CONTEXT_SAMPLES = 8 * MODEL_RATE
+#: Interpreting without agreement: words this much older than the end of a pass's audio
+#: are taken as heard (a later pass rarely changes them).
+SETTLED_S = 1.2
 #: Session text kept as Whisper's prompt, and the part of it a pass is given.
 SAID_CHARS = 400
 PROMPT_CHARS = 200
@@ -405,7 +408,7 @@ class StreamingPolicy:
         result = heard.result
         confirmed = seg.agreement.update(result.text)
         if self._cfg.sentence_commit:
-            committed = self._commit_confirmed(utt, result)
+            committed = self._commit_confirmed(utt, result, heard.samples)
             if committed:
                 return committed
         seg.last_partial = heard
@@ -422,27 +425,42 @@ class StreamingPolicy:
         )
         return [Emit(caption)]
 
-    def _commit_confirmed(self, utt: _OpenUtterance, heard: PassResult) -> list[Action]:
+    def _commit_confirmed(
+        self, utt: _OpenUtterance, heard: PassResult, samples: int
+    ) -> list[Action]:
         """Commit the confirmed words that form a unit (a sentence, or a clause when
         interpreting: ``commit_points``) while the speaker goes on.
 
-        The audio is cut where Whisper put a segment boundary right after them; without
-        one, the words stay in the audio as forced context until a later pass shows a
-        boundary (``_trim_context``).
+        Interpreting, when recognition keeps changing its mind (two passes never agree:
+        robotic or noisy speech) and ``clause_max_wait_s`` of the segment's audio has
+        waited, the words of the latest pass that ended ``SETTLED_S`` before its end are
+        committed anyway: the listener must not wait for an utterance's end.
+
+        The audio is cut between the last committed word and the next (word times), or
+        where Whisper put a segment boundary right after them; without either, the words
+        stay in the audio as forced context until a later pass shows a boundary
+        (``_trim_context``).
         """
         seg = utt.segment
         cfg = self._cfg
+        hypothesis = words(heard.text)
         count = commit_point(
             seg.agreement.confirmed,
-            len(words(heard.text)),
+            len(hypothesis),
             utt.lang,
             mode=cfg.interpret,
             min_words=cfg.clause_min_words,
             max_words=cfg.clause_max_words,
         )
+        chosen = seg.agreement.confirmed
+        waited = (samples - seg.offset) / MODEL_RATE
+        if count is None and cfg.interpret == "clause" and waited >= cfg.clause_max_wait_s:
+            settled = _settled(utt, heard, (samples - utt.context_offset) / MODEL_RATE)
+            count = settled_point(hypothesis[:settled], hypothesis, utt.lang, cfg.clause_min_words)
+            chosen = hypothesis
         if count is None:
             return []
-        text = " ".join(seg.agreement.confirmed[:count])
+        text = " ".join(chosen[:count])
         cut = _boundary(utt, heard.transcript, len(words(utt.context_text)) + count)
         end_at = None if cut is None else utt.audio_t0 + cut / MODEL_RATE
         phrase = self._phrase(utt, text, heard, end_at)
@@ -456,7 +474,7 @@ class StreamingPolicy:
             utt.context_text = f"{utt.context_text} {text}".strip()
         else:
             utt.context_offset, utt.context_text = cut, ""
-        return self._finish(seg, phrase)
+        return self._finish(seg, phrase, continues=not ends_sentence(text, utt.lang))
 
     @staticmethod
     def _trim_context(utt: _OpenUtterance, result: Transcript) -> None:
@@ -626,12 +644,15 @@ class StreamingPolicy:
             utt.context_offset, utt.context_text = cut, ""
         return [voiced, *self._finish(seg, phrase)]
 
-    def _finish(self, seg: _Segment, phrase: Phrase) -> list[Action]:
+    def _finish(self, seg: _Segment, phrase: Phrase, *, continues: bool = False) -> list[Action]:
+        """The segment's final caption (``continues``: a clause its sentence goes on
+        after) and its commit."""
         actions: list[Action] = []
         if phrase.text or seg.shown:
             text = phrase.text
             lang = phrase.detected_lang or ""
-            actions.append(Emit(Caption(phrase.segment_id, lang, text, final=True, stable=text)))
+            caption = Caption(phrase.segment_id, lang, text, True, text, continues=continues)
+            actions.append(Emit(caption))
         if phrase.text:
             actions.append(Commit(phrase))
         return actions
@@ -664,6 +685,17 @@ def _boundaries(utt: _OpenUtterance, result: Transcript) -> list[tuple[int, int]
 def _boundary(utt: _OpenUtterance, result: Transcript, word_count: int) -> int | None:
     """Utterance sample where Whisper's segments end exactly after ``word_count`` words."""
     return next((at for n, at in _boundaries(utt, result) if n == word_count), None)
+
+
+def _settled(utt: _OpenUtterance, heard: PassResult, heard_s: float) -> int:
+    """How many of the segment's words (of this pass) ended ``SETTLED_S`` or more before the
+    end of the ``heard_s`` of audio it heard: old enough not to change with the next words
+    (0 without word times)."""
+    timed = heard.transcript.words
+    if not timed or len(timed) != len(words(heard.transcript.text)):
+        return 0
+    own = timed[len(words(utt.context_text)) :]
+    return sum(1 for w in own if w.end <= heard_s - SETTLED_S)
 
 
 def _covering_partial(seg: _Segment, speech_samples: int) -> PassResult | None:

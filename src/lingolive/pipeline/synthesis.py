@@ -116,22 +116,26 @@ def synthesize_phrase(
     notes: list[str] | None = None,
     *,
     first_words: int = 0,
+    speed: float = 1.0,
+    pause_s: float | None = None,
 ) -> Iterator[SpeechAudio]:
     """Speak ``text`` (first clause apart); fallback notes of the pieces go to ``notes``.
 
-    The silence before the first sound is dropped; the trailing silence of every piece but
-    the last is held back as it streams (audio is never delayed, only silence) and cut to a
-    short pause when the piece ends.
+    The silence before the first sound is dropped; the trailing silence of every piece is
+    held back as it streams (audio is never delayed, only silence) and, when the piece ends,
+    cut to a short pause (between the pieces of one phrase) or to ``pause_s`` (after the
+    phrase; None: as the engine made it). ``speed``: faster than the voice's own rate.
     """
     parts = first_clause_apart(text, first_words=first_words, language=language)
     for n, part in enumerate(parts):
         final = n == len(parts) - 1
+        keep = pause_s if final else _PAUSE_AT_CUT_S
         held: list[SpeechAudio] = []  # this piece's trailing silence so far
-        pieces = iter(tts.synthesize(part, language, voice))
+        pieces = iter(tts.synthesize(part, language, voice, speed=speed))
         for piece in without_lead_silence(pieces) if n == 0 else pieces:
             if piece.fallback and notes is not None:
                 notes.append(piece.fallback)
-            if final:
+            if keep is None:
                 yield piece
                 continue
             loud = np.flatnonzero(np.abs(piece.samples) > _QUIET)
@@ -144,7 +148,8 @@ def synthesize_phrase(
             yield replace(piece, samples=piece.samples[:end])
             if end < len(piece.samples):
                 held.append(replace(piece, samples=piece.samples[end:], fallback=None))
-        if held:
+        if held and keep is not None:
             rate = held[0].sample_rate
-            pause = np.concatenate([h.samples for h in held])[: int(_PAUSE_AT_CUT_S * rate)]
-            yield SpeechAudio(pause, rate)
+            pause = np.concatenate([h.samples for h in held])[: int(keep * rate)]
+            if pause.size:
+                yield SpeechAudio(pause, rate)

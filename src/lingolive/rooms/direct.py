@@ -113,6 +113,11 @@ class FanOut:
         if playback is not None and not self.queues:
             playback.finish(time.monotonic())  # nobody listens: it is over
 
+    @property
+    def backlog_s(self) -> float:
+        """The furthest-behind listener's: the pace is set for them."""
+        return max((queue.backlog_s for queue in list(self.queues.values())), default=0.0)
+
 
 class Room:
     """The participants of one room and the routes between them."""

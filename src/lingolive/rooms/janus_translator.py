@@ -176,6 +176,10 @@ class _SameLanguageGate:
         if segment_id not in self._held:
             self.queue.close_segment(segment_id)
 
+    @property
+    def backlog_s(self) -> float:
+        return self.queue.backlog_s
+
 
 @dataclass
 class _TranslatedSpeaker:
