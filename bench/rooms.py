@@ -113,6 +113,7 @@ async def one_room(n: int, pcm: np.ndarray, spans: list[tuple[float, float]]) ->
         "queued": queued,
         "e2e_p50_ms": pct(latencies, 50),
         "e2e_p95_ms": pct(latencies, 95),
+        "latencies_ms": [round(x) for x in latencies],
         "cpu_percent": round(100 * cpu / wall, 1),
         "peak_rss_mib": round(server.peak_rss / 2**20),
     }

@@ -176,6 +176,9 @@ def test_a_looping_decode_is_told_from_speech() -> None:
         "room",
     ]
     assert not _looped(Tok(), list(range(len(TEXTS))))
+    # a sentence said again and again is collapsed for free: not a loop to decode again
+    TEXTS[:] = ["Where's", "the", "nearest", "train?"] * 4
+    assert not _looped(Tok(), list(range(len(TEXTS))))
 
 
 def test_stt_batch_rejects_bad_audio(engines: Engines) -> None:

@@ -674,3 +674,16 @@ def test_steady_speech_is_not_committed_by_time() -> None:
     for end in range(step, len(speech) + 1, step):
         s.feed(SpeechProgress(1, speech[:end]))
     assert s.committed == []  # confirmed words, no boundary, under the word bound
+
+
+def test_interpreting_leaves_a_short_phrase_whole() -> None:
+    """Under ``clause_min_audio_s`` of utterance a comma is no commit point: a phrase of a
+    few seconds is translated whole, as a sentence, and only a talk is interpreted."""
+    stt = ScriptedSTT()
+    a = stt.say("When I arrived, the room")  # 1.5 s
+    b = stt.say("was not")
+    s = Script(stt, CLAUSES)
+    s.feed(SpeechStarted(1, 0.0, 0.0), SpeechProgress(1, a), SpeechProgress(1, join(a, b)))
+    assert s.committed == []
+    s.feed(ended(1, join(a, b, stt.say("ready."), TAIL), at=3.0))
+    assert s.texts == ["When I arrived, the room was not ready."]

@@ -48,6 +48,8 @@ class RecognizerConfig:
     #: Interpreting: audio a segment may wait for passes to agree before its settled words
     #: are committed anyway.
     clause_max_wait_s: float = 4.0
+    #: Interpreting: an utterance shorter than this is a phrase, committed whole.
+    clause_min_audio_s: float = 3.0
     max_pending: int = 3
 
 

@@ -42,6 +42,9 @@ TOKENS_PER_S = 50  # encoder output frames per second (the alignment's time unit
 #: speaker reaches ~6.5 text tokens per second, timestamps and misheard words (split into
 #: many sub-word tokens) add more: a cap of 8 cut off the last words of 15 s windows.
 MAX_TOKENS_PER_S = 14
+#: A partial pass keeps the tighter cap: a tail it misses is heard by the next pass, and a
+#: loop on a short window (a prompt makes them likelier) ends sooner.
+PARTIAL_TOKENS_PER_S = 8
 #: A decoded text that compresses better than this is a loop ("何 何 何 …"), not speech:
 #: Whisper's own threshold, on which it decodes again at a higher temperature.
 MAX_COMPRESSION_RATIO = 2.4
@@ -290,7 +293,8 @@ class WhisperSTT:
                     tokens += [tok.timestamp_begin, *tok.encode(" " + request.prefix.strip())]
                 prompts.append(tokens)
                 seconds = len(request.audio) / MODEL_RATE
-                caps.append(min(448, len(tokens) + 10 + math.ceil(MAX_TOKENS_PER_S * seconds)))
+                per_s = PARTIAL_TOKENS_PER_S if request.partial else MAX_TOKENS_PER_S
+                caps.append(min(448, len(tokens) + 10 + math.ceil(per_s * seconds)))
             outputs = self._model.model.generate(
                 encoded,
                 prompts,
@@ -307,7 +311,7 @@ class WhisperSTT:
                 for r, t, p, c, o in zip(requests, toks, prompts, caps, outputs, strict=True)
             ]
             for i, (tok, ids) in enumerate(zip(toks, ids_of, strict=True)):
-                if _looped(tok, ids):
+                if not requests[i].partial and _looped(tok, ids):
                     ids_of[i] = self._decode_again(feats[i : i + 1], tok, prompts[i], caps[i], ids)
             word_lists: list[list[TimedText]] = [[] for _ in requests]
             if any(r.word_times for r in requests):
@@ -439,9 +443,11 @@ class WhisperSTT:
 
 
 def _looped(tok: object, ids: list[int]) -> bool:
-    """The decoded text compresses like a loop, not like speech."""
+    """The decoded text compresses like a loop, not like speech, even once its repeated
+    sentences are collapsed (those cost nothing to fix: ``collapse_repeats``)."""
     eot: int = tok.eot  # type: ignore[attr-defined]
-    text = str(tok.decode([t for t in ids if t < eot])).strip()  # type: ignore[attr-defined]
+    decoded = str(tok.decode([t for t in ids if t < eot]))  # type: ignore[attr-defined]
+    text = collapse_repeats(decoded.strip())
     if len(text) < 24:
         return False
     data = text.encode("utf-8")

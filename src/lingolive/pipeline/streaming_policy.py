@@ -369,7 +369,11 @@ class StreamingPolicy:
             prefix=f"{context} {confirmed}".strip() or None,
             partial=kind == "partial",
             context_words=len(words(context)),
-            word_times=kind == "partial" and self._cfg.sentence_commit,
+            # Word times cost a partial pass 20-60 ms (measured): only where a commit may cut
+            # the audio while the speaker goes on, past a short phrase's length.
+            word_times=kind == "partial"
+            and self._cfg.sentence_commit
+            and len(audio) / MODEL_RATE >= self._cfg.clause_min_audio_s,
         )
         pass_id = self._next_pass
         self._next_pass += 1
@@ -431,6 +435,10 @@ class StreamingPolicy:
         """Commit the confirmed words that form a unit (a sentence, or a clause when
         interpreting: ``commit_points``) while the speaker goes on.
 
+        Clauses are committed only once the utterance has gone on for ``clause_min_audio_s``:
+        a phrase of a few seconds ("When I arrived at the hotel, the room was not ready.")
+        is translated whole, as before, and only a speaker who goes on is interpreted.
+
         Interpreting, when recognition keeps changing its mind (two passes never agree:
         robotic or noisy speech) and ``clause_max_wait_s`` of the segment's audio has
         waited, the words of the latest pass that ended ``SETTLED_S`` before its end are
@@ -444,11 +452,13 @@ class StreamingPolicy:
         seg = utt.segment
         cfg = self._cfg
         hypothesis = words(heard.text)
+        # A short utterance is a phrase, not a talk: it is committed whole, as a sentence.
+        long_enough = samples / MODEL_RATE >= cfg.clause_min_audio_s
         count = commit_point(
             seg.agreement.confirmed,
             len(hypothesis),
             utt.lang,
-            mode=cfg.interpret,
+            mode=cfg.interpret if long_enough else "sentence",
             min_words=cfg.clause_min_words,
             max_words=cfg.clause_max_words,
         )
