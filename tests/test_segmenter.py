@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -145,7 +146,7 @@ def test_a_long_utterance_is_cut_between_words_and_nothing_is_lost(engines: Engi
     spans = [
         (starts[e.utterance_id], starts[e.utterance_id] + len(e.audio) / MODEL_RATE) for e in ended
     ]
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         if end > entry["speech"][0] and start < entry["speech"][1]:
             assert abs(start - end) < 1e-6 or start > end  # contiguous, or a real pause
     inside = [

@@ -322,11 +322,13 @@ class WhisperSTT:
         ):
             duration = len(request.audio) / MODEL_RATE
             segments = self._segments(tok, ids, duration)
+            # The words of the segments kept (those that start inside the audio), clamped to
+            # it: a last word cut off by the window's end still is a word of the text.
+            kept = sum(len(s.text.split()) for s in segments)
             timed_words = (
                 tuple(
                     TimedText(min(w.start, duration), min(w.end, duration), w.text)
-                    for w in timed
-                    if w.start < duration
+                    for w in timed[:kept]
                 )
                 if request.word_times
                 else ()
