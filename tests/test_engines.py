@@ -151,6 +151,47 @@ def test_stt_hears_the_end_of_a_fast_long_window(engines: Engines) -> None:
     assert sum(w.lower().strip(",.") in heard for w in last) >= len(last) - 1, result.text
 
 
+def test_stt_final_pass_goes_on_past_a_segment_it_closed_early(engines: Engines) -> None:
+    """A final pass forced to begin with the confirmed words hears the words after them: on
+    this 10 s of a run-on sentence, Whisper closed its segment at the comma that ends the
+    forced words and stopped, 5 s before the end of the audio (17 words lost, reproducible
+    on this window); the rest of the audio is now decoded on its own."""
+    run_on = audio("long/en_piper_run_on.flac")
+    clip = run_on[int(19.5 * MODEL_RATE) : int(29.48 * MODEL_RATE)]
+    forced = (
+        "And missing the conversations with neighbors that had always made the trip feel "
+        "shorter than it really was,"
+    )
+    result = engines.stt.transcribe_batch([SttRequest(clip, "en", prefix=forced)])[0]
+    heard = result.text.lower()
+    assert heard.startswith(forced.lower()), result.text
+    for words in ("until a group of students", "proposed a small", "across in"):
+        assert words in heard, result.text
+    assert "minutes" in heard, result.text
+    assert result.segments[-1].end > 9.0, result.segments
+
+
+def test_a_continuation_joins_without_repeating_or_adding_silence() -> None:
+    from lingolive.engines.base import TimedText, Transcript
+    from lingolive.engines.whisper_stt import _joined
+
+    first = Transcript("It really was,", "en", segments=(TimedText(0.0, 5.0, "It really was,"),))
+    rest = Transcript(
+        "was, until a group.",
+        "en",
+        no_speech_probability=0.1,
+        segments=(TimedText(0.0, 0.2, "was,"), TimedText(0.3, 1.4, "until a group.")),
+    )
+    joined = _joined(first, rest, 5.0)
+    assert joined.text == "It really was, until a group."
+    assert [(s.start, s.end, s.text) for s in joined.segments] == [
+        (0.0, 5.0, "It really was,"),
+        (5.3, 6.4, "until a group."),
+    ]
+    silence = Transcript("Thank you.", "en", no_speech_probability=0.9)
+    assert _joined(first, silence, 5.0) == first
+
+
 def test_a_looping_decode_is_told_from_speech() -> None:
     from lingolive.engines.whisper_stt import _looped
 

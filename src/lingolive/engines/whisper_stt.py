@@ -50,6 +50,14 @@ PARTIAL_TOKENS_PER_S = 8
 MAX_COMPRESSION_RATIO = 2.4
 #: Temperatures tried, in order, for a pass whose first decoding looped.
 FALLBACK_TEMPERATURES = (0.4, 0.8)
+#: A final pass whose last segment closed this long before the end of its audio stopped
+#: early: the rest is decoded on its own (see ``_rest_of``).
+CONTINUE_MIN_S = 1.0
+#: A continuation more likely silence than this (Whisper's own no-speech threshold) adds
+#: nothing.
+NO_SPEECH_MAX = 0.6
+#: Words compared where a continuation may repeat the end of what came before it.
+OVERLAP_WORDS = 4
 
 
 _SENTENCE = re.compile(r"[^.?!…。？！]+[.?!…。？！]*")
@@ -243,17 +251,46 @@ class WhisperSTT:
         for request in requests:
             self._check(request)
         results: list[Transcript | None] = [None] * len(requests)
+        stopped: dict[int, float] = {}
         with_prompt = [i for i, r in enumerate(requests) if r.prompt and r.prompt.strip()]
         without = [i for i, r in enumerate(requests) if i not in set(with_prompt)]
         for group in (with_prompt, without):
             if group:
-                for i, transcript in zip(
+                for i, (transcript, stop) in zip(
                     group, self._batch([requests[i] for i in group]), strict=True
                 ):
                     results[i] = transcript
-        return [r for r in results if r is not None]
+                    if stop is not None:
+                        stopped[i] = stop
+        done = [r for r in results if r is not None]
+        if stopped:
+            rests = [self._rest_of(requests[i], done[i], at) for i, at in stopped.items()]
+            for (i, at), rest in zip(stopped.items(), self.transcribe_batch(rests), strict=True):
+                done[i] = _joined(done[i], rest, at)
+        return done
 
-    def _batch(self, requests: Sequence[SttRequest]) -> list[Transcript]:
+    @staticmethod
+    def _rest_of(request: SttRequest, heard: Transcript, at: float) -> SttRequest:
+        """The audio after ``at``, where a final pass closed its last segment and stopped.
+
+        With a forced prefix, Whisper sometimes closes the segment at a comma and ends the
+        text there, seconds before the end of the audio (a 10 s window, forced to its first
+        18 words, came back with those words only: the next 17 were lost). Whisper's own
+        long-form decoding moves its window on after a closed segment; so do we, once: the
+        rest is decoded on its own, with what was heard as its prompt.
+        """
+        prompt = f"{request.prompt or ''} {heard.text}".strip()
+        return SttRequest(
+            request.audio[int(at * MODEL_RATE) :],
+            heard.language,
+            prompt=prompt,
+            word_times=request.word_times,
+        )
+
+    def _batch(self, requests: Sequence[SttRequest]) -> list[tuple[Transcript, float | None]]:
+        """The requests' transcripts, each with where a final pass stopped early (the end
+        of its last segment, when that is ``CONTINUE_MIN_S`` or more before the end of its
+        audio and nothing follows it), else None."""
         import ctranslate2
 
         feats = self._features([r.audio for r in requests])
@@ -333,16 +370,16 @@ class WhisperSTT:
                 if request.word_times
                 else ()
             )
-            transcripts.append(
-                Transcript(
-                    text=collapse_repeats(" ".join(s.text for s in segments)),
-                    language=lang,
-                    language_probability=prob,
-                    no_speech_probability=float(result.no_speech_prob),
-                    segments=tuple(segments),
-                    words=timed_words,
-                )
+            transcript = Transcript(
+                text=collapse_repeats(" ".join(s.text for s in segments)),
+                language=lang,
+                language_probability=prob,
+                no_speech_probability=float(result.no_speech_prob),
+                segments=tuple(segments),
+                words=timed_words,
             )
+            stop = None if request.partial else _stopped_at(tok, ids, duration)
+            transcripts.append((transcript, stop))
         return transcripts
 
     @staticmethod
@@ -442,6 +479,50 @@ class WhisperSTT:
                 timed.append(TimedText(float(start), float(end), text))
             out.append(timed)
         return out
+
+
+def _stopped_at(tok: object, ids: list[int], duration: float) -> float | None:
+    """Where the decoding stopped, if it ended on a segment's closing timestamp that many
+    seconds of audio follow (``CONTINUE_MIN_S``); None if it went on to the end."""
+    ts_begin: int = tok.timestamp_begin  # type: ignore[attr-defined]
+    if len(ids) < 2 or ids[-1] < ts_begin or ids[-2] >= ts_begin:
+        return None
+    at = (ids[-1] - ts_begin) * 0.02
+    return at if duration - at >= CONTINUE_MIN_S else None
+
+
+def _joined(first: Transcript, rest: Transcript, at: float) -> Transcript:
+    """``first`` and what was heard after it (``rest``, of the audio from ``at`` on): its
+    times shifted, a repeat of ``first``'s last words at its start dropped, nothing added
+    if it is silence."""
+    if not rest.text or (rest.no_speech_probability or 0.0) > NO_SPEECH_MAX:
+        return first
+    before = [_bare(w) for w in first.text.split()[-OVERLAP_WORDS:]]
+    after = [_bare(w) for w in rest.text.split()[:OVERLAP_WORDS]]
+    repeat = next(
+        (n for n in range(min(len(before), len(after)), 0, -1) if before[-n:] == after[:n]), 0
+    )
+    segments: list[TimedText] = []
+    skip = repeat
+    for seg in rest.segments:
+        seg_words = seg.text.split()
+        dropped, skip = min(skip, len(seg_words)), skip - min(skip, len(seg_words))
+        if seg_words[dropped:]:
+            segments.append(TimedText(seg.start + at, seg.end + at, " ".join(seg_words[dropped:])))
+    words = tuple(TimedText(w.start + at, w.end + at, w.text) for w in rest.words[repeat:])
+    text = " ".join(s.text for s in segments)
+    return Transcript(
+        text=collapse_repeats(f"{first.text} {text}".strip()),
+        language=first.language,
+        language_probability=first.language_probability,
+        no_speech_probability=first.no_speech_probability,
+        segments=(*first.segments, *segments),
+        words=(*first.words, *words) if first.words else (),
+    )
+
+
+def _bare(word: str) -> str:
+    return re.sub(r"[^\w']", "", word.lower())
 
 
 def _looped(tok: object, ids: list[int]) -> bool:
