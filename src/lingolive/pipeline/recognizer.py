@@ -23,12 +23,12 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from lingolive.config import RecognizerConfig
-from lingolive.engines.base import STT, SttRequest, Transcript
+from lingolive.engines.base import MODEL_RATE, STT, SttRequest, Transcript
 from lingolive.pipeline.events import EventSink, RecognitionBehind
 from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.phrase import Phrase
 from lingolive.pipeline.recognition_jobs import RecognitionJobs
-from lingolive.pipeline.segmenter import SegmenterEvent, SpeechEnded
+from lingolive.pipeline.segmenter import SegmenterEvent, SpeechEnded, SpeechProgress
 from lingolive.pipeline.streaming_policy import (
     DETECT_SAMPLES,
     Action,
@@ -116,6 +116,8 @@ class StreamingRecognizer:
     async def run(self) -> None:
         while True:
             job = await self._jobs.get()
+            if not isinstance(job, SpeechProgress):
+                log.debug("%s %d", type(job).__name__, job.utterance_id)
             try:
                 for action in self._policy.on_event(job, self._conditions()):
                     if isinstance(action, AwaitPass):
@@ -168,6 +170,7 @@ class StreamingRecognizer:
                 case Emit(event):
                     self._events(event)
                 case Commit(phrase):
+                    log.debug("commit %d: %r", phrase.segment_id, phrase.text)
                     self._commit(phrase)
                 case Prepare(phrase) if self._ahead is not None:
                     self._ahead.prepare(phrase)
@@ -221,4 +224,13 @@ class StreamingRecognizer:
             word_times=request.word_times,
         )
         text, transcript = await self._recognition.transcribe(self._stt, stt_request, own)
-        return PassResult(text, transcript, language, started, loop.time())
+        ended = loop.time()
+        log.debug(
+            "pass %s %.2f s in %.0f ms, forced %r: %r",
+            "partial" if request.partial else "final",
+            len(request.audio) / MODEL_RATE,
+            (ended - started) * 1000,
+            request.prefix,
+            text,
+        )
+        return PassResult(text, transcript, language, started, ended)
