@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from conftest import DATA, Server
+from conftest import DATA, Server, start_server, stop_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -94,14 +95,14 @@ async () => {
 LISTENING_JS = "document.getElementById('status').dataset.state === 'listening'"
 
 
-#: Captions on the page: who spoke, the source text (and whether it is still partial), the
-#: translation shown under it.
+#: Captions on the page, a line each: who spoke, the source text (and whether some of it is
+#: still partial), the translation shown under it.
 CAPTIONS_JS = """
 () => [...document.querySelectorAll('.captions li')].map((li) => ({
   who: (li.querySelector('.who') || {}).textContent || '',
-  src: li.querySelector('.src').textContent,
-  partial: li.querySelector('.src').classList.contains('partial'),
-  dst: li.querySelector('.dst').textContent,
+  src: li.querySelector('.said').textContent,
+  partial: li.querySelector('.src.partial') !== null,
+  dst: li.querySelector('.heard').textContent,
 }))
 """
 
@@ -226,3 +227,76 @@ def test_page_translates_fake_microphone(server: Server, tmp_path: Path) -> None
     assert "buenos días" in translated and "mesa" in translated, captions
     assert played >= 1.5, f"only {played:.1f} s of loud translated speech played"
     assert not [c for c in console if "rror" in c], console
+
+
+#: Per caption line: its text, said and heard, and the segments it holds (their ids and
+#: whether each shows its own translation).
+LINES_JS = """
+() => [...document.querySelectorAll('#captions li')].map((li) => ({
+  src: li.querySelector('.said').textContent,
+  dst: li.querySelector('.heard').textContent,
+  parts: [...li.querySelectorAll('.said .src')].length,
+  translated: [...li.querySelectorAll('.heard .dst')].filter((d) => d.textContent.trim()).length,
+  partial: li.querySelector('.src.partial') !== null,
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def interpreting_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("interpreting"), LL_INTERPRET="clause")
+    yield srv
+    stop_server(srv)
+    assert "Traceback" not in srv.log(), srv.log()
+
+
+def test_interpreted_clauses_read_as_one_line_per_sentence(
+    interpreting_server: Server, tmp_path: Path
+) -> None:
+    """A speaker who goes on is interpreted clause by clause (several segments per sentence,
+    each translated as it comes), and the caption log and the SRT export still read one
+    line per sentence."""
+    import pysubs2
+    from playwright.sync_api import sync_playwright
+
+    from lingolive.audio_files import decode, write_wav
+
+    # Three sentences spoken without a stop (en_piper_fast: 11 s, 250 ms between them).
+    speech = decode(DATA / "long" / "en_piper_fast.flac", 16_000)[: int(11.4 * 16_000)]
+    wav = tmp_path / "three-sentences.wav"
+    write_wav(wav, np.concatenate([speech, np.zeros(20 * 16_000, np.int16)]), 16_000)
+    with sync_playwright() as pw:
+        browser = launch(pw, wav, tmp_path)
+        try:
+            context = browser.new_context(accept_downloads=True)
+            context.add_init_script(SPY_JS)
+            page = context.new_page()
+            page.goto(interpreting_server.url + "/")
+            page.wait_for_selector("#mic:not([disabled])", timeout=15_000)
+            page.evaluate("localStorage.clear()")
+            start_listening(page)
+            settled_captions(page, timeout_s=60)
+            lines = page.evaluate(LINES_JS)
+            finals = page.evaluate(
+                "window.spy.ws().received.filter((m) => m.type === 'transcript' && m.final)"
+            )
+            with page.expect_download() as info:
+                page.click("#export-srt")
+            srt = Path(info.value.path()).read_text(encoding="utf-8")
+            page.click("#mic")
+        finally:
+            browser.close()
+    # interpreted: more segments than sentences, some of them clauses that go on
+    assert len(finals) > len(lines) and any(m.get("continues") for m in finals), finals
+    said = " ".join(line["src"] for line in lines).lower()
+    for words in ("booking system", "choose the day", "every train"):
+        assert words in said, lines
+    # one line per sentence (the last ends where the speaker stopped), each with its clauses
+    # and their translations
+    for line in lines[:-1]:
+        assert line["src"].rstrip().endswith((".", "?", "!")), lines
+    for line in lines:
+        assert line["translated"] == line["parts"] and not line["partial"], lines
+    assert any(line["parts"] > 1 for line in lines), lines
+    cues = pysubs2.SSAFile.from_string(srt, format_="srt")
+    assert [c.plaintext.split("\n")[0] for c in cues] == [line["src"] for line in lines], srt

@@ -92,8 +92,8 @@ PHRASE_PASSED_JS = """
 #: what was said and its language, the translation and its language.
 CAPTIONS_SHOWN_JS = """
 [...document.querySelectorAll('#captions li')].map((li) => ({
-  src: li.querySelector('.src').textContent, srcLang: li.querySelector('.src').lang,
-  dst: li.querySelector('.dst').textContent, dstLang: li.querySelector('.dst').lang,
+  src: li.querySelector('.said').textContent, srcLang: li.querySelector('.src').lang,
+  dst: li.querySelector('.heard').textContent, dstLang: li.querySelector('.dst').lang,
   at: Date.parse(li.querySelector('time').dateTime),
 }))
 """
@@ -443,7 +443,8 @@ def test_captions_survive_a_reload(page: Any) -> None:
     page.wait_for_selector("#mic:not([disabled])", timeout=15_000)
     shown = page.evaluate(
         "[...document.querySelectorAll('#captions li')]"
-        ".map((li) => [li.querySelector('.src').textContent, li.querySelector('.dst').textContent])"
+        ".map((li) => [li.querySelector('.said').textContent,"
+        " li.querySelector('.heard').textContent])"
     )
     assert shown == before
     assert page.get_attribute("#mic", "aria-pressed") == "false"
