@@ -171,6 +171,30 @@ def score(entry: dict[str, Any], client: LoopbackClient, t0: float) -> dict[str,
             ]
         )
         t += 1.0
+    # Where each segment's lag comes from: its last word spoken, its commit (the final
+    # transcript's arrival), its first and last translated audio, the listener's backlog and
+    # the speed it was spoken at (seconds after sample 0).
+    spoken_end: dict[int, float] = {}
+    for (_, _, end), a in zip(words, aligned, strict=True):
+        if a is not None:
+            segment_id = owner[a][0]
+            spoken_end[segment_id] = max(spoken_end.get(segment_id, 0.0), end)
+    timing_of = {e.segment_id: e for e in client.of_type(TimingMsg) if e.audio_ms}
+    stages = []
+    for e in finals:
+        span = spans.get(e.segment_id)
+        timed = timing_of.get(e.segment_id)
+        stages.append(
+            {
+                "segment_id": e.segment_id,
+                "words": len(e.text.split()),
+                "spoken_end_s": spoken_end.get(e.segment_id),
+                "committed_s": round(client.arrival(e) - t0, 3),
+                "audio_s": None if span is None else [round(x - t0, 3) for x in span],
+                "backlog_ms": None if timed is None else timed.backlog_ms,
+                "speed": None if timed is None else timed.speed,
+            }
+        )
     import jiwer
 
     hyp_text = " ".join(hyp)
@@ -202,6 +226,7 @@ def score(entry: dict[str, Any], client: LoopbackClient, t0: float) -> dict[str,
         "transcript": " ".join(e.text for e in finals),
         "translation": translation,
         "segment_texts": [e.text for e in finals],
+        "segment_stages": stages,
         "timing": [
             e.model_dump(include={"segment_id", "first_audio_out_ms", "audio_ms", "stt_ms"})
             for e in timing
