@@ -7,6 +7,7 @@ The rule on its own, then real engines (Apertium, espeak-ng, Piper) behind a rea
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from lingolive.engines.base import MAX_SPEED
 from lingolive.engines.registry import Engines
 from lingolive.pipeline.events import PhraseTimed, PipelineEvent
 from lingolive.pipeline.keep_up import KeepUp
-from lingolive.pipeline.phrase import Phrase
+from lingolive.pipeline.phrase import Phrase, Stage
 from lingolive.pipeline.playback import Playback
 from lingolive.pipeline.renderer import Renderer
 from lingolive.pipeline.synthesis import OUT_RATE
@@ -25,7 +26,7 @@ from lingolive.pipeline.workers import Workers
 def test_the_voice_keeps_its_rate_until_the_listener_falls_behind() -> None:
     rule = KeepUp()
     assert rule.speed(0.0) == rule.speed(1.0) == 1.0
-    assert 1.0 < rule.speed(2.0) < rule.speed(3.0) < rule.speed(4.0) == 1.3
+    assert 1.0 < rule.speed(1.3) < rule.speed(1.7) < rule.speed(2.0) == 1.3
     assert rule.speed(30.0) == 1.3  # never beyond the bound
     assert KeepUp(max_speed=1.0).speed(10.0) == 1.0  # LL_KEEP_UP_MAX_SPEED=1
     assert KeepUp(max_speed=9.0).speed(10.0) == MAX_SPEED
@@ -70,12 +71,17 @@ class Behind:
         return next(e for e in self.events if isinstance(e, PhraseTimed))
 
 
-async def speak(engines: Engines, target: str, text: str, source: str, backlog_s: float) -> Behind:
+async def speak(
+    engines: Engines, target: str, text: str, source: str, backlog_s: float, said_s: float = 0.0
+) -> Behind:
+    """``text`` rendered for a listener ``backlog_s`` behind, its speech ended ``said_s`` ago."""
     out = Behind(backlog_s)
     workers = Workers.create()
     renderer = Renderer(engines, workers, target, None, events=out, output=out)
     task = asyncio.create_task(renderer.run())
-    renderer.say(Phrase(1, source, text, detected_lang=source, target_lang=target))
+    phrase = Phrase(1, source, text, detected_lang=source, target_lang=target)
+    phrase.marks.mark(Stage.SPEECH_END, time.monotonic() - said_s)
+    renderer.say(phrase)
     renderer.finish()
     await asyncio.wait_for(task, 30)
     workers.shutdown()
@@ -100,3 +106,16 @@ async def test_a_listener_far_behind_hears_the_phrase_faster(
     assert behind.timed.speed == 1.3 and behind.timed.backlog_s == 4.0
     # Piper 1.3 x: 0.82-0.87 of the time in 8 draws (its pauses do not scale); espeak-ng ~0.76
     assert behind.seconds < 0.92 * on_time.seconds, (behind.seconds, on_time.seconds)
+
+
+async def test_a_phrase_said_long_ago_is_spoken_faster_with_nothing_queued(
+    engines: Engines,
+) -> None:
+    """The listener hears a clause after what is queued *and* after the time it took to
+    recognize it: a clause committed 2.5 s after it was said is behind already, queue or
+    not (an interpreter's first clause), and a phrase answered at once is not."""
+    text = "When a sensor hears something unusual, it sends a message to the room."
+    late = await speak(engines, "es", text, "en", 0.0, said_s=2.5)
+    prompt = await speak(engines, "es", text, "en", 0.0, said_s=0.4)
+    assert late.timed.speed == 1.3 and late.timed.backlog_s == 0.0
+    assert prompt.timed.speed == 1.0

@@ -401,9 +401,10 @@ class Settings(BaseSettings):
         1.3,
         ge=1.0,
         le=1.3,
-        description="When translated speech falls behind the speaker (more than 1 s queued "
-        "for the listener), it is spoken faster, up to this many times the voice's own rate "
-        "at 4 s behind, with shorter pauses (1.0: never faster).",
+        description="When translated speech falls behind the speaker (the listener would "
+        "hear it more than 1 s after it was said: speech queued for them, plus the time it "
+        "took to come), it is spoken faster, up to this many times the voice's own rate at "
+        "2 s behind, with shorter pauses (1.0: never faster).",
     )
     max_output_backlog_s: float = Field(
         20.0,

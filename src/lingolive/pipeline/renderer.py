@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -227,10 +228,13 @@ class Renderer:
             return
         tts = self._engines.tts
         voice, target, first_words = self._voice, self.target, self._first_words
-        # Behind the speaker? Speak faster and pause less (``keep_up``).
+        # Behind the speaker? Speak faster and pause less (``keep_up``): the listener hears
+        # this phrase after what is queued, and its speech ended a while ago already.
         r.backlog_s = backlog = self._output.backlog_s
-        r.speed = speed = self._keep_up.speed(backlog)
-        pause = self._keep_up.pause(backlog, sentence_end=ends_sentence(translation, target))
+        spoken = r.marks.at.get(Stage.SPEECH_END)
+        behind = backlog + (0.0 if spoken is None else max(0.0, time.monotonic() - spoken))
+        r.speed = speed = self._keep_up.speed(behind)
+        pause = self._keep_up.pause(behind, sentence_end=ends_sentence(translation, target))
         r.marks.mark(Stage.TTS_START)
         try:
             async for samples in self._workers.tts.iterate(
