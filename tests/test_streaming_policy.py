@@ -610,6 +610,35 @@ def test_interpreting_commits_a_clause_at_its_comma_while_the_speaker_goes_on() 
     assert stt.calls[-1].samples == len(join(a, b, c, TAIL)) - cut  # it heard from the cut
 
 
+def test_a_clause_is_cut_only_where_the_pass_heard_its_words() -> None:
+    """The pass that lets a clause be committed (the utterance just passed
+    ``clause_min_audio_s``) may hear its words differently from the two that confirmed them:
+    here "old bridge" as one word. Its word times then do not say where the clause ends (a
+    cut after its 7th word would fall after "the" and lose it); the clause is committed and
+    its audio kept as forced context, so every word reaches a transcript, once."""
+    stt = ScriptedSTT()
+    a = stt.say("When the old bridge closed for repairs, the")
+    b = stt.say("people")
+    c = stt.say("of the")
+    d = stt.say("town walked around the lake.")
+
+    def hears(call: int, heard: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+        if call != 2:
+            return heard
+        (old, start, _), (bridge, _, end) = heard[2], heard[3]
+        return [*heard[:2], (f"{old}{bridge}", start, end), *heard[4:]]
+
+    stt.hears = hears
+    s = Script(stt, CLAUSES)
+    s.feed(SpeechStarted(1, 0.0, 0.0))
+    s.feed(SpeechProgress(1, a), SpeechProgress(1, join(a, b)), SpeechProgress(1, join(a, b, c)))
+    assert s.texts == ["When the old bridge closed for repairs,"]
+    s.feed(ended(1, join(a, b, c, d, TAIL), at=5.0))
+    assert " ".join(s.texts) == (
+        "When the old bridge closed for repairs, the people of the town walked around the lake."
+    )
+
+
 def test_sentence_mode_waits_for_the_full_stop() -> None:
     stt = ScriptedSTT()
     a = stt.say("When the old bridge closed for repairs, the people")

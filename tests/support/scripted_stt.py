@@ -11,7 +11,7 @@ sentence. No model, no timing noise: the recognizer's decisions are all that is 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +59,11 @@ class ScriptedSTT:
         #: Words spoken after this many are heard differently by every call (robotic or
         #: noisy speech: two passes never agree on them); None: always the same.
         self.steady: int | None = None
+        #: How call number N (from 0) hears the words: ``hears(N, words)`` returns the
+        #: (word, first sample, end sample) it reports instead (a word misheard, two heard
+        #: as one); None: as spoken.
+        self.hears: Callable[[int, list[tuple[str, int, int]]], list[tuple[str, int, int]]] | None
+        self.hears = None
         self._lock = threading.Lock()
 
     def say(self, text: str) -> Float32Array:
@@ -116,6 +121,8 @@ class ScriptedSTT:
                     (f"{word}{'x' * (call % 3 + 1)}" if code > self.steady else word, a, b)
                     for (word, a, b), code in zip(heard, self._codes(audio), strict=True)
                 ]
+            if self.hears is not None:
+                heard = self.hears(len(self.calls), heard)
             text = " ".join(word for word, _, _ in heard)
             self.calls.append(Call(text, len(audio), prompt, prefix, partial))
             fail = self.failures > 0

@@ -36,7 +36,7 @@ from typing import Literal
 
 from lingolive.config import RecognizerConfig
 from lingolive.engines.base import MODEL_RATE, Float32Array, Transcript
-from lingolive.pipeline.agreement import LocalAgreement, words
+from lingolive.pipeline.agreement import LocalAgreement, common_prefix, words
 from lingolive.pipeline.commit_points import commit_point, settled_point
 from lingolive.pipeline.events import Caption, FinalPass, StageFailed
 from lingolive.pipeline.phrase import Phrase, Stage
@@ -445,9 +445,9 @@ class StreamingPolicy:
         committed anyway: the listener must not wait for an utterance's end.
 
         The audio is cut between the last committed word and the next (word times), or
-        where Whisper put a segment boundary right after them; without either, the words
-        stay in the audio as forced context until a later pass shows a boundary
-        (``_trim_context``).
+        where Whisper put a segment boundary right after them, if this pass heard the
+        committed words as they are; without that, the words stay in the audio as forced
+        context until a later pass shows a boundary (``_trim_context``).
         """
         seg = utt.segment
         cfg = self._cfg
@@ -471,7 +471,12 @@ class StreamingPolicy:
         if count is None:
             return []
         text = " ".join(chosen[:count])
-        cut = _boundary(utt, heard.transcript, len(words(utt.context_text)) + count)
+        # This pass's word times place the cut only if it heard these words as they are
+        # committed (it may hear two words as one where earlier passes confirmed them).
+        same = common_prefix(hypothesis, chosen[:count]) == count
+        cut = (
+            _boundary(utt, heard.transcript, len(words(utt.context_text)) + count) if same else None
+        )
         end_at = None if cut is None else utt.audio_t0 + cut / MODEL_RATE
         phrase = self._phrase(utt, text, heard, end_at)
         phrase.marks.mark(Stage.SPEECH_START, seg.start_at)
