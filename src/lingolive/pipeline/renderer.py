@@ -84,6 +84,20 @@ class Rendering:
             self.translation.exception()  # retrieved: a withdrawn failure is nobody's news
 
 
+def continued_case(source: str, translation: str) -> str:
+    """The translation of a clause that goes on a sentence starts as its source does.
+
+    Translators take their input for a sentence and capitalize its first word ("than a
+    century ago." -> "Que hace un siglo."): a clause committed while the speaker goes on
+    would then read, joined to the one before, as "…más Que hace un siglo." A source that
+    starts in lower case keeps its translation's first letter in lower case.
+    """
+    first = next((c for c in source if c.isalpha()), "")
+    if first.islower() and translation[:1].isupper():
+        return translation[:1].lower() + translation[1:]
+    return translation
+
+
 class Renderer:
     """Translates and voices committed phrases into one language, in order."""
 
@@ -274,9 +288,10 @@ class Renderer:
         restore: Callable[[str], str] = str
         if self._glossary is not None:  # names pass through the translator intact
             text, restore = self._glossary.protect(phrase.text, target)
-        return restore(
+        translated = restore(
             await self._workers.mt.run(self._engines.translator.translate, text, source, target)
         )
+        return continued_case(phrase.text, translated)
 
     # -- speaking -------------------------------------------------------------------------------
 
