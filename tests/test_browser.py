@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from conftest import DATA, Server, start_server, stop_server
+from conftest import DATA, Server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -242,17 +241,7 @@ LINES_JS = """
 """
 
 
-@pytest.fixture(scope="module")
-def interpreting_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("interpreting"), LL_INTERPRET="clause")
-    yield srv
-    stop_server(srv)
-    assert "Traceback" not in srv.log(), srv.log()
-
-
-def test_interpreted_clauses_read_as_one_line_per_sentence(
-    interpreting_server: Server, tmp_path: Path
-) -> None:
+def test_interpreted_clauses_read_as_one_line_per_sentence(server: Server, tmp_path: Path) -> None:
     """A speaker who goes on is interpreted clause by clause (several segments per sentence,
     each translated as it comes), and the caption log and the SRT export still read one
     line per sentence."""
@@ -271,7 +260,7 @@ def test_interpreted_clauses_read_as_one_line_per_sentence(
             context = browser.new_context(accept_downloads=True)
             context.add_init_script(SPY_JS)
             page = context.new_page()
-            page.goto(interpreting_server.url + "/")
+            page.goto(server.url + "/")
             page.wait_for_selector("#mic:not([disabled])", timeout=15_000)
             page.evaluate("localStorage.clear()")
             start_listening(page)

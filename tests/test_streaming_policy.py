@@ -643,7 +643,7 @@ def test_sentence_mode_waits_for_the_full_stop() -> None:
     stt = ScriptedSTT()
     a = stt.say("When the old bridge closed for repairs, the people")
     b = stt.say("of the town")
-    s = Script(stt)  # LL_INTERPRET=sentence
+    s = Script(stt, RecognizerConfig(interpret="sentence"))
     s.feed(SpeechStarted(1, 0.0, 0.0), SpeechProgress(1, a), SpeechProgress(1, join(a, b)))
     assert s.committed == []
 

@@ -42,7 +42,7 @@ class RecognizerConfig:
     early_commit: bool = True  # commit at the pause when the text ends a sentence
     sentence_commit: bool = True  # commit confirmed units while the speaker goes on
     #: The unit committed while the speaker goes on (``commit_points``).
-    interpret: Interpret = "sentence"
+    interpret: Interpret = "clause"
     clause_min_words: int = 4
     clause_max_words: int = 10
     #: Interpreting: audio a segment may wait for passes to agree before its settled words
@@ -367,11 +367,12 @@ class Settings(BaseSettings):
         description="Translate confirmed words while the speaker goes on (the unit: LL_INTERPRET).",
     )
     interpret: Interpret = Field(
-        "sentence",
-        description="While the speaker goes on, translate each finished sentence "
-        "(sentence) or each clause, as an interpreter does (clause: after a comma or before "
-        "a word that opens a clause, and at the latest after LL_INTERPRET_MAX_WORDS "
-        "confirmed words).",
+        "clause",
+        description="While the speaker goes on, translate each clause, as an interpreter "
+        "does (clause: after a comma, before a word that opens a clause, at the latest after "
+        "LL_INTERPRET_MAX_WORDS confirmed words; only once an utterance has gone on for 3 s), "
+        "or only each finished sentence (sentence: closer to a translation of the whole, "
+        "further behind the speaker).",
     )
     interpret_max_words: int = Field(
         10,
