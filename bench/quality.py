@@ -72,6 +72,11 @@ CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
     "partials500": ("partials every 500 ms", {"LL_PARTIAL_INTERVAL_MS": "500"}),
     "nopartials": ("no partials", {"LL_PARTIAL_INTERVAL_MS": "0"}),
     "tiny_en": ("tiny.en for English, base for the rest", {"LL_STT_MODELS": "en=tiny.en"}),
+    "clause": ("interpreting clause by clause (LL_INTERPRET=clause)", {"LL_INTERPRET": "clause"}),
+    "sentence": (
+        "sentences only while the speaker goes on (LL_INTERPRET=sentence)",
+        {"LL_INTERPRET": "sentence"},
+    ),
 }
 
 
