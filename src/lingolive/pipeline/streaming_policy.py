@@ -61,6 +61,10 @@ CONTEXT_SAMPLES = 8 * MODEL_RATE
 #: Interpreting without agreement: words this much older than the end of a pass's audio
 #: are taken as heard (a later pass rarely changes them).
 SETTLED_S = 1.2
+#: A cut between two words falls at most this long after the first one ends: where a pass
+#: shows a long gap, it may have skipped words there (robotic speech), and audio past the
+#: cut is never heard again.
+CUT_AFTER_S = 0.15
 #: Session text kept as Whisper's prompt, and the part of it a pass is given.
 SAID_CHARS = 400
 PROMPT_CHARS = 200
@@ -677,16 +681,18 @@ def _boundaries(utt: _OpenUtterance, result: Transcript) -> list[tuple[int, int]
     """Where the audio may be cut: (words before the cut, utterance sample).
 
     Between every two words when the pass has word times (halfway between the end of one
-    and the start of the next: never inside a word), else only where Whisper's segments
-    end (sentence ends, mostly; their end stamps run late, so a cut there can take the
-    next words' onset with it).
+    and the start of the next, at most ``CUT_AFTER_S`` after the end: never inside a word,
+    and never past words the pass may have skipped in a long gap), else only where
+    Whisper's segments end (sentence ends, mostly; their end stamps run late, so a cut
+    there can take the next words' onset with it).
     """
     timed = result.words
     if timed and len(timed) == len(words(result.text)):
         out = []
         for n in range(1, len(timed) + 1):
             end = timed[n - 1].end
-            at = (end + timed[n].start) / 2 if n < len(timed) else end + 0.05
+            gap = timed[n].start - end if n < len(timed) else 0.1
+            at = end + min(gap / 2, CUT_AFTER_S)
             out.append((n, utt.context_offset + int(max(at, end - 0.02) * MODEL_RATE)))
         return out
     out = []
