@@ -14,13 +14,15 @@ import pytest
 
 from lingolive.engines.base import MAX_SPEED
 from lingolive.engines.registry import Engines
-from lingolive.pipeline.events import PhraseTimed, PipelineEvent
+from lingolive.pipeline.events import PhraseTimed, PipelineEvent, SpeechDropped
 from lingolive.pipeline.keep_up import KeepUp
 from lingolive.pipeline.phrase import Phrase, Stage
 from lingolive.pipeline.playback import Playback
 from lingolive.pipeline.renderer import Renderer
 from lingolive.pipeline.synthesis import OUT_RATE
 from lingolive.pipeline.workers import Workers
+from lingolive.protocol import ErrorMsg
+from lingolive.wire_events import to_wire
 
 
 def test_the_voice_keeps_its_rate_until_the_listener_falls_behind() -> None:
@@ -119,3 +121,29 @@ async def test_a_phrase_said_long_ago_is_spoken_faster_with_nothing_queued(
     prompt = await speak(engines, "es", text, "en", 0.0, said_s=0.4)
     assert late.timed.speed == 1.3 and late.timed.backlog_s == 0.0
     assert prompt.timed.speed == 1.0
+
+
+class Dropping(Behind):
+    """An output that drops every segment unplayed (its backlog over the bound)."""
+
+    def push(self, segment_id: int, samples: np.ndarray) -> None:
+        self.playback.drop(0.0)
+
+
+async def test_speech_dropped_for_the_backlog_bound_is_told_to_the_client(
+    engines: Engines,
+) -> None:
+    """``LL_MAX_OUTPUT_BACKLOG_S``: a phrase whose speech the output drops unplayed reaches
+    the client as an ``engine_error`` with its segment, not silently."""
+    out = Dropping(30.0)
+    workers = Workers.create()
+    renderer = Renderer(engines, workers, "es", None, events=out, output=out)
+    task = asyncio.create_task(renderer.run())
+    renderer.say(Phrase(7, "en", "How much does this cost?", detected_lang="en", target_lang="es"))
+    renderer.finish()
+    await asyncio.wait_for(task, 30)
+    workers.shutdown()
+    told = [to_wire(e) for e in out.events if isinstance(e, SpeechDropped)]
+    assert [(m.code, m.segment_id) for m in told if isinstance(m, ErrorMsg)] == [
+        ("engine_error", 7)
+    ], out.events
