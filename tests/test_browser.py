@@ -95,13 +95,16 @@ LISTENING_JS = "document.getElementById('status').dataset.state === 'listening'"
 
 
 #: Captions on the page, a line each: who spoke, the source text (and whether some of it is
-#: still partial), the translation shown under it.
+#: still partial), the translation shown under it, how many segments the line holds and how
+#: many of them show their own translation.
 CAPTIONS_JS = """
 () => [...document.querySelectorAll('.captions li')].map((li) => ({
   who: (li.querySelector('.who') || {}).textContent || '',
   src: li.querySelector('.said').textContent,
   partial: li.querySelector('.src.partial') !== null,
   dst: li.querySelector('.heard').textContent,
+  parts: li.querySelectorAll('.said .src').length,
+  translated: [...li.querySelectorAll('.heard .dst')].filter((d) => d.textContent.trim()).length,
 }))
 """
 
@@ -228,19 +231,6 @@ def test_page_translates_fake_microphone(server: Server, tmp_path: Path) -> None
     assert not [c for c in console if "rror" in c], console
 
 
-#: Per caption line: its text, said and heard, and the segments it holds (their ids and
-#: whether each shows its own translation).
-LINES_JS = """
-() => [...document.querySelectorAll('#captions li')].map((li) => ({
-  src: li.querySelector('.said').textContent,
-  dst: li.querySelector('.heard').textContent,
-  parts: [...li.querySelectorAll('.said .src')].length,
-  translated: [...li.querySelectorAll('.heard .dst')].filter((d) => d.textContent.trim()).length,
-  partial: li.querySelector('.src.partial') !== null,
-}))
-"""
-
-
 def test_interpreted_clauses_read_as_one_line_per_sentence(server: Server, tmp_path: Path) -> None:
     """A speaker who goes on is interpreted clause by clause (several segments per sentence,
     each translated as it comes), and the caption log and the SRT export still read one
@@ -265,7 +255,7 @@ def test_interpreted_clauses_read_as_one_line_per_sentence(server: Server, tmp_p
             page.evaluate("localStorage.clear()")
             start_listening(page)
             settled_captions(page, timeout_s=60)
-            lines = page.evaluate(LINES_JS)
+            lines = page.evaluate(CAPTIONS_JS)
             finals = page.evaluate(
                 "window.spy.ws().received.filter((m) => m.type === 'transcript' && m.final)"
             )

@@ -276,8 +276,9 @@ class WhisperSTT:
         With a forced prefix, Whisper sometimes closes the segment at a comma and ends the
         text there, seconds before the end of the audio (a 10 s window, forced to its first
         18 words, came back with those words only: the next 17 were lost). Whisper's own
-        long-form decoding moves its window on after a closed segment; so do we, once: the
-        rest is decoded on its own, with what was heard as its prompt.
+        long-form decoding moves its window on after a closed segment; so do we: the rest is
+        decoded on its own, with what was heard as its prompt (and again if that stops
+        early too: each time at least ``CONTINUE_MIN_S`` of audio is left behind).
         """
         prompt = f"{request.prompt or ''} {heard.text}".strip()
         return SttRequest(
@@ -503,12 +504,13 @@ def _joined(first: Transcript, rest: Transcript, at: float) -> Transcript:
         (n for n in range(min(len(before), len(after)), 0, -1) if before[-n:] == after[:n]), 0
     )
     segments: list[TimedText] = []
-    skip = repeat
+    skip = repeat  # repeated words still to drop, from the first segments on
     for seg in rest.segments:
         seg_words = seg.text.split()
-        dropped, skip = min(skip, len(seg_words)), skip - min(skip, len(seg_words))
-        if seg_words[dropped:]:
-            segments.append(TimedText(seg.start + at, seg.end + at, " ".join(seg_words[dropped:])))
+        kept = seg_words[skip:]
+        skip = max(0, skip - len(seg_words))
+        if kept:
+            segments.append(TimedText(seg.start + at, seg.end + at, " ".join(kept)))
     words = tuple(TimedText(w.start + at, w.end + at, w.text) for w in rest.words[repeat:])
     text = " ".join(s.text for s in segments)
     return Transcript(

@@ -13,9 +13,10 @@ phrase is committed with that text, its rendering is adopted, so the translated 
 goes out as soon as the end is decided instead of starting there. If the speaker goes on
 (``withdraw``) or the committed text differs, the rendering is cancelled.
 
-**Keeping up.** When a phrase starts to be synthesized, the output's backlog (speech queued
-and not yet played) decides its pace (``keep_up``): faster, and with shorter pauses, the
-further behind the listener is; ``PhraseTimed`` carries both.
+**Keeping up.** When a phrase starts to be synthesized, how far behind the speaker its
+listener will hear it (the output's backlog, speech queued and not yet played, plus the time
+since the phrase's speech ended) decides its pace (``keep_up``): faster, and with shorter
+pauses, the further behind; ``PhraseTimed`` carries the backlog and the speed.
 """
 
 from __future__ import annotations

@@ -691,8 +691,10 @@ def _boundaries(utt: _OpenUtterance, result: Transcript) -> list[tuple[int, int]
         out = []
         for n in range(1, len(timed) + 1):
             end = timed[n - 1].end
-            gap = timed[n].start - end if n < len(timed) else 0.1
-            at = end + min(gap / 2, CUT_AFTER_S)
+            if n < len(timed):
+                at = end + min((timed[n].start - end) / 2, CUT_AFTER_S)
+            else:
+                at = end + 0.05
             out.append((n, utt.context_offset + int(max(at, end - 0.02) * MODEL_RATE)))
         return out
     out = []
