@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 from types import TracebackType
 
@@ -34,6 +35,7 @@ from lingolive.pipeline.segmenter import (
     SpeechPaused,
     SpeechPausing,
     SpeechProgress,
+    SpeechQuiet,
     SpeechResumed,
     SpeechStarted,
 )
@@ -59,12 +61,37 @@ class Ahead:
         self.log.append("withdraw")
 
 
+class ScriptedTurn:
+    """An end-of-turn model that answers ``probability`` for every phrase it hears, in the
+    turn pool's thread, once ``gate`` is set."""
+
+    name = "scripted-turn"
+
+    def __init__(self, probability: float) -> None:
+        self.probability_ = probability
+        self.heard: list[int] = []  # samples of each phrase it heard
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def probability(self, audio: Float32Array) -> float:
+        assert threading.current_thread() is not threading.main_thread()
+        self.gate.wait(5)
+        self.heard.append(len(audio))
+        return self.probability_
+
+
 class Recognition:
     """A recognizer running on a real one-thread STT pool, recording what it reports."""
 
-    def __init__(self, stt: ScriptedSTT, config: RecognizerConfig | None = None) -> None:
+    def __init__(
+        self,
+        stt: ScriptedSTT,
+        config: RecognizerConfig | None = None,
+        turn: ScriptedTurn | None = None,
+    ) -> None:
         self.stt = stt
         self.pool = StagePool("stt", 1)
+        self.turn_pool = StagePool("turn", 1)
         self.events: list[PipelineEvent] = []
         self.committed: list[Phrase] = []
         self.ahead = Ahead()
@@ -77,6 +104,8 @@ class Recognition:
             commit=self.committed.append,
             config=config or RecognizerConfig(),
             ahead=self.ahead,
+            turn=turn,
+            turn_pool=self.turn_pool,
         )
         self._task: asyncio.Task[None] | None = None
 
@@ -97,6 +126,7 @@ class Recognition:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self.pool.shutdown()
+        self.turn_pool.shutdown()
 
     def feed(self, *events: SegmenterEvent) -> None:
         for event in events:
@@ -325,3 +355,46 @@ async def test_stt_failure_loses_that_phrase_only() -> None:
         Caption(2, "en", "Heard words.", True, "Heard words."),
     ]
     assert [(p.segment_id, p.text) for p in r.committed] == [(2, "Heard words.")]
+
+
+async def test_the_end_of_turn_model_commits_a_finished_phrase_before_the_pause() -> None:
+    """The executor asks the model in its own thread at the short silence and hands its
+    answer to the policy: the phrase goes out before the hangover, with the model's time."""
+    stt = ScriptedSTT()
+    speech = stt.say("How much does this cost?")
+    audio = join(speech, TAIL)
+    heard = join(audio, silence(0.05))
+    turn = ScriptedTurn(0.95)
+    async with Recognition(stt, turn=turn) as r:
+        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechPausing(1, audio, 1.5, len(speech)))
+        await until(lambda: bool(r.ahead.log))
+        r.feed(SpeechQuiet(1, audio, heard, 1.5, 1.7, len(speech)))
+        await until(lambda: bool(r.committed))
+        assert turn.heard == [len(heard)]
+        r.feed(paused(1, audio, at=1.5), ended(1, audio, at=1.5))
+        await r.settle()
+    assert r.texts == ["How much does this cost?"]
+    marks = r.committed[0].marks.at
+    assert marks[Stage.TURN_START] <= marks[Stage.TURN_END] == marks[Stage.VAD_END]
+    assert len(stt.calls) == 1
+
+
+async def test_one_question_to_the_model_at_a_time() -> None:
+    """A second silence while the model still hears the first is not queued behind it: the
+    pause decides that phrase, as without a model."""
+    stt = ScriptedSTT()
+    speech = stt.say("How much does this cost?")
+    audio = join(speech, TAIL)
+    heard = join(audio, silence(0.05))
+    turn = ScriptedTurn(0.95)
+    turn.gate.clear()
+    async with Recognition(stt, turn=turn) as r:
+        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechQuiet(1, audio, heard, 1.5, 1.7, len(speech)))
+        await until(lambda: r.turn_pool.pending == 1)
+        r.feed(SpeechResumed(1, 1.8), SpeechQuiet(1, audio, heard, 1.5, 1.7, len(speech)))
+        await r.settle()
+        turn.gate.set()
+        r.feed(ended(1, audio, at=1.5))
+        await r.settle()
+    assert turn.heard == [len(heard)]  # asked once
+    assert r.texts == ["How much does this cost?"]

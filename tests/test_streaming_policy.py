@@ -24,11 +24,13 @@ from lingolive.pipeline.segmenter import (
     SpeechPaused,
     SpeechPausing,
     SpeechProgress,
+    SpeechQuiet,
     SpeechResumed,
     SpeechStarted,
 )
 from lingolive.pipeline.streaming_policy import (
     Action,
+    AskTurn,
     AwaitPass,
     CancelPass,
     Commit,
@@ -39,6 +41,7 @@ from lingolive.pipeline.streaming_policy import (
     Prepare,
     StartPass,
     StreamingPolicy,
+    TurnHeard,
     Withdraw,
     own_words,
 )
@@ -68,6 +71,7 @@ class Script:
         self.events: list[PipelineEvent] = []
         self.committed: list[Phrase] = []
         self.ahead: list[str] = []  # "prepare <id>: <text>" / "withdraw", in order
+        self.asked: list[SpeechQuiet] = []  # what the end-of-turn model was asked to hear
         self.clock = 100.0  # the executor's pass times
 
     def feed(self, *events: SegmenterEvent) -> None:
@@ -95,6 +99,8 @@ class Script:
                     self.ahead.append(f"prepare {phrase.segment_id}: {phrase.text}")
                 case Withdraw():
                     self.ahead.append("withdraw")
+                case AskTurn(quiet):
+                    self.asked.append(quiet)
         if not self.hold:
             for pass_id in started:
                 self.finish(pass_id)
@@ -129,6 +135,12 @@ class Script:
         )
         self.run(self.policy.on_pass(pass_id, result, self.now))
 
+    def turn(self, probability: float) -> None:
+        """The scripted end-of-turn model answers the last question, taking 50 ms."""
+        quiet = self.asked[-1]
+        answer = TurnHeard(quiet, probability, quiet.at, quiet.at + 0.05)
+        self.run(self.policy.on_turn(answer, self.now))
+
     @property
     def texts(self) -> list[str]:
         return [phrase.text for phrase in self.committed]
@@ -158,6 +170,12 @@ def paused(uid: int, audio: Float32Array, *, at: float) -> SpeechPaused:
 
 def pausing(uid: int, audio: Float32Array, *, at: float) -> SpeechPausing:
     return SpeechPausing(uid, audio, at, speech_samples=len(audio) - len(TAIL))
+
+
+def quiet(uid: int, audio: Float32Array, *, at: float) -> SpeechQuiet:
+    """200 ms of silence after the voice stopped at ``at``: time to ask the turn model."""
+    heard = join(audio, silence(0.05))
+    return SpeechQuiet(uid, audio, heard, at, at + 0.2, speech_samples=len(audio) - len(TAIL))
 
 
 # -- pauses, resumes and ends -----------------------------------------------------------------
@@ -746,3 +764,96 @@ def test_interpreting_leaves_a_short_phrase_whole() -> None:
     assert s.committed == []
     s.feed(ended(1, join(a, b, stt.say("ready."), TAIL), at=3.0))
     assert s.texts == ["When I arrived, the room was not ready."]
+
+
+# -- the end-of-turn model ----------------------------------------------------------------------
+
+
+def test_a_phrase_the_model_hears_finished_is_committed_before_the_pause() -> None:
+    """Model and text agree at the short silence: committed then, with the speech made
+    ahead; the pause and the end that follow add nothing."""
+    stt = ScriptedSTT()
+    audio = join(stt.say("How much does this cost?"), TAIL)
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5))
+    assert s.ahead == ["prepare 1: How much does this cost?"]
+    s.feed(quiet(1, audio, at=1.5))
+    assert [len(q.heard) for q in s.asked] == [len(audio) + int(0.05 * MODEL_RATE)]
+    assert s.committed == []  # asked, not yet answered
+    s.turn(0.95)
+    assert s.texts == ["How much does this cost?"]
+    marks = s.committed[0].marks.at
+    assert marks[Stage.VAD_END] == marks[Stage.TURN_END] == 1.75  # 1.7 + 50 ms of model
+    assert marks[Stage.TURN_START] == 1.7
+    before = list(s.events)
+    s.feed(paused(1, audio, at=1.5), ended(1, audio, at=1.5))
+    assert s.events == before and s.texts == ["How much does this cost?"]
+    assert len(stt.calls) == 1  # the speculative pass decided it
+
+
+def test_the_model_waits_for_the_speculative_pass_to_read_the_text() -> None:
+    stt = ScriptedSTT()
+    audio = join(stt.say("How much does this cost?"), TAIL)
+    s = Script(stt)
+    s.hold = True
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5), quiet(1, audio, at=1.5))
+    s.turn(0.95)
+    assert s.committed == []  # the text is not known yet
+    s.finish()
+    assert s.texts == ["How much does this cost?"]
+    assert s.committed[0].marks.at[Stage.VAD_END] == 1.75
+
+
+def test_an_unsure_model_leaves_the_decision_to_the_pause() -> None:
+    stt = ScriptedSTT()
+    audio = join(stt.say("How much does this cost?"), TAIL)
+    s = Script(stt, RecognizerConfig(turn_threshold=0.8))
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5), quiet(1, audio, at=1.5))
+    s.turn(0.79)
+    assert s.committed == []
+    s.feed(paused(1, audio, at=1.5))
+    assert s.texts == ["How much does this cost?"]
+    assert s.committed[0].marks.at[Stage.VAD_END] == 1.9  # the pause decided it
+    assert Stage.TURN_END not in s.committed[0].marks.at
+
+
+def test_text_that_reads_unfinished_overrules_the_model() -> None:
+    """The model may hear a falling voice at a comma; the text rule still holds it."""
+    stt = ScriptedSTT()
+    first = stt.say("When I arrived at the hotel,")
+    rest = stt.say("the room was not ready.")
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, join(first, TAIL), at=1.5))
+    s.feed(quiet(1, join(first, TAIL), at=1.5))
+    s.turn(0.99)
+    assert s.committed == []
+    s.feed(paused(1, join(first, TAIL), at=1.5), SpeechResumed(1, 2.0))
+    s.feed(ended(1, join(first, silence(0.5), rest, TAIL), at=3.5))
+    assert s.texts == ["When I arrived at the hotel, the room was not ready."]
+
+
+def test_voice_back_before_the_model_answers_voids_its_answer() -> None:
+    stt = ScriptedSTT()
+    first = stt.say("How much does this cost?")
+    rest = stt.say("And that one?")
+    s = Script(stt)
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, join(first, TAIL), at=1.5))
+    s.feed(quiet(1, join(first, TAIL), at=1.5), SpeechResumed(1, 1.8))
+    s.turn(0.99)
+    assert s.committed == []
+    s.now = Conditions(resume_waiting=True)  # the same, with the resume still queued
+    s.feed(quiet(1, join(first, TAIL), at=1.5))
+    s.turn(0.99)
+    assert s.committed == []
+    s.now = Conditions()
+    s.feed(SpeechResumed(1, 1.8), ended(1, join(first, silence(0.5), rest, TAIL), at=3.5))
+    assert s.texts == ["How much does this cost? And that one?"]
+
+
+def test_early_commit_off_ignores_the_model() -> None:
+    stt = ScriptedSTT()
+    audio = join(stt.say("How much does this cost?"), TAIL)
+    s = Script(stt, RecognizerConfig(early_commit=False))
+    s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5), quiet(1, audio, at=1.5))
+    s.turn(0.99)
+    assert s.committed == []

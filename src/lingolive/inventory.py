@@ -43,7 +43,7 @@ class Inventory:
 
     def lines(self) -> list[str]:
         out = []
-        for stage in ("vad", "stt", "mt", "tts"):
+        for stage in ("vad", "turn", "stt", "mt", "tts"):
             rows = [i for i in self.items if i.stage == stage]
             if not rows:
                 continue
@@ -81,6 +81,19 @@ def _whisper_items(settings: Settings) -> list[Item]:
                 )
             )
     return items
+
+
+def _turn_items(settings: Settings) -> list[Item]:
+    from lingolive.engines.smart_turn import WHEEL_REQUIREMENT, model_path
+
+    path = model_path(settings.cache_dir)
+    source = f"pip: {WHEEL_REQUIREMENT} (the model file only)"
+    if settings.turn_model == "off":
+        return [Item("turn", "smart-turn v3.2", "23 languages", source, False, "LL_TURN_MODEL=off")]
+    if not path.exists():
+        note = "not installed: `lingolive models prepare` fetches it; ends by silence and text"
+        return [Item("turn", "smart-turn v3.2", "23 languages", source, False, note)]
+    return [Item("turn", "smart-turn v3.2", "23 languages", source, note=str(path))]
 
 
 def _mt_items(settings: Settings) -> list[Item]:
@@ -207,7 +220,8 @@ def inventory(settings: Settings) -> Inventory:
     inv.items.append(
         Item("vad", "silero v6", "any", f"pip: faster-whisper ({silero_model_path()})")
     )
-    inv.items += _whisper_items(settings) + _mt_items(settings) + _tts_items(settings)
+    inv.items += _turn_items(settings) + _whisper_items(settings)
+    inv.items += _mt_items(settings) + _tts_items(settings)
     # Which pairs work end to end with what is installed: STT hears the source (Whisper
     # base: every language it knows; tiny.en alone: English), MT translates, TTS speaks.
     from faster_whisper.tokenizer import _LANGUAGE_CODES

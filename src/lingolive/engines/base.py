@@ -1,4 +1,4 @@
-"""The four small contracts every engine implements: VAD, STT, Translator, TTS.
+"""The small contracts every engine implements: VAD, end of turn, STT, Translator, TTS.
 
 They are deliberately synchronous and blocking: real engines are C/ONNX/subprocess calls that
 block anyway, and the pipeline decides where they run (a worker thread, never the event loop).
@@ -49,6 +49,21 @@ class VAD(Protocol):
 
     def stream(self) -> VADStream:
         """A fresh state for one audio stream (one speaker)."""
+        ...
+
+
+# --- end of turn -------------------------------------------------------------------------
+
+
+class TurnDetector(Protocol):
+    """Hears whether a phrase is finished from its sound (intonation, a trailing word), so
+    that a speaker who has finished is answered before a fixed silence has passed."""
+
+    name: str
+
+    def probability(self, audio: Float32Array) -> float:
+        """Probability that the speaker has finished the phrase ``audio`` (16 kHz mono, its
+        short trailing silence included)."""
         ...
 
 

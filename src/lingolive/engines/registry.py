@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from lingolive.config import Settings
-from lingolive.engines.base import STT, TTS, VAD, EngineUnavailable, Translator
+from lingolive.engines.base import STT, TTS, VAD, EngineUnavailable, Translator, TurnDetector
 from lingolive.languages import language_name
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ class Engines:
     stt: STT
     translator: Translator
     tts: TTS
+    #: Hears whether a phrase is finished (None: not installed or off; ends by silence).
+    turn: TurnDetector | None = None
     load_seconds: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     #: Translation pairs started at start-up and kept warm (``warm_pairs``).
@@ -73,6 +75,24 @@ class Engines:
                 engine.close()
             except Exception:  # pragma: no cover - best effort at shutdown
                 log.exception("closing %s", engine.name)
+
+
+def build_turn(settings: Settings) -> TurnDetector | None:
+    """The end-of-turn model, or None (off, or its file not fetched: phrases then end by
+    silence and text, as before; ``lingolive models prepare`` fetches it)."""
+    if settings.turn_model == "off":
+        return None
+    from lingolive.engines.smart_turn import SmartTurn, model_path
+
+    path = model_path(settings.cache_dir)
+    if not path.exists():
+        log.warning(
+            "end-of-turn model not installed (%s): phrases end after LL_VAD_HANGOVER_MS of "
+            "silence; `lingolive models prepare` fetches it",
+            path,
+        )
+        return None
+    return SmartTurn(path)
 
 
 def build_vad(settings: Settings) -> VAD:
@@ -247,6 +267,9 @@ def load_engines(settings: Settings) -> Engines:
     t = time.monotonic()
     tts = build_tts(settings)
     timings["tts"] = time.monotonic() - t
+    t = time.monotonic()
+    turn = build_turn(settings)
+    timings["turn"] = time.monotonic() - t
     warm = warm_pairs(settings, translator.pairs())
     for name in settings.mt_warm_pairs:
         if name != "*" and tuple(name.split("-", 1)) not in warm:
@@ -256,8 +279,15 @@ def load_engines(settings: Settings) -> Engines:
         stt=stt,
         translator=translator,
         tts=tts,
+        turn=turn,
         load_seconds=timings,
-        sources={"vad": vad.name, "stt": stt_source, "mt": translator.name, "tts": tts.name},
+        sources={
+            "vad": vad.name,
+            "turn": turn.name if turn is not None else "none (ends by silence)",
+            "stt": stt_source,
+            "mt": translator.name,
+            "tts": tts.name,
+        },
         warm_pairs=warm,
     )
 

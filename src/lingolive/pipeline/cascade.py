@@ -74,6 +74,8 @@ class Cascade:
             ahead=self,
             config=config or RecognizerConfig(),
             glossary=glossary,
+            turn=engines.turn,
+            turn_pool=workers.turn,
         )
         self._recognize_task: asyncio.Task[None] | None = None
         if output is not None:

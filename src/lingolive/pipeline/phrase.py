@@ -17,7 +17,9 @@ class Stage:
 
     SPEECH_START = "speech_start"  # arrival of the first voiced audio
     SPEECH_END = "speech_end"  # arrival of the last voiced audio
-    VAD_END = "vad_end"  # the segmenter decided the utterance is over
+    TURN_START = "turn_start"  # the end-of-turn model started hearing the phrase
+    TURN_END = "turn_end"  # ... and called it finished (then VAD_END: the same instant)
+    VAD_END = "vad_end"  # the utterance was decided over (by silence, or the model)
     STT_START = "stt_start"
     STT_END = "stt_end"
     MT_START = "mt_start"

@@ -29,6 +29,7 @@ from lingolive.pipeline.segmenter import (
     SpeechPaused,
     SpeechPausing,
     SpeechProgress,
+    SpeechQuiet,
     SpeechResumed,
     SpeechStarted,
 )
@@ -74,7 +75,9 @@ class RecognitionJobs:
                 self._merging.discard(event.utterance_id)
                 self._merge_into_last_end(event)
             return
-        if behind and isinstance(event, SpeechProgress | SpeechPausing | SpeechPaused):
+        if behind and isinstance(
+            event, SpeechProgress | SpeechPausing | SpeechQuiet | SpeechPaused
+        ):
             return
         if isinstance(event, SpeechProgress):
             self._jobs = deque(job for job in self._jobs if not isinstance(job, SpeechProgress))

@@ -8,7 +8,10 @@ passes run on the ``SttQueue`` every speaker shares (language detection first wh
 policy asks for it, the glossary's names in the prompt and its correction in the STT
 thread), their results go back to the policy, captions and failures go to the
 ``EventSink``, committed phrases to ``commit``, and phrases known before the pause is
-decided to ``ahead`` (rendered unheard, withdrawn when the voice comes back).
+decided to ``ahead`` (rendered unheard, withdrawn when the voice comes back). The
+end-of-turn model, where installed, hears a short silence in its own thread and its answer
+goes back to the policy like a pass's (one at a time per speaker: a question that would
+wait behind another speaker's is not asked, and the pause decides as without a model).
 
 A pass the policy awaits holds the job loop, so that events pile up in the job queue while
 it runs (that is what back-pressure reads); a speculative pass runs beside later events and
@@ -23,15 +26,22 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from lingolive.config import RecognizerConfig
-from lingolive.engines.base import MODEL_RATE, STT, SttRequest, Transcript
+from lingolive.engines.base import MODEL_RATE, STT, SttRequest, Transcript, TurnDetector
 from lingolive.pipeline.events import EventSink, RecognitionBehind
 from lingolive.pipeline.glossary import Glossary
 from lingolive.pipeline.phrase import Phrase
 from lingolive.pipeline.recognition_jobs import RecognitionJobs
-from lingolive.pipeline.segmenter import SegmenterEvent, SpeechEnded, SpeechProgress
+from lingolive.pipeline.segmenter import (
+    SegmenterEvent,
+    SpeechEnded,
+    SpeechProgress,
+    SpeechQuiet,
+)
+from lingolive.pipeline.stage_pool import StagePool
 from lingolive.pipeline.streaming_policy import (
     DETECT_SAMPLES,
     Action,
+    AskTurn,
     AwaitPass,
     CancelPass,
     Commit,
@@ -42,6 +52,7 @@ from lingolive.pipeline.streaming_policy import (
     Prepare,
     StartPass,
     StreamingPolicy,
+    TurnHeard,
     Withdraw,
     own_words,
 )
@@ -73,8 +84,11 @@ class StreamingRecognizer:
         config: RecognizerConfig,
         glossary: Glossary | None = None,
         ahead: SpeechAhead | None = None,
+        turn: TurnDetector | None = None,
+        turn_pool: StagePool | None = None,
     ) -> None:
-        """``source_lang`` None: detect it per utterance, among ``candidates`` (None: any)."""
+        """``source_lang`` None: detect it per utterance, among ``candidates`` (None: any);
+        ``turn``: the end-of-turn model, run in ``turn_pool``."""
         self._policy = StreamingPolicy(config, source_lang, candidates)
         self._glossary = glossary
         self._ahead = ahead
@@ -86,6 +100,9 @@ class StreamingRecognizer:
             config.max_pending, on_merge=lambda: events(RecognitionBehind())
         )
         self._passes: dict[int, asyncio.Task[None]] = {}
+        self._turn = turn
+        self._turn_pool = turn_pool or StagePool("turn", 1)
+        self._asking: asyncio.Task[None] | None = None
         #: STT passes finished (language detection not counted).
         self.passes = 0
 
@@ -144,6 +161,8 @@ class StreamingRecognizer:
         for task in self._passes.values():
             task.cancel()
         self._passes.clear()
+        if self._asking is not None:
+            self._asking.cancel()
 
     def _conditions(self) -> Conditions:
         return Conditions(
@@ -176,6 +195,33 @@ class StreamingRecognizer:
                     self._ahead.prepare(phrase)
                 case Withdraw() if self._ahead is not None:
                     self._ahead.withdraw()
+                case AskTurn(quiet) if self._turn is not None:
+                    # One question at a time, and none queued behind other speakers'.
+                    if (self._asking is None or self._asking.done()) and (
+                        self._turn_pool.pending < self._turn_pool.threads
+                    ):
+                        self._asking = asyncio.create_task(self._ask(quiet), name="turn")
+
+    async def _ask(self, quiet: SpeechQuiet) -> None:
+        """The end-of-turn model's answer, reported to the policy."""
+        assert self._turn is not None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            probability = await self._turn_pool.run(self._turn.probability, quiet.heard)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the pause decides, as without a model
+            log.warning("end-of-turn model failed: %s", exc)
+            return
+        ended = loop.time()
+        log.debug("turn %.2f in %.0f ms", probability, (ended - started) * 1000)
+        heard = TurnHeard(quiet, probability, started, ended)
+        try:
+            self._apply(self._policy.on_turn(heard, self._conditions()))
+        except Exception as exc:  # a bug in carrying out an action: that phrase only
+            log.exception("recognition failed")
+            self._apply(self._policy.failed(str(exc), ended=False))
 
     async def _run_pass(self, pass_id: int, request: PassRequest) -> None:
         """One pass, its result (or failure) reported to the policy when it ends."""

@@ -7,6 +7,9 @@ transport delivers, so the live path and ``lingolive translate`` (a WAV file) sh
   above ``threshold - 0.15`` (hysteresis, as Silero's reference does, so a soft syllable
   does not end a phrase).
 * A burst shorter than ``min_speech_ms`` of voiced audio is ignored (clicks, breaths).
+* After ``turn_check_ms`` of silence (if set, and shorter than the hangover) a
+  ``SpeechQuiet`` carries the utterance with its silence so far, for an end-of-turn model to
+  hear whether the phrase is finished before the hangover has passed.
 * After ``hangover_ms`` of silence the utterance *pauses* (``SpeechPaused``): the first,
   early decision, on which recognition of the phrase can start. If voice comes back within
   ``undo_window_ms`` the pause is undone (``SpeechResumed``) and the utterance goes on;
@@ -61,6 +64,19 @@ class SpeechPausing:
 
 
 @dataclass(frozen=True)
+class SpeechQuiet:
+    """Silence reached ``turn_check_ms``: time to ask whether the phrase is finished (the
+    segmenter decides nothing here; the pause and the end come as before)."""
+
+    utterance_id: int
+    audio: Float32Array  # up to the last voiced window plus a short tail (as SpeechPaused)
+    heard: Float32Array  # the utterance so far, its silence included (what the model hears)
+    speech_end_at: float  # arrival of the last voiced audio
+    at: float
+    speech_samples: int = 0
+
+
+@dataclass(frozen=True)
 class SpeechPaused:
     """Silence reached the hangover: the first decision that the phrase may be over."""
 
@@ -91,7 +107,13 @@ class SpeechEnded:
 
 
 SegmenterEvent = (
-    SpeechStarted | SpeechProgress | SpeechPausing | SpeechPaused | SpeechResumed | SpeechEnded
+    SpeechStarted
+    | SpeechProgress
+    | SpeechPausing
+    | SpeechQuiet
+    | SpeechPaused
+    | SpeechResumed
+    | SpeechEnded
 )
 
 
@@ -109,6 +131,9 @@ class Segmenter:
         self._hangover_windows = max(1, round(config.hangover_ms / win_ms))
         self._speculate_windows = (
             max(1, round(config.speculate_ms / win_ms)) if config.speculate_ms else 0
+        )
+        self._quiet_windows = (
+            max(1, round(config.turn_check_ms / win_ms)) if config.turn_check_ms else 0
         )
         self._end_windows = max(self._hangover_windows, round(config.undo_window_ms / win_ms))
         self._min_voiced_windows = max(1, round(config.min_speech_ms / win_ms))
@@ -218,6 +243,18 @@ class Segmenter:
                     self._utterance_id,
                     self._speech_audio(),
                     self._last_voiced_at,
+                    self._speech_samples(),
+                )
+            )
+        quiet = self._quiet_windows
+        if quiet and self._silence_run == quiet < self._hangover_windows:
+            events.append(
+                SpeechQuiet(
+                    self._utterance_id,
+                    self._speech_audio(),
+                    self._audio(len(self._windows)),
+                    self._last_voiced_at,
+                    now,
                     self._speech_samples(),
                 )
             )

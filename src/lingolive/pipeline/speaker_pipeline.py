@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 import numpy as np
 
@@ -81,7 +82,10 @@ class SpeakerPipeline:
             first_words=config.first_words,
             keep_up=KeepUp(max_speed=config.keep_up_max_speed),
         )
-        self.segmenter = Segmenter(engines.vad, config.segmenter)
+        segmenting = config.segmenter
+        if engines.turn is None:  # nobody to ask: no short-silence question
+            segmenting = replace(segmenting, turn_check_ms=0)
+        self.segmenter = Segmenter(engines.vad, segmenting)
         self._queue: asyncio.Queue[Chunk] = asyncio.Queue(maxsize=int(AUDIO_QUEUE_S / CHUNK_S))
         self.dropped_audio_s = 0.0
         self.received_audio_s = 0.0

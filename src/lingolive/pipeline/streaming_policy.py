@@ -14,6 +14,11 @@ the STT queue all speakers share, and feeds their results back.
 * **Pausing** (``SpeechPausing``, a short silence): the final pass starts speculatively; if
   it (or a partial that heard everything) has the text before the pause is decided, the
   phrase is prepared (rendered ahead, unheard).
+* **Quiet** (``SpeechQuiet``, a shorter silence, when an end-of-turn model is installed):
+  the model is asked whether the phrase is finished (``AskTurn``). If it says so with
+  ``turn_threshold`` and the text heard so far (speculative pass or covering partial) also
+  reads as a finished sentence, the phrase is committed then, without waiting for the
+  hangover; otherwise nothing changes and the pause decides as below.
 * **Pause** (``SpeechPaused``, after the hangover): the final pass (or the speculative one)
   is forced to begin with the confirmed words. If its text reads as a finished sentence
   (``sentence_end.complete_at_pause``) it is committed at once; otherwise it is held.
@@ -46,6 +51,7 @@ from lingolive.pipeline.segmenter import (
     SpeechPaused,
     SpeechPausing,
     SpeechProgress,
+    SpeechQuiet,
     SpeechResumed,
     SpeechStarted,
 )
@@ -164,7 +170,24 @@ class Commit:
     phrase: Phrase
 
 
-Action = StartPass | AwaitPass | CancelPass | Emit | Prepare | Withdraw | Commit
+@dataclass(frozen=True, slots=True)
+class AskTurn:
+    """Have the end-of-turn model hear ``quiet.heard``; its answer goes to ``on_turn``."""
+
+    quiet: SpeechQuiet
+
+
+Action = StartPass | AwaitPass | CancelPass | Emit | Prepare | Withdraw | Commit | AskTurn
+
+
+@dataclass(frozen=True, slots=True)
+class TurnHeard:
+    """The end-of-turn model's answer to an ``AskTurn`` and when it ran (monotonic)."""
+
+    quiet: SpeechQuiet
+    probability: float
+    started_at: float
+    ended_at: float
 
 
 # -- state ----------------------------------------------------------------------------------
@@ -216,6 +239,11 @@ class _OpenUtterance:
     held: _Held | None = None
     #: Silence since ``SpeechPausing``: the speculative pass covers the speech.
     pausing: bool = False
+    #: The silence the end-of-turn model is hearing (None: not asked, or voice came back).
+    quiet: SpeechQuiet | None = None
+    #: The model called this silence the end of a finished phrase: committed as soon as
+    #: the speculative pass shows text that reads finished too.
+    finished: TurnHeard | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +311,11 @@ class StreamingPolicy:
         if isinstance(event, SpeechPausing):
             utt.pausing = True
             return self._speculate(utt, event, now)
+        if isinstance(event, SpeechQuiet):
+            if len(event.audio) - utt.segment.offset < MIN_REST_SAMPLES:
+                return []
+            utt.quiet = event
+            return [AskTurn(event)]
         if isinstance(event, SpeechPaused):
             if len(event.audio) - utt.segment.offset < MIN_REST_SAMPLES:
                 return []
@@ -290,6 +323,7 @@ class StreamingPolicy:
         if isinstance(event, SpeechResumed):
             utt.held = None  # the phrase goes on: undo the pause decision
             utt.pausing = False
+            utt.quiet = utt.finished = None
             return [*self._drop_speculation(), Withdraw()]
         return self._end(utt, event, now)
 
@@ -309,8 +343,19 @@ class StreamingPolicy:
         if self._spec is flight:  # speculative, and the pause is not decided yet
             flight.result = result
             if utt is self._utt and flight.segment is utt.segment:
-                return self._prepare(utt, result, flight.speech_end_at, now)
+                prepared = self._prepare(utt, result, flight.speech_end_at, now)
+                return [*prepared, *self._finished(utt, now)]
         return []
+
+    def on_turn(self, heard: TurnHeard, now: Conditions) -> list[Action]:
+        """The end-of-turn model's answer to an ``AskTurn`` this policy gave."""
+        utt = self._utt
+        if utt is None or utt.quiet is not heard.quiet or now.resume_waiting:
+            return []  # voice came back, or the phrase was decided meanwhile
+        if heard.probability < self._cfg.turn_threshold or not self._cfg.early_commit:
+            return []  # not finished: the pause decides, as without a model
+        utt.finished = heard
+        return self._finished(utt, now)
 
     def on_pass_failed(self, pass_id: int, message: str) -> list[Action]:
         """A pass this policy started failed: only that phrase is lost."""
@@ -567,6 +612,40 @@ class StreamingPolicy:
         )
         return [*actions, start, AwaitPass(start.pass_id)]
 
+    def _finished(self, utt: _OpenUtterance, now: Conditions) -> list[Action]:
+        """The model heard a finished phrase: commit it now if the text heard so far (a
+        partial that covers the speech or the speculative pass) reads finished too; if
+        the speculative pass is still running, again when it reports."""
+        turn = utt.finished
+        if turn is None or now.resume_waiting:
+            return []
+        quiet = turn.quiet
+        heard = _covering_partial(utt.segment, quiet.speech_samples)
+        spec = self._spec
+        if (
+            heard is None
+            and spec is not None
+            and spec.segment is utt.segment
+            and spec.speech_end_at == quiet.speech_end_at
+        ):
+            heard = spec.result
+        if heard is None:
+            return []  # the speculative pass reports later (or the pause decides)
+        utt.finished = None
+        if not complete_at_pause(heard.text, heard.transcript.language):
+            return []  # reads unfinished ("When I arrived"): the pause decides
+        actions = self._drop_speculation() if spec is not None and spec.result is None else []
+        self._spec = None
+        utt.quiet = None
+        committed = self._commit_final(
+            utt, heard, quiet.speech_end_at, turn.ended_at, cut=len(quiet.audio)
+        )
+        for action in committed:
+            if isinstance(action, Commit):
+                action.phrase.marks.mark(Stage.TURN_START, turn.started_at)
+                action.phrase.marks.mark(Stage.TURN_END, turn.ended_at)
+        return [*actions, *committed]
+
     def _decided(self, flight: _InFlight, heard: _Heard, now: Conditions) -> list[Action]:
         assert flight.decision is not None
         if flight.utt is not self._utt:
@@ -653,6 +732,7 @@ class StreamingPolicy:
         phrase.marks.mark(Stage.VAD_END, decided_at)
         self._remember(heard.text)
         utt.held = None
+        utt.quiet = utt.finished = None
         # Speech that follows (after a pause commit) is a new segment of the same utterance,
         # heard with this one as acoustic context while that context stays short.
         utt.segment = _Segment(cut, decided_at)

@@ -2,7 +2,8 @@
 
 One STT call at a time (CTranslate2 with ``LL_STT_THREADS``), whose passes wait
 in one ``SttQueue`` so that speakers who stop together are recognized in one batch; short
-MT/TTS calls beside it.
+MT/TTS calls beside it; the end-of-turn model in a thread of its own (~50 ms a call, off the
+VAD thread's 32 ms windows).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Workers:
     stt: StagePool
     mt: StagePool
     tts: StagePool
+    turn: StagePool
     #: Every recognition pass goes through it (it runs them in ``stt``).
     recognition: SttQueue
 
@@ -32,10 +34,11 @@ class Workers:
             stt=stt,
             mt=StagePool("mt", 2),
             tts=StagePool("tts", 2),
+            turn=StagePool("turn", 1),
             recognition=SttQueue(stt, stt_max_batch),
         )
 
     def shutdown(self) -> None:
         self.recognition.close()
-        for pool in (self.vad, self.stt, self.mt, self.tts):
+        for pool in (self.vad, self.stt, self.mt, self.tts, self.turn):
             pool.shutdown()
