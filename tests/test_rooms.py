@@ -29,13 +29,18 @@ from support.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
 from test_operations import metric
 
 SECRET = "room-test-secret"
+PREVIOUS = "the-key-before"  # rotated out: invites it signed stay valid until they expire
 
 
 @pytest.fixture(scope="module")
 def room_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The room keys come from files (as container secrets or systemd credentials do)."""
+    folder = tmp_path_factory.mktemp("secrets")
+    (folder / "LL_ROOM_SECRET").write_text(SECRET + "\n")
+    (folder / "LL_ROOM_SECRET_PREVIOUS").write_text(PREVIOUS + "\n")
     srv = start_server(
         tmp_path_factory.mktemp("rooms"),
-        LL_ROOM_SECRET=SECRET,
+        LL_SECRETS_DIR=str(folder),
         LL_ROOM_MAX_PARTICIPANTS="4",
         LL_MAX_SESSIONS="12",
         LL_REJOIN_GRACE_S="2",
@@ -277,7 +282,10 @@ async def test_tokens_are_checked(room_server: Server) -> None:
     other = await new_room(room_server)
     expired, _ = tokens.issue(SECRET.encode(), room["room"], ttl_s=-5)
     forged, _ = tokens.issue(b"not-the-secret", room["room"], ttl_s=60)
+    rotated, _ = tokens.issue(PREVIOUS.encode(), room["room"], ttl_s=60)
+    rotated_expired, _ = tokens.issue(PREVIOUS.encode(), room["room"], ttl_s=-5)
     cases = [
+        ({"room": room["room"], "token": rotated_expired}, ErrorCode.TOKEN_EXPIRED),
         ({"room": room["room"]}, ErrorCode.BAD_TOKEN),
         ({"room": room["room"], "token": "garbage"}, ErrorCode.BAD_TOKEN),
         ({"room": room["room"], "token": forged}, ErrorCode.BAD_TOKEN),
@@ -290,6 +298,9 @@ async def test_tokens_are_checked(room_server: Server) -> None:
     async with httpx.AsyncClient() as http:
         info = (await http.get(f"{room_server.url}/api/rooms/{room['room']}")).json()
     assert info["participants"] == 0  # nobody got in
+    # The room key was rotated: an invite signed with the previous one still lets in.
+    reply = await room_error(room_server, {"room": room["room"], "token": rotated})
+    assert reply["type"] == "answer", reply
 
 
 def largest_glossary() -> list[dict[str, Any]]:
@@ -352,3 +363,18 @@ async def test_room_full(room_server: Server) -> None:
     finally:
         for client in members:
             await client.close()
+
+
+def test_rotated_keys_verify_invites_and_seats_until_they_expire() -> None:
+    old, new = b"the-key-before", b"the-key-now"
+    keys = tokens.RoomKeys(new, previous=old)
+    invite, _ = tokens.issue(old, "r1", 60, now=1000)
+    assert tokens.verify(keys, invite, "r1", now=1030).room == "r1"
+    with pytest.raises(tokens.TokenError, match="not issued by this server"):
+        tokens.verify(tokens.RoomKeys(new), invite, "r1", now=1030)  # the old key dropped
+    with pytest.raises(tokens.TokenError, match="expired"):
+        tokens.verify(keys, invite, "r1", now=1061)
+    seat = tokens.issue_seat(old, "r1", "ana", 60, now=1000)
+    assert tokens.verify_seat(keys, seat, "r1", now=1030) == "ana"
+    fresh, _ = tokens.issue(keys, "r1", 60, now=1000)
+    assert tokens.verify(new, fresh, "r1", now=1030).room == "r1"  # signed with the new key

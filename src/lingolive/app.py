@@ -25,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from lingolive import worker_metrics
 from lingolive.config import Settings
 from lingolive.context import AppContext
 from lingolive.engines.registry import Engines, load_engines, warm_engines
@@ -355,12 +356,20 @@ def create_app(
         }
 
     @app.get("/metrics")
-    async def metrics(request: Request) -> Response:
+    async def metrics(request: Request, scope: str = "server") -> Response:
+        """This process's metrics; with ``--workers N`` (and no ``scope=worker``, which is
+        how the workers ask each other) every worker's, labelled (``worker_metrics``)."""
         operator_only(request)
         ctx = state.get("ctx")
         # Rendering reads every child process's memory map (10–25 ms for ~30 processes):
         # in a thread, so that a scrape never stalls the event loop the media runs on.
         body = await asyncio.to_thread(ctx.metrics.render) if ctx is not None else b""
+        me = settings.worker_index
+        if settings.worker_count > 1 and me is not None and scope != "worker":
+            base = settings.worker_port_base or settings.port + 1
+            urls = worker_metrics.sibling_urls(base, settings.worker_count, me)
+            texts = await worker_metrics.fetch(urls, settings.metrics_key)
+            body = worker_metrics.combine({**texts, me: body.decode()})
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/vendor/janus.js")

@@ -293,8 +293,21 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml), not a second copy of it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lingolive")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lingolive", description=__doc__)
+    parser.add_argument(
+        "--version", action="version", version=f"lingolive {_version()} (GPL-3.0-or-later)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the server (page at http://HOST:PORT/)")

@@ -7,12 +7,19 @@ with overrides instead of patching the environment.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 
 @dataclass(frozen=True)
@@ -79,10 +86,70 @@ def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "lingolive"
 
 
+#: Settings that may also come from a file each (``LL_SECRETS_DIR``, systemd credentials).
+SECRET_FIELDS = frozenset(
+    {
+        "room_secret",
+        "room_secret_previous",
+        "turn_secret",
+        "janus_api_secret",
+        "janus_admin_key",
+        "metrics_key",
+        "room_create_key",
+    }
+)
+
+
+class _SecretFiles(SecretsSettingsSource):
+    """The secret settings from files named ``LL_<FIELD NAME>`` (nothing else: a stray file
+    in a credentials folder must not change how the server runs)."""
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in super().__call__().items() if k in SECRET_FIELDS}
+
+
+def secret_folders() -> list[Path]:
+    """Where secret files are looked for: ``LL_SECRETS_DIR`` (a container's secrets), then
+    ``$CREDENTIALS_DIRECTORY`` (systemd's ``LoadCredential=``)."""
+    names = (os.environ.get("LL_SECRETS_DIR"), os.environ.get("CREDENTIALS_DIRECTORY"))
+    return [Path(name) for name in names if name]
+
+
 class Settings(BaseSettings):
-    """Server configuration; each field is read from ``LL_<FIELD NAME>``."""
+    """Server configuration; each field is read from ``LL_<FIELD NAME>``; the secrets also
+    from files (``secret_folders``), an environment variable winning over a file."""
 
     model_config = SettingsConfigDict(env_prefix="LL_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        folders = [f for f in secret_folders() if f.is_dir()]
+        if not folders:
+            return (init_settings, env_settings)
+        return (init_settings, env_settings, _SecretFiles(settings_cls, secrets_dir=folders))
+
+    secrets_dir: Path | None = Field(
+        None,
+        description="A folder of files named after the secret settings (`LL_ROOM_SECRET`, "
+        "`LL_ROOM_SECRET_PREVIOUS`, `LL_TURN_SECRET`, `LL_JANUS_API_SECRET`, "
+        "`LL_JANUS_ADMIN_KEY`, `LL_METRICS_KEY`, `LL_ROOM_CREATE_KEY`), each holding its "
+        "value: container secrets. systemd's credentials (`$CREDENTIALS_DIRECTORY`) are read "
+        "too. An environment variable wins over a file.",
+    )
+
+    @field_validator("secrets_dir")
+    @classmethod
+    def _secrets_dir_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"LL_SECRETS_DIR={value} is not a folder")
+        return value
 
     # --- serving -------------------------------------------------------------------------
     host: str = Field("0.0.0.0", description="Interface `lingolive serve` binds to.")
@@ -193,6 +260,11 @@ class Settings(BaseSettings):
     worker_count: int = Field(
         1, description="Set by `--workers`: how many processes (leave unset)."
     )
+    worker_restarts: int = Field(
+        0,
+        description="Set by `--workers`: how often this worker's slot was started again "
+        "after its process died (leave unset; `lingolive_worker_restarts` in `/metrics`).",
+    )
     worker_port_base: int = Field(
         0,
         description="Worker i also listens on 127.0.0.1:(base + i), for rooms relayed between "
@@ -204,6 +276,12 @@ class Settings(BaseSettings):
         "",
         description="Key that signs room tokens. Empty: a random key per start (tokens die "
         "with a restart); set it to keep invites valid across restarts.",
+    )
+    room_secret_previous: str = Field(
+        "",
+        description="The key `LL_ROOM_SECRET` replaces: tokens it signed still verify, so "
+        "invites already sent stay valid until they expire (drop it after "
+        "`LL_ROOM_TOKEN_TTL_S`). New tokens are signed with `LL_ROOM_SECRET`.",
     )
     room_token_ttl_s: float = Field(86_400.0, description="How long a room invite is valid.")
     room_max_participants: int = Field(
@@ -275,10 +353,13 @@ class Settings(BaseSettings):
     # --- engines -------------------------------------------------------------------------
     vad_engine: str = Field("silero", description="VAD engine: `silero`.")
     turn_model: Literal["smart-turn", "off"] = Field(
-        "smart-turn",
+        "off",
         description="End-of-turn model that may end a phrase before LL_VAD_HANGOVER_MS: "
         "`smart-turn` (Smart Turn v3.2, fetched by `lingolive models prepare`; without the "
-        "file, phrases end by silence and text as with `off`).",
+        "file, phrases end by silence and text as with `off`). Off by default: it pays "
+        "where recognition finishes before the hangover (a fast recognizer: `tiny.en` for "
+        "English, p50 −82 ms in Chromium), not with Whisper base on 2 cores "
+        '(docs/benchmarks.md, "End of turn").',
     )
     stt_engine: str = Field("whisper", description="STT engine: `whisper` (faster-whisper).")
     stt_model: str = Field(

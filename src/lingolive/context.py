@@ -49,7 +49,7 @@ class AppContext:
     ready: bool = False
     warm_seconds: float = 0.0
     rooms: RoomRegistry = field(init=False)
-    room_secret: bytes = field(init=False)
+    room_secret: tokens.RoomKeys = field(init=False)
     #: ``LL_SFU=janus``: the rooms' Janus side (None: rooms are LingoLive's own).
     sfu: SfuRooms | None = field(init=False)
 
@@ -94,10 +94,10 @@ class AppContext:
         self.rooms = RoomRegistry(
             self.settings.room_max_participants, lambda: Capabilities.of(engines)
         )
-        self.room_secret = (
-            self.settings.room_secret.encode()
-            if self.settings.room_secret
-            else secrets.token_bytes(32)
+        settings = self.settings
+        self.room_secret = tokens.RoomKeys(
+            settings.room_secret.encode() if settings.room_secret else secrets.token_bytes(32),
+            settings.room_secret_previous.encode() if settings.room_secret_previous else None,
         )
         self.sfu = (
             SfuRooms(self.settings, self.engines, self.workers)
@@ -105,6 +105,7 @@ class AppContext:
             else None
         )
         self.metrics.rooms.set_function(lambda: len(self.rooms.rooms))
+        self.metrics.worker_restarts.set(settings.worker_restarts)
         if self.sfu is not None:
             self.metrics.watch_sfu(self.sfu.counts)
         self.metrics.sessions.set_function(lambda: len(self.sessions))

@@ -89,7 +89,8 @@ def _turn_items(settings: Settings) -> list[Item]:
     path = model_path(settings.cache_dir)
     source = f"pip: {WHEEL_REQUIREMENT} (the model file only)"
     if settings.turn_model == "off":
-        return [Item("turn", "smart-turn v3.2", "23 languages", source, False, "LL_TURN_MODEL=off")]
+        note = "installed, off: LL_TURN_MODEL=smart-turn" if path.exists() else "off"
+        return [Item("turn", "smart-turn v3.2", "23 languages", source, False, note)]
     if not path.exists():
         note = "not installed: `lingolive models prepare` fetches it; ends by silence and text"
         return [Item("turn", "smart-turn v3.2", "23 languages", source, False, note)]

@@ -202,6 +202,12 @@ class Metrics:
         r = self.registry = CollectorRegistry()
         self.sessions = Gauge("lingolive_active_sessions", "Live sessions.", registry=r)
         self.rooms = Gauge("lingolive_active_rooms", "Rooms with participants.", registry=r)
+        self.worker_restarts = Gauge(
+            "lingolive_worker_restarts",
+            "Times this worker's slot (`serve --workers`) was started again after its "
+            "process died.",
+            registry=r,
+        )
         self.sessions_started = Counter(
             "lingolive_sessions_started", "Sessions started.", registry=r
         )

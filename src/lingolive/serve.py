@@ -5,7 +5,8 @@ every WebSocket *before* the application hears about the shutdown, so clients co
 told why their session ended. ``GracefulServer`` says goodbye to every session first, and
 each worker process runs one. Workers share the listening socket (the kernel spreads new
 connections across them); each loads its own models and owns the sessions it accepted,
-media included (its own UDP ports for ICE).
+media included (its own UDP ports for ICE). A worker that dies is started again in its slot
+(``supervisor``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import secrets
 import signal
 import socket
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import uvicorn
@@ -25,6 +27,7 @@ import uvicorn
 from lingolive import logs
 from lingolive.app import close_sessions, create_app
 from lingolive.config import Settings
+from lingolive.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -126,32 +129,33 @@ def serve(settings: Settings, options: ServeOptions) -> None:
     if not data["room_secret"]:
         # Every worker must verify the tokens any worker issued: one key for all of them.
         data["room_secret"] = secrets.token_hex(32)
-    workers = [
-        spawn.Process(
-            target=_worker,
-            args=({**data, "worker_index": i, "worker_count": options.workers}, options, sock),
-            name=f"lingolive-{i}",
+
+    def make(index: int, restarts: int) -> BaseProcess:
+        worker_data = {
+            **data,
+            "worker_index": index,
+            "worker_count": options.workers,
+            "worker_restarts": restarts,
+        }
+        return spawn.Process(
+            target=_worker, args=(worker_data, options, sock), name=f"lingolive-{index}"
         )
-        for i in range(options.workers)
-    ]
-    for proc in workers:
-        proc.start()
+
+    supervisor = Supervisor(make, options.workers)
+    supervisor.start()
     log.info(
         "started %d workers on %s:%d: %s",
-        len(workers),
+        options.workers,
         settings.host,
         settings.port,
-        [p.pid for p in workers],
+        supervisor.pids,
     )
 
     def stop(signum: int, _frame: object) -> None:
-        for proc in workers:
-            if proc.is_alive() and proc.pid is not None:
-                proc.terminate()  # SIGTERM: each worker says goodbye to its sessions
+        supervisor.stop()  # SIGTERM to each: every worker says goodbye to its sessions
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for proc in workers:
-        proc.join()
+    supervisor.run()
     sock.close()
     log.info("all workers stopped")

@@ -227,7 +227,9 @@ class JanusProcess:
         return "\n".join(parts)
 
     def write_config(self) -> Path:
-        """Writes the three jcfg files Janus reads; returns the folder they are in."""
+        """Writes the three jcfg files Janus reads, from the ones LingoLive ships in
+        ``deploy/janus`` with only what this machine and test need changed (folders,
+        ports, the ICE address, secrets, the log); returns the folder they are in."""
         conf = self.workdir / "conf"
         conf.mkdir(parents=True, exist_ok=True)
         # Chosen once: a restart (``restart``) listens where clients already connect.
@@ -236,74 +238,39 @@ class JanusProcess:
             self.admin_port = self.admin_port or free_port()
         ice = self.ice_address or local_ice_address()
         install = self.install
-        general = [
-            f"configs_folder = {_quote(str(conf))}",
-            f"plugins_folder = {_quote(str(install.plugins))}",
-            f"transports_folder = {_quote(str(install.transports))}",
-            "log_to_stdout = false",
-            f"log_to_file = {_quote(str(self.log_path))}",
-            f"debug_level = {self.debug_level}",
-            "debug_timestamps = true",
-            "debug_colors = false",
-            f"session_timeout = {self.session_timeout_s}",
-            "server_name = " + _quote("LingoLive test Janus"),
-            "hide_dependencies = true",
-        ]
-        if install.events is not None:
-            general.append(f"events_folder = {_quote(str(install.events))}")
-        if install.loggers is not None:
-            general.append(f"loggers_folder = {_quote(str(install.loggers))}")
-        if self.api_secret is not None:
-            general.append(f"api_secret = {_quote(self.api_secret)}")
-        if self.admin_secret is not None:
-            general.append(f"admin_secret = {_quote(self.admin_secret)}")
-        sections = {
-            "general": general,
-            "certificates": [],  # none: Janus generates a self-signed DTLS certificate
-            "media": ["ipv6 = false", "ipv6_linklocal = false"],
-            "nat": [
-                "nice_debug = false",
-                "full_trickle = false",  # candidates in the SDP: aiortc does not trickle
-                "ignore_mdns = true",
-                f"ice_enforce_list = {_quote(ice)}",
-            ],
-            "plugins": [
-                f"disable = {_quote(_disable_all_but(install.plugins, VIDEOROOM_LIBRARY))}"
-            ],
-            "transports": [
-                f"disable = {_quote(_disable_all_but(install.transports, WEBSOCKETS_LIBRARY))}"
-            ],
-            "events": [
-                "broadcast = false",
-                f"disable = {_quote(_disable_all_but(install.events, None))}",
-            ],
-            "loggers": [f"disable = {_quote(_disable_all_but(install.loggers, None))}"],
+        general: dict[str, str | None] = {
+            "configs_folder": _quote(str(conf)),
+            "plugins_folder": _quote(str(install.plugins)),
+            "transports_folder": _quote(str(install.transports)),
+            "events_folder": None if install.events is None else _quote(str(install.events)),
+            "loggers_folder": None if install.loggers is None else _quote(str(install.loggers)),
+            "log_to_stdout": "false",
+            "log_to_file": _quote(str(self.log_path)),
+            "debug_level": str(self.debug_level),
+            "session_timeout": str(self.session_timeout_s),
+            "server_name": _quote("LingoLive test Janus"),
+            "api_secret": None if self.api_secret is None else _quote(self.api_secret),
+            "admin_secret": None if self.admin_secret is None else _quote(self.admin_secret),
         }
-        (conf / "janus.jcfg").write_text(_jcfg(sections))
-        admin = ["admin_ws = false", "admin_wss = false"]
+        main = _setting(_shipped("janus.jcfg"), "general", general)
+        main = _setting(main, "nat", {"ice_enforce_list": _quote(ice)})
+        (conf / "janus.jcfg").write_text(main)
+        admin: dict[str, str | None] = {"admin_ws": "false"}
         if self.admin_port is not None:
-            admin = [
-                "admin_ws = true",
-                f"admin_ws_port = {self.admin_port}",
-                f"admin_ws_ip = {_quote('127.0.0.1')}",
-                "admin_wss = false",
-            ]
-        websockets = {
-            "general": [
-                "events = false",
-                'json = "compact"',
-                "ws = true",
-                f"ws_port = {self.ws_port}",
-                f"ws_ip = {_quote('127.0.0.1')}",
-                "wss = false",
-            ],
-            "admin": admin,
-        }
-        (conf / "janus.transport.websockets.jcfg").write_text(_jcfg(websockets))
-        videoroom = ["events = false", "string_ids = false"]
-        if self.admin_key is not None:
-            videoroom.append(f"admin_key = {_quote(self.admin_key)}")
-        (conf / "janus.plugin.videoroom.jcfg").write_text(_jcfg({"general": videoroom}))
+            admin = {
+                "admin_ws": "true",
+                "admin_ws_port": str(self.admin_port),
+                "admin_ws_ip": _quote("127.0.0.1"),
+            }
+        transport = _setting(
+            _shipped("janus.transport.websockets.jcfg"),
+            "general",
+            {"ws_port": str(self.ws_port), "ws_ip": _quote("127.0.0.1")},
+        )
+        (conf / "janus.transport.websockets.jcfg").write_text(_setting(transport, "admin", admin))
+        key = None if self.admin_key is None else _quote(self.admin_key)
+        videoroom = _setting(_shipped("janus.plugin.videoroom.jcfg"), "general", {"admin_key": key})
+        (conf / "janus.plugin.videoroom.jcfg").write_text(videoroom)
         return conf
 
     def start(self) -> JanusProcess:
@@ -424,11 +391,24 @@ class JanusProcess:
         await asyncio.to_thread(self.__exit__, exc_type, exc, tb)
 
 
-def _jcfg(sections: dict[str, list[str]]) -> str:
-    """libconfig syntax, as Janus's ``.jcfg`` files use it."""
-    out = ["# Generated by tests/support/janus_process.py; not the package's /etc/janus."]
-    for name, lines in sections.items():
-        out.append(f"{name}: {{")
-        out.extend(f"\t{line}" for line in lines)
-        out.append("}")
-    return "\n".join(out) + "\n"
+#: The Janus configuration LingoLive ships for SFU mode (docs/sfu.md).
+SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "janus"
+
+
+def _shipped(name: str) -> str:
+    return (SHIPPED / name).read_text()
+
+
+def _setting(text: str, section: str, values: dict[str, str | None]) -> str:
+    """``text`` (a jcfg file) with each ``key = value`` of ``section`` set (None: removed),
+    added at the section's end where the file does not have it."""
+    lines = text.splitlines()
+    begin = next(i for i, line in enumerate(lines) if line.startswith(f"{section}: {{"))
+    end = next(i for i in range(begin, len(lines)) if lines[i].startswith("}"))
+    body = lines[begin + 1 : end]
+    for key, value in values.items():
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        body = [line for line in body if not pattern.match(line)]
+        if value is not None:
+            body.append(f"\t{key} = {value}")
+    return "\n".join([*lines[: begin + 1], *body, *lines[end:]]) + "\n"

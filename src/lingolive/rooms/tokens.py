@@ -8,6 +8,9 @@ room's glossary, so a token is compressed (a 60-term glossary: 2.2 kB → under 
 offer accepts tokens up to ``messages.MAX_TOKEN_CHARS`` (``POST /rooms`` refuses a glossary
 that would not fit).
 Only a verified payload is decompressed, so nobody can send a decompression bomb.
+
+Keys rotate (``RoomKeys``): tokens are signed with the current key, and verified with it or
+the previous one, so invites already sent stay valid until they expire.
 """
 
 from __future__ import annotations
@@ -31,6 +34,25 @@ class TokenError(ValueError):
 
 
 @dataclass(frozen=True)
+class RoomKeys:
+    """The key that signs, and the previous one that still verifies (``LL_ROOM_SECRET``,
+    ``LL_ROOM_SECRET_PREVIOUS``)."""
+
+    current: bytes
+    previous: bytes | None = None
+
+    def verifying(self) -> tuple[bytes, ...]:
+        return (self.current,) if self.previous is None else (self.current, self.previous)
+
+
+Keys = RoomKeys | bytes
+
+
+def _keys(keys: Keys) -> RoomKeys:
+    return RoomKeys(keys) if isinstance(keys, bytes) else keys
+
+
+@dataclass(frozen=True)
 class RoomGrant:
     room: str
     expires_at: float
@@ -50,7 +72,7 @@ def new_room_id() -> str:
 
 
 def issue(
-    secret: bytes,
+    keys: Keys,
     room: str,
     ttl_s: float,
     now: float | None = None,
@@ -61,7 +83,7 @@ def issue(
     if glossary:
         data["g"] = glossary
     payload = zlib.compress(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
-    signature = hmac.new(secret, payload, hashlib.sha256).digest()
+    signature = hmac.new(_keys(keys).current, payload, hashlib.sha256).digest()
     return f"{_b64(payload)}.{_b64(signature)}", float(int(expires))
 
 
@@ -71,39 +93,46 @@ def _seat_signature(secret: bytes, room: str, participant_id: str, expires: int)
 
 
 def issue_seat(
-    secret: bytes, room: str, participant_id: str, ttl_s: float, now: float | None = None
+    keys: Keys, room: str, participant_id: str, ttl_s: float, now: float | None = None
 ) -> str:
     """A participant's own seat: presented again after a dropped connection, it brings the
     same participant back (``ready.resume_token``). Valid for ``ttl_s`` (the session's
     longest life), bound to the room and the participant."""
     expires = int((time.time() if now is None else now) + ttl_s)
-    return f"{participant_id}.{expires}.{_seat_signature(secret, room, participant_id, expires)}"
+    signature = _seat_signature(_keys(keys).current, room, participant_id, expires)
+    return f"{participant_id}.{expires}.{signature}"
 
 
-def verify_seat(secret: bytes, token: str, room: str, now: float | None = None) -> str:
+def verify_seat(keys: Keys, token: str, room: str, now: float | None = None) -> str:
     """The participant id a seat token gives back, or ``TokenError``."""
     try:
         participant_id, expires_text, signature = token.split(".")
         expires = int(expires_text)
     except ValueError as exc:
         raise TokenError("bad_token", "malformed resume token") from exc
-    expected = _seat_signature(secret, room, participant_id, expires)
-    if not hmac.compare_digest(signature.encode(), expected.encode()):
+    if not any(
+        hmac.compare_digest(
+            signature.encode(), _seat_signature(k, room, participant_id, expires).encode()
+        )
+        for k in _keys(keys).verifying()
+    ):
         raise TokenError("bad_token", "invalid resume token (not for this room or server)")
     if (time.time() if now is None else now) >= expires:
         raise TokenError("token_expired", "the resume token has expired; join anew")
     return participant_id
 
 
-def verify(secret: bytes, token: str, room: str, now: float | None = None) -> RoomGrant:
+def verify(keys: Keys, token: str, room: str, now: float | None = None) -> RoomGrant:
     try:
         payload_b64, signature_b64 = token.split(".")
         payload = _unb64(payload_b64)
         signature = _unb64(signature_b64)
     except ValueError as exc:
         raise TokenError("bad_token", "malformed room token") from exc
-    expected = hmac.new(secret, payload, hashlib.sha256).digest()
-    if not hmac.compare_digest(signature, expected):
+    if not any(
+        hmac.compare_digest(signature, hmac.new(k, payload, hashlib.sha256).digest())
+        for k in _keys(keys).verifying()
+    ):
         raise TokenError("bad_token", "invalid room token (not issued by this server)")
     data = json.loads(zlib.decompress(payload))
     if data.get("room") != room:

@@ -133,7 +133,7 @@ class CallAdmission:
     workers: Workers
     metrics: Metrics
     rooms: RoomRegistry
-    room_secret: bytes
+    room_secret: tokens.RoomKeys
     server: Server
 
     async def admit(self, offer: Offer, client: Client) -> CallHandle:

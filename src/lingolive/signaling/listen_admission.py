@@ -61,7 +61,7 @@ class ListenHandle:
 class ListenAdmission:
     sfu: SfuRooms | None
     engines: Engines
-    room_secret: bytes
+    room_secret: tokens.RoomKeys
     server: Server
 
     async def admit(self, message: SfuListen, listener: SfuListener) -> ListenHandle:

@@ -96,7 +96,9 @@ async def forward(
 
 
 async def relay(ws: WebSocket, url: str, first_message: str, max_size: int) -> None:
-    async with websockets.connect(url, max_size=max_size) as upstream:
+    # Loopback to a sibling worker: never through a proxy from the environment
+    # (websockets honours http_proxy by default), and no compression on loopback.
+    async with websockets.connect(url, max_size=max_size, proxy=None, compression=None) as upstream:
         await upstream.send(first_message)
 
         async def down() -> None:
