@@ -172,3 +172,26 @@ async def test_live_phrases_end_when_the_model_hears_them_finished(turn_server: 
     heard, _ = client.said()
     print("ended by the model:", len(by_model), "of", len(timings))
     assert "train station" in heard.lower() and "cost" in heard.lower(), heard
+
+
+def test_offline_setup_goes_on_without_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No index to download from (an offline machine): `lingolive models prepare` says the
+    model is not installed and why, succeeds, and the server would end phrases by silence."""
+    import subprocess
+
+    for name in ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    monkeypatch.setenv("LL_CACHE_DIR", str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "lingolive", "models", "prepare"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "end of turn: not installed (could not download pipecat-ai==1.14.0" in done.stdout
+    assert not model_path(tmp_path).exists()
