@@ -7,14 +7,23 @@
  * heard speaking `source`.
  */
 export class Languages {
-  constructor(config) {
+  /** `locales`: the viewer's languages, in which languages are named (the browser's). */
+  constructor(config, locales = globalThis.navigator?.languages) {
     this.pairs = config.pairs;
     this.defaultSource = config.default_source;
     this.defaultTarget = config.default_target;
+    try {
+      this.display = new Intl.DisplayNames(locales || [], { type: "language" });
+    } catch {
+      this.display = null;  // no Intl.DisplayNames: the server's English names
+    }
   }
 
+  /** A language's name in the viewer's language ("Spanish", "español", "Spanisch"). */
   name(code) {
     if (code === "auto") return "Detect automatically";
+    const own = this.display?.of(code);
+    if (own && own !== code) return own.charAt(0).toLocaleUpperCase() + own.slice(1);
     for (const p of this.pairs) {
       if (p.source === code) return p.source_name;
       if (p.target === code) return p.target_name;

@@ -63,26 +63,39 @@ export class Signaling extends Emitter {
 }
 
 /**
+ * The wait before try `tries` + 1 (s): min(cap, 2^tries), spread over its last half at
+ * random ("equal jitter"), so that pages cut off together (a server restart) do not all come
+ * back in the same second.
+ */
+export function jittered(tries, cap, random = Math.random) {
+  const wait = Math.min(cap, 2 ** tries);
+  return wait / 2 + (wait / 2) * random();
+}
+
+/**
  * Waits between tries that double each time: `schedule(cap, {alive, tick, fire})` waits
- * min(cap, 2^tries) s, calling `tick(secondsLeft)` every second, then `fire()`; it gives up
- * as soon as `alive()` is false. `reset()` once a try worked; `cancel()` drops the wait.
+ * `jittered(tries, cap)` s, calling `tick(secondsLeft)` on every whole second left, then
+ * `fire()`; it gives up as soon as `alive()` is false. `reset()` once a try worked;
+ * `cancel()` drops the wait.
  */
 export class Backoff {
-  constructor() {
+  constructor(random = Math.random) {
     this.tries = 0;
     this.timer = null;
+    this.random = random;
   }
 
   schedule(cap, { alive, tick, fire }) {
     this.cancel();
-    let left = Math.min(cap, 2 ** this.tries);
+    let left = jittered(this.tries, cap, this.random);
     this.tries += 1;
     const step = () => {
       if (!alive()) return;
       if (left <= 0) { fire(); return; }
-      tick(left);
-      left -= 1;
-      this.timer = setTimeout(step, 1000);
+      tick(Math.ceil(left));
+      const next = left - Math.floor(left) || 1;  // on to the next whole second
+      left -= next;
+      this.timer = setTimeout(step, next * 1000);
     };
     step();
   }

@@ -586,3 +586,42 @@ def test_errors_name_the_fix(browser: Any, own_server: OwnServer) -> None:
         assert page.get_attribute("#mic", "aria-pressed") == "false"
     finally:
         context.close()
+
+
+def test_languages_are_named_in_the_viewers_language(browser: Any, own_server: OwnServer) -> None:
+    """The menus name languages as the viewer's browser would (`Intl.DisplayNames`): a
+    Spanish browser offers «Inglés» and «Español», an English one "English" and "Spanish".
+    And reconnection waits are spread (equal jitter: half the doubled wait, then up to as
+    much again at random), so pages cut off together do not come back in the same second."""
+    options = """() => Object.fromEntries(
+      [...document.querySelectorAll('#source option')].map((o) => [o.value, o.textContent]))"""
+    for locale, english, spanish in (
+        ("es-ES", "Inglés", "Español"),
+        ("en-US", "English", "Spanish"),
+    ):
+        context = browser.new_context(locale=locale)
+        try:
+            page = context.new_page()
+            page.goto(own_server.server.url + "/")
+            page.wait_for_selector("#source option[value='es']", state="attached", timeout=15_000)
+            names = page.evaluate(options)
+            assert (names["en"], names["es"]) == (english, spanish), names
+        finally:
+            context.close()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(own_server.server.url + "/")
+        waits: dict[str, float] = page.evaluate(
+            """async () => {
+              const { jittered } = await import('/client/signaling.js');
+              const draws = Array.from({ length: 200 }, () => jittered(2, 10));
+              return { low: jittered(3, 10, () => 0), high: jittered(3, 10, () => 1),
+                       capped: jittered(9, 10, () => 1), min: Math.min(...draws),
+                       max: Math.max(...draws), distinct: new Set(draws).size };
+            }"""
+        )
+    finally:
+        context.close()
+    assert (waits["low"], waits["high"], waits["capped"]) == (4, 8, 10), waits
+    assert 2 <= waits["min"] < waits["max"] <= 4 and waits["distinct"] > 100, waits
