@@ -92,6 +92,25 @@ function cues(phrases) {
     .sort((a, b) => a.start - b.start);
 }
 
+/** Subtitles are read: as `lingolive translate --subtitles` does (subtitles.py), a cue stays
+ * up for its translation's reading time (17 characters/s, at least 1 s), never into the
+ * next cue. */
+export const READ_CHARS_PER_S = 17;
+export const MIN_CUE_MS = 1000;
+
+export function subtitleCues(phrases) {
+  const kept = phrases
+    .filter((p) => oneLine(p.src) || oneLine(p.dst))
+    .map((p) => ({ ...p, start: Math.max(0, Math.round(p.start)), end: Math.round(p.end) }))
+    .sort((a, b) => a.start - b.start);
+  return kept.map((p, n) => {
+    const text = oneLine(p.dst) || oneLine(p.src);
+    const read = Math.max(MIN_CUE_MS, (text.length / READ_CHARS_PER_S) * 1000);
+    const limit = n + 1 < kept.length ? kept[n + 1].start : Infinity;
+    return { ...p, end: Math.round(Math.max(p.start, Math.min(Math.max(p.end, p.start + read), limit))) };
+  });
+}
+
 /** A cue's text: who said it and what (one line), then its translation (one line). */
 function lines(p, escape = (t) => t, voice = (who) => `${who}: `) {
   const out = [];
@@ -109,7 +128,7 @@ export function toTXT(phrases, start) {
 }
 
 export function toSRT(phrases) {
-  return cues(phrases).map((p, i) =>
+  return subtitleCues(phrases).map((p, i) =>
     `${i + 1}\n${clock(p.start, ",")} --> ${clock(p.end, ",")}\n${lines(p).join("\n")}\n`,
   ).join("\n");
 }
@@ -117,7 +136,7 @@ export function toSRT(phrases) {
 const vttEscape = (text) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 export function toVTT(phrases) {
-  const body = cues(phrases).map((p, i) => {
+  const body = subtitleCues(phrases).map((p, i) => {
     const text = lines(p, vttEscape, (who) => `<v ${vttEscape(who)}>`);
     return `${i + 1}\n${clock(p.start, ".")} --> ${clock(p.end, ".")}\n${text.join("\n")}\n`;
   });

@@ -45,6 +45,19 @@ export class CaptionsView {
       button.addEventListener("click", () => this.export(button.dataset.format));
     }
     $("clear").addEventListener("click", () => this.clear());
+    this.follow(this.ui.list);
+  }
+
+  /** Keep the newest line in view while the reader is at the bottom of the log; one who
+   * scrolled up to read stays where they are until they scroll back down. */
+  follow(list) {
+    let pinned = true;
+    list.addEventListener("scroll", () => {
+      pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+    }, { passive: true });
+    new MutationObserver(() => {
+      if (pinned) list.scrollTop = list.scrollHeight;
+    }).observe(list, { childList: true, subtree: true, characterData: true });
   }
 
   /** A new connection: its segments are numbered from 1 again. */

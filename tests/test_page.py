@@ -390,6 +390,46 @@ def test_exports_parse_with_the_phrases_in_order(page: Any) -> None:
     assert all(p["source"] in txt for p in phrases), txt
 
 
+def test_captions_read_top_to_bottom_and_follow_the_newest(page: Any) -> None:
+    """Newest line at the bottom, as in a call's captions, so the order on screen is the
+    DOM's (what a screen reader reads); the log keeps the newest line in view unless the
+    reader scrolled up to read."""
+    order = page.evaluate(
+        """() => {
+          const list = document.getElementById('captions');
+          const tops = [...list.children].map((li) => li.getBoundingClientRect().top);
+          return { tops, direction: getComputedStyle(list).flexDirection };
+        }"""
+    )
+    assert len(order["tops"]) >= 3 and order["direction"] == "column", order
+    assert order["tops"] == sorted(order["tops"]), order  # DOM order = visual order
+    follows = page.evaluate(
+        """async () => {
+          const list = document.getElementById('captions');
+          const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
+          const add = async () => {
+            const li = document.createElement('li');
+            li.style.height = '400px';
+            li.dataset.probe = '1';
+            list.append(li);
+            await frame();
+            return li;
+          };
+          const bottom = () => list.scrollHeight - list.scrollTop - list.clientHeight;
+          list.scrollTop = list.scrollHeight; await frame();
+          const first = await add();
+          const followed = bottom() < 2;
+          list.scrollTop = 0; await frame();
+          const second = await add();
+          const stayed = list.scrollTop;
+          first.remove(); second.remove();
+          list.scrollTop = list.scrollHeight; await frame();
+          return { followed, stayed };
+        }"""
+    )
+    assert follows == {"followed": True, "stayed": 0}, follows
+
+
 def test_controls_are_named_and_captions_are_a_log(page: Any) -> None:
     snapshot = page.locator("body").aria_snapshot()
     for control in (
@@ -625,3 +665,34 @@ def test_languages_are_named_in_the_viewers_language(browser: Any, own_server: O
         context.close()
     assert (waits["low"], waits["high"], waits["capped"]) == (4, 8, 10), waits
     assert 2 <= waits["min"] < waits["max"] <= 4 and waits["distinct"] > 100, waits
+
+
+def test_page_subtitles_follow_the_cli_cue_rules(page: Any) -> None:
+    """The page's SRT/WebVTT export times its cues as `lingolive translate --subtitles`
+    does (`subtitles.timed`: reading time at 17 characters/s, at least 1 s, never into the
+    next cue), checked on the same phrases: short ones, long ones, close and overlapping."""
+    from lingolive.subtitles import Cue, timed
+
+    rng = np.random.default_rng(7)
+    phrases = []
+    start = 0
+    for n in range(40):
+        start += int(rng.integers(0, 4000))
+        length = int(rng.integers(100, 3000))
+        text = "palabra " * int(rng.integers(1, 12)) + str(n)
+        phrases.append({"start": start, "end": start + length, "src": f"word {n}", "dst": text})
+    ours = page.evaluate(
+        """async (phrases) => {
+          const { subtitleCues, toSRT } = await import('/client/captions.js');
+          return { cues: subtitleCues(phrases).map((c) => [c.start, c.end, c.dst]),
+                   srt: toSRT(phrases) };
+        }""",
+        phrases,
+    )
+    last = max(p["end"] for p in phrases) / 1000 + 60  # the CLI also stops at the input's end
+    cli = timed([Cue(p["start"] / 1000, p["end"] / 1000, p["dst"]) for p in phrases], last)
+    assert [c[2].strip() for c in ours["cues"]] == [c.text.strip() for c in cli]
+    for (start_ms, end_ms, _), cue in zip(ours["cues"], cli, strict=True):
+        assert start_ms == round(cue.start_s * 1000)
+        assert abs(end_ms - cue.end_s * 1000) <= 1, (start_ms, end_ms, cue)
+    assert ours["srt"].count(" --> ") == len(phrases)
