@@ -28,11 +28,11 @@ from lingolive.engines.smart_turn import (
     WHEEL,
     WINDOW_SAMPLES,
     SmartTurn,
-    _sha256,
     install_from_wheel,
     model_dir,
     model_path,
 )
+from lingolive.engines.whisper_models import sha256_of
 from lingolive.inventory import inventory
 from lingolive.protocol import TimingMsg
 from support.client import RATE, LoopbackClient, PacedFileTrack, load_pcm48
@@ -109,7 +109,7 @@ def test_a_human_reader_sounds_finished_at_a_full_stop_not_at_commas(model: Smar
 
 def test_the_model_comes_only_from_the_pinned_wheel(cache: Path, tmp_path: Path) -> None:
     installed = install_from_wheel(model_dir(cache) / WHEEL, tmp_path / "ok")
-    assert _sha256(installed) == MODEL_SHA256
+    assert sha256_of(installed) == MODEL_SHA256
     tampered = tmp_path / WHEEL
     tampered.write_bytes((model_dir(cache) / WHEEL).read_bytes() + b"\0")
     with pytest.raises(EngineUnavailable, match="sha256"):

@@ -16,7 +16,6 @@ by silence and text alone.
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from lingolive.engines.base import MODEL_RATE, EngineUnavailable, Float32Array
+from lingolive.engines.whisper_models import sha256_of
 
 MODEL_FILE = "smart-turn-v3.2-cpu.onnx"
 MODEL_SHA256 = "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f"
@@ -47,17 +47,9 @@ def model_path(cache_dir: Path) -> Path:
     return model_dir(cache_dir) / MODEL_FILE
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def install_from_wheel(wheel: Path, cache_dir: Path) -> Path:
     """Check ``wheel`` is the pinned Pipecat wheel, keep it and extract the model from it."""
-    if _sha256(wheel) != WHEEL_SHA256:
+    if sha256_of(wheel) != WHEEL_SHA256:
         raise EngineUnavailable(f"{wheel.name}: not the pinned {WHEEL} (sha256 differs)")
     folder = model_dir(cache_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -68,7 +60,7 @@ def install_from_wheel(wheel: Path, cache_dir: Path) -> Path:
     part = target.with_suffix(".part")
     with zipfile.ZipFile(kept) as zf:
         part.write_bytes(zf.read(MODEL_IN_WHEEL))
-    if _sha256(part) != MODEL_SHA256:
+    if sha256_of(part) != MODEL_SHA256:
         part.unlink()
         raise EngineUnavailable(f"{MODEL_FILE} in {WHEEL}: sha256 differs from the pinned one")
     part.replace(target)
@@ -78,7 +70,7 @@ def install_from_wheel(wheel: Path, cache_dir: Path) -> Path:
 def fetch_smart_turn(cache_dir: Path) -> Path:
     """Download the pinned Pipecat wheel alone (network: PyPI) and install the model."""
     target = model_path(cache_dir)
-    if target.exists() and _sha256(target) == MODEL_SHA256:
+    if target.exists() and sha256_of(target) == MODEL_SHA256:
         return target
     kept = model_dir(cache_dir) / WHEEL
     if kept.exists():

@@ -29,12 +29,10 @@ BASE_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 BUNDLED = ("base", "tiny.en")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks (models are hundreds of MB)."""
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _base_parts() -> tuple[Path, Path]:
@@ -77,7 +75,7 @@ def assemble_base(cache_dir: Path) -> Path:
         size = tmp.stat().st_size
         if size != BASE_SIZE:
             raise EngineUnavailable(f"assembled Whisper base has {size} bytes, want {BASE_SIZE}")
-        digest = _sha256(tmp)
+        digest = sha256_of(tmp)
         if digest != BASE_SHA256:
             raise EngineUnavailable(
                 f"assembled Whisper base has SHA-256 {digest}, want {BASE_SHA256}"
