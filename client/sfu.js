@@ -83,6 +83,7 @@ const why = (e) => (e && e.message) || (typeof e === "string" ? e : JSON.stringi
 export class SfuSession {
   constructor({ ready, name, speaks, track, onUp, onFail, onNotice, onPeople }) {
     this.url = ready.sfu.url;
+    this.token = ready.janus_token || null;  // Janus token_auth: this listener's own
     this.room = ready.sfu.room;
     this.feedDisplay = ready.feed_display;
     this.hears = ready.language;
@@ -115,9 +116,15 @@ export class SfuSession {
       let connected = false;
       this.janus = new Janus({
         server: this.url,
+        token: this.token,
         success: () => { connected = true; resolve(); },
         error: (e) => {
-          if (!connected) {
+          if (!connected && /unauthorized/i.test(why(e))) {
+            // 403: the server's token (sfu_ready) was refused: Janus and LingoLive disagree
+            // on token_auth_secret, or the clocks on the token's expiry.
+            reject(new SfuError(`The room's audio server (Janus) refused this page's pass: ${why(e)}. ` +
+              "Its operator must give LingoLive (LL_JANUS_TOKEN_SECRET) Janus's token_auth_secret."));
+          } else if (!connected) {
             reject(new SfuError(`Could not reach the room's audio server (Janus) at ${this.url}: ${why(e)}`,
               "unreachable"));
           } else this.fail(`Lost the connection to the room's audio server (Janus): ${why(e)}`, "lost");

@@ -58,7 +58,8 @@ export class SfuLink {
   }
 
   /** LingoLive's socket brings the captions, Janus the audio. A new `sfu_ready` (the server
-   * built the room again after losing Janus) replaces the Janus session. */
+   * built the room again after losing Janus, or this page's Janus token is about to expire)
+   * replaces the Janus session. */
   join(ready) {
     const s = this.session;
     clearTimeout(this.timer);

@@ -89,7 +89,11 @@ def test_the_shipped_janus_loads_only_videoroom_and_websockets() -> None:
         installed = set(_disable_all_but(folder, keep).split(",")) - {""}
         assert installed <= disabled, (section, installed - disabled)
         assert keep not in disabled
-    assert not re.search(r"^\s*(api_secret|admin_secret)\s*=", main, re.M)
+    # The node has the API secret, browsers a signed token each; no Admin API.
+    assert re.search(r'^\s*api_secret = "CHANGE-ME', main, re.M)
+    assert re.search(r"^\s*token_auth = true", main, re.M)
+    assert re.search(r'^\s*token_auth_secret = "CHANGE-ME', main, re.M)
+    assert not re.search(r"^\s*admin_secret\s*=", main, re.M)
     transport = (ROOT / "deploy" / "janus" / "janus.transport.websockets.jcfg").read_text()
     assert re.search(r"^\s*admin_ws = false", transport, re.M)
     videoroom = (ROOT / "deploy" / "janus" / "janus.plugin.videoroom.jcfg").read_text()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
@@ -29,9 +30,18 @@ from lingolive.sfu.janus_api import (
     JanusError,
     VideoRoom,
 )
+from lingolive.sfu.janus_tokens import sign
 from lingolive.sfu.sdp import description_of, local_jsep
 from support.client import RATE, load_pcm48
-from support.janus import AUDIO, LOUD_RMS, needs_janus, no_sessions_left, publish, subscribe
+from support.janus import (
+    AUDIO,
+    LOUD_RMS,
+    TokenConnection,
+    needs_janus,
+    no_sessions_left,
+    publish,
+    subscribe,
+)
 from support.janus_admin import JanusAdmin
 from support.janus_process import JanusProcess
 
@@ -39,6 +49,7 @@ pytestmark = needs_janus
 
 SPEECH_FILE = "en_piper_dialogue.wav"
 API_SECRET = "test-api-secret"
+TOKEN_SECRET = "test-token-secret"
 ADMIN_SECRET = "test-admin-secret"
 ADMIN_KEY = "test-room-admin-key"
 LISTEN_S = 5.0
@@ -47,7 +58,10 @@ LISTEN_S = 5.0
 @pytest.fixture(scope="module")
 def janus() -> Iterator[JanusProcess]:
     with JanusProcess(
-        api_secret=API_SECRET, admin_secret=ADMIN_SECRET, admin_key=ADMIN_KEY
+        api_secret=API_SECRET,
+        token_secret=TOKEN_SECRET,
+        admin_secret=ADMIN_SECRET,
+        admin_key=ADMIN_KEY,
     ) as process:
         yield process
     # __exit__ stopped it with SIGTERM and checked it exited with status 0
@@ -79,6 +93,38 @@ async def test_secrets_are_enforced(janus: JanusProcess) -> None:
         with pytest.raises(JanusError) as unauthorized:
             await (await VideoRoom.attach(session, admin_key="wrong")).create_room()
         assert unauthorized.value.code == VIDEOROOM_UNAUTHORIZED
+    assert await no_sessions_left(janus, ADMIN_SECRET) == []
+
+
+async def test_signed_tokens_open_videoroom_and_nothing_else(janus: JanusProcess) -> None:
+    """What a listener's page gets in ``sfu_ready`` (``sfu.janus_tokens.sign``), as the
+    real Janus reads it: a session and VideoRoom with a good token; refused when it
+    expired, was signed with another secret or names another plugin; and no room made
+    with it (the admin key stays with the node)."""
+    good = sign(TOKEN_SECRET, 60)
+    async with await TokenConnection.connect(janus.ws_url, api_secret=good) as page:
+        info = await page.info()
+        assert info["auth_token"] is True and info["api_secret"] is True
+        session = await page.create_session()
+        rooms = await VideoRoom.attach(session)
+        with pytest.raises(JanusError) as create:
+            await rooms.create_room()
+        assert create.value.code == 429  # no admin_key: "Missing mandatory element"
+    for why, token in (
+        ("expired", sign(TOKEN_SECRET, 60, now=time.time() - 120)),
+        ("forged", sign("not-the-secret", 60)),
+        ("none", None),
+    ):
+        async with await TokenConnection.connect(janus.ws_url, api_secret=token) as page:
+            with pytest.raises(JanusError) as refused:
+                await page.create_session()
+            assert refused.value.code == 403, why
+    echo_only = sign(TOKEN_SECRET, 60, plugins=("janus.plugin.echotest",))
+    async with await TokenConnection.connect(janus.ws_url, api_secret=echo_only) as page:
+        session = await page.create_session()
+        with pytest.raises(JanusError) as plugin:
+            await VideoRoom.attach(session)
+        assert plugin.value.code == 405 and "can't access plugin" in plugin.value.reason
     assert await no_sessions_left(janus, ADMIN_SECRET) == []
 
 

@@ -56,6 +56,8 @@ pytestmark = [
 
 PHRASE = "en_piper_01.wav"  # "Good morning, I would like to book a table for two people tonight."
 ADMIN_KEY = "sfu-page-admin-key"
+API_SECRET = "sfu-page-api-secret"  # the node's alone
+TOKEN_SECRET = "sfu-page-token-secret"  # pages get a token signed with it
 
 #: Per feed the listener plays (each in an <audio data-mid data-feed>, data-feed its Janus
 #: display): the decoder's audio level now, from the receiver of the track it plays.
@@ -133,7 +135,7 @@ def janus_participants(janus: JanusProcess, room: int) -> list[JanusParticipant]
     thread: Playwright's sync API holds this one's event loop)."""
 
     async def ask() -> list[JanusParticipant]:
-        async with await JanusConnection.connect(janus.ws_url) as connection:
+        async with await JanusConnection.connect(janus.ws_url, api_secret=API_SECRET) as connection:
             session = await connection.create_session()
             return await (await VideoRoom.attach(session)).participants(room)
 
@@ -156,8 +158,10 @@ def loud_feed(page: Any, display: str) -> None:
 
 @pytest.fixture(scope="module")
 def janus() -> Iterator[JanusProcess]:
-    # No API secret: browsers talk to this Janus, and a page cannot keep a secret.
-    with JanusProcess(admin_key=ADMIN_KEY) as process:
+    # As deploy/janus ships it: the node holds the API secret, pages a token each.
+    with JanusProcess(
+        api_secret=API_SECRET, token_secret=TOKEN_SECRET, admin_key=ADMIN_KEY
+    ) as process:
         yield process
 
 
@@ -187,7 +191,12 @@ def test_two_pages_in_a_janus_room(janus: JanusProcess, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     server = start_server(
-        tmp_path, LL_SFU="janus", LL_JANUS_URL=janus.ws_url, LL_JANUS_ADMIN_KEY=ADMIN_KEY
+        tmp_path,
+        LL_SFU="janus",
+        LL_JANUS_URL=janus.ws_url,
+        LL_JANUS_ADMIN_KEY=ADMIN_KEY,
+        LL_JANUS_API_SECRET=API_SECRET,
+        LL_JANUS_TOKEN_SECRET=TOKEN_SECRET,
     )
     try:
         assert httpx.get(f"{server.url}/vendor/janus.js").status_code == 200

@@ -30,10 +30,16 @@ import websockets
 from aiortc import RTCPeerConnection
 
 from conftest import free_port, start_server, stop_server
+from lingolive.config import Settings
+from lingolive.protocol import ServerMessage, SfuReady, SfuRoomInfo
+from lingolive.rooms.janus import SfuRoom, SfuRooms, SfuUnavailable
 from lingolive.rooms.placement import owner
+from lingolive.sfu import janus_tokens
 from lingolive.sfu.displays import feed_display, speaker_display
 from lingolive.sfu.janus_api import (
+    VIDEOROOM_UNAUTHORIZED,
     JanusConnection,
+    JanusError,
     Publisher,
     Subscriber,
     VideoRoom,
@@ -42,6 +48,7 @@ from support.client import load_pcm48
 from support.janus import (
     AUDIO,
     LOUD_RMS,
+    TokenConnection,
     needs_janus,
     no_sessions_left,
     publish,
@@ -56,6 +63,7 @@ pytestmark = needs_janus
 
 PHRASE = "en_piper_01.wav"  # "Good morning, I would like to book a table for two people tonight."
 API_SECRET = "sfu-api-secret"
+TOKEN_SECRET = "sfu-token-secret"
 ADMIN_SECRET = "sfu-admin-secret"
 ADMIN_KEY = "sfu-room-admin-key"
 ROOM_SECRET = "sfu-room-secret"
@@ -67,7 +75,10 @@ SPANISH_SOCKETS, SPANISH_MEDIA, ENGLISH_MEDIA = 3, 5, 2
 @pytest.fixture(scope="module")
 def janus() -> Iterator[JanusProcess]:
     with JanusProcess(
-        api_secret=API_SECRET, admin_secret=ADMIN_SECRET, admin_key=ADMIN_KEY
+        api_secret=API_SECRET,
+        token_secret=TOKEN_SECRET,
+        admin_secret=ADMIN_SECRET,
+        admin_key=ADMIN_KEY,
     ) as process:
         yield process
     assert process.returncode == 0
@@ -79,6 +90,7 @@ def sfu_env(janus: JanusProcess) -> dict[str, str]:
         "LL_SFU": "janus",
         "LL_JANUS_URL": janus.ws_url,
         "LL_JANUS_API_SECRET": API_SECRET,
+        "LL_JANUS_TOKEN_SECRET": TOKEN_SECRET,
         "LL_JANUS_ADMIN_KEY": ADMIN_KEY,
         "LL_ROOM_SECRET": ROOM_SECRET,
     }
@@ -140,11 +152,13 @@ async def test_listeners_hear_and_read_a_janus_room(janus: JanusProcess, tmp_pat
         LL_JANUS_URL=janus.ws_url,
         LL_JANUS_PUBLIC_URL="wss://janus.example.org/ws",
         LL_JANUS_API_SECRET=API_SECRET,
+        LL_JANUS_TOKEN_SECRET=TOKEN_SECRET,
         LL_JANUS_ADMIN_KEY=ADMIN_KEY,
         LL_ROOM_SECRET=ROOM_SECRET,
     )
     stopped = False
     test_conn = await JanusConnection.connect(janus.ws_url, api_secret=API_SECRET)
+    page_conns: list[JanusConnection] = []
     pcs: list[RTCPeerConnection] = []
     readers: list[asyncio.Task[None]] = []
     try:
@@ -178,10 +192,12 @@ async def test_listeners_hear_and_read_a_janus_room(janus: JanusProcess, tmp_pat
         sockets = [
             await websockets.connect(server.ws_url, proxy=None) for _ in range(SPANISH_SOCKETS)
         ]
+        tokens: list[str] = []
         try:
             for index, (ws, inbox) in enumerate(zip(sockets, inboxes, strict=True)):
                 asks = {**listen, "token": created["token"], "display_name": f"Bob {index}"}
                 ready = await ask(ws, asks)
+                tokens.append(ready.pop("janus_token"))
                 assert ready == {
                     "type": "sfu_ready",
                     "room": created["room"],
@@ -190,11 +206,33 @@ async def test_listeners_hear_and_read_a_janus_room(janus: JanusProcess, tmp_pat
                     "feed_display": feed_display("es"),
                 }
                 readers.append(asyncio.create_task(collect(ws, inbox)))
+            # A Janus token each (token_auth), for the VideoRoom plugin, for a day.
+            expiry = int(tokens[0].split(",")[0])
+            assert abs(expiry - (time.time() + 86400)) < 60, tokens[0]
+            assert tokens[0].split(":")[0].split(",")[1:] == ["janus", "janus.plugin.videoroom"]
             feeds = {p.display: p.id for p in await rooms.participants(janus_room)}
             assert set(feeds) == {"LingoLive", feed_display("es")}  # one feed for all
+            # The Spanish media listeners come in with those tokens, as pages do (no API
+            # secret); a token cannot destroy the room or kick the node (room secret).
+            for token in tokens:
+                page_conns.append(await TokenConnection.connect(janus.ws_url, api_secret=token))
+            pages = await VideoRoom.attach(await page_conns[0].create_session())
+            for secret, code in ((None, 429), ("a guess", VIDEOROOM_UNAUTHORIZED)):
+                with pytest.raises(JanusError) as destroy:  # 429: "missing (secret)"
+                    await pages.destroy_room(janus_room, secret=secret)
+                assert destroy.value.code == code, destroy.value
+                with pytest.raises(JanusError) as kick:
+                    await pages.kick(janus_room, feeds["LingoLive"], secret=secret)
+                assert kick.value.code == code, kick.value
             spanish = [
-                await listen_to(test_conn, janus_room, feeds[feed_display("es")], pcs, readers)
-                for _ in range(SPANISH_MEDIA)
+                await listen_to(
+                    page_conns[i % len(page_conns)],
+                    janus_room,
+                    feeds[feed_display("es")],
+                    pcs,
+                    readers,
+                )
+                for i in range(SPANISH_MEDIA)
             ]
 
             # The speaker, English by their display, says one sentence.
@@ -265,12 +303,19 @@ async def test_listeners_hear_and_read_a_janus_room(janus: JanusProcess, tmp_pat
         for pc in pcs:
             await pc.close()
         await test_conn.close()
+        for conn in page_conns:
+            await conn.close()
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
     log = server.log()
     assert "Traceback" not in log, log
     assert await no_sessions_left(janus, ADMIN_SECRET) == []
+
+
+def untokened(ready: dict[str, Any]) -> dict[str, Any]:
+    """``sfu_ready`` but its Janus token (a new one each time)."""
+    return {k: v for k, v in ready.items() if k != "janus_token"}
 
 
 async def http_room(url: str) -> dict[str, Any]:
@@ -298,6 +343,64 @@ async def test_unreachable_janus_is_a_503(tmp_path: Path) -> None:
     finally:
         await asyncio.to_thread(stop_server, server)
     assert "Traceback" not in server.log(), server.log()
+
+
+async def test_a_node_that_cannot_sign_tokens_says_so(janus: JanusProcess) -> None:
+    """A Janus that wants tokens and a node without ``LL_JANUS_TOKEN_SECRET``: the node
+    itself would get in (API secret) and every page would be refused, so ``open`` (``POST
+    /rooms``: 503) says what to set instead; nothing is left on Janus."""
+    settings = Settings(
+        sfu="janus", janus_url=janus.ws_url, janus_api_secret=API_SECRET, janus_admin_key=ADMIN_KEY
+    )
+    rooms = SfuRooms(settings, engines=None, workers=None)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(SfuUnavailable) as refused:
+            await rooms.open("no-tokens")
+        assert "LL_JANUS_TOKEN_SECRET" in str(refused.value), refused.value
+        assert "token_auth" in str(refused.value), refused.value
+    finally:
+        await rooms.close()
+    assert await no_sessions_left(janus, ADMIN_SECRET) == []
+
+
+class Inbox:
+    """A listener that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[ServerMessage] = []
+
+    def emit(self, message: ServerMessage) -> None:
+        self.messages.append(message)
+
+    async def end(self, code: str, message: str) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+
+async def test_listeners_get_a_fresh_token_before_theirs_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Janus checks a token on every request, keepalives too: a listener gets a new
+    ``sfu_ready`` (a later token) in the last tenth of its token's life, and none once it
+    has left. (The page joins Janus again on any new ``sfu_ready``: tests/test_sfu_page.py
+    covers that with Janus restarting.)"""
+    assert janus_tokens.renew_after(86400) == 86400 - 300  # 5 min before, at most
+    assert janus_tokens.renew_after(60) == 54  # the last tenth of a short life
+    monkeypatch.setattr(janus_tokens, "renew_after", lambda ttl_s: 0.05)
+    settings = Settings(sfu="janus", janus_token_secret=TOKEN_SECRET, janus_token_ttl_s=30)
+    rooms = SfuRooms(settings, engines=None, workers=None)  # type: ignore[arg-type]
+    room = SfuRoom("r1", 7, SfuRoomInfo(url="ws://janus.example.org", room=7))
+    listener = Inbox()
+    room.listeners["es"] = {listener}
+    rooms.send_ready(room, "es", listener)
+    await until(lambda: len(listener.messages) >= 3, 5, "two renewals")
+    readies = [m for m in listener.messages if isinstance(m, SfuReady)]
+    assert len(readies) == len(listener.messages)
+    assert all(r.janus_token and r.language == "es" and r.sfu.room == 7 for r in readies)
+    await rooms.unlisten(room, "es", listener)
+    count = len(listener.messages)
+    await asyncio.sleep(0.2)
+    assert len(listener.messages) == count and not room.renewals
 
 
 async def test_a_room_is_rebuilt_when_janus_restarts(tmp_path: Path) -> None:
@@ -395,7 +498,7 @@ async def test_a_room_outlives_its_node(janus: JanusProcess, tmp_path: Path) -> 
         server = start_server(tmp_path, **env)
         messages: list[dict[str, Any]] = []
         async with websockets.connect(server.ws_url, proxy=None) as ws:
-            assert await ask(ws, {**listen, "language": "es"}) == ready
+            assert untokened(await ask(ws, {**listen, "language": "es"})) == untokened(ready)
             assert await displays(rooms, janus_room) == ["LingoLive", feed_display("es")]
             readers.append(asyncio.create_task(collect(ws, messages)))
             await speak(conn, janus_room, pcs)
@@ -407,7 +510,7 @@ async def test_a_room_outlives_its_node(janus: JanusProcess, tmp_path: Path) -> 
             await asyncio.sleep(0.1)
         assert not await rooms.exists(janus_room), "the idle room was not closed"
         async with websockets.connect(server.ws_url, proxy=None) as ws:
-            assert await ask(ws, {**listen, "language": "es"}) == ready
+            assert untokened(await ask(ws, {**listen, "language": "es"})) == untokened(ready)
         await asyncio.to_thread(stop_server, server)
         assert not await rooms.exists(janus_room)
     finally:

@@ -94,6 +94,7 @@ SECRET_FIELDS = frozenset(
         "turn_secret",
         "janus_api_secret",
         "janus_admin_key",
+        "janus_token_secret",
         "metrics_key",
         "room_create_key",
     }
@@ -318,6 +319,21 @@ class Settings(BaseSettings):
         "",
         description="The VideoRoom plugin's `general.admin_key`, if it has one (needed to "
         "create rooms then).",
+    )
+    janus_token_secret: str = Field(
+        "",
+        description="Janus's `general.token_auth_secret` (`token_auth = true`, signed "
+        "tokens): every listener then gets a Janus token of its own in `sfu_ready`, good "
+        "for the VideoRoom plugin only, so browsers get into Janus without its API secret. "
+        "Empty: no tokens (a Janus without `token_auth`).",
+    )
+    janus_token_ttl_s: float = Field(
+        86400.0,
+        ge=10,
+        description="How long a listener's Janus token is valid. Janus checks it on every "
+        "request, keepalives included, so the listener gets a fresh `sfu_ready` in the "
+        "token's last tenth (at most 5 min before it expires) and the page joins Janus "
+        "again with it (a moment without the room's audio).",
     )
 
     sfu_recover_s: float = Field(

@@ -327,6 +327,10 @@ class SfuReady(_Message):
     language: str
     sfu: SfuRoomInfo
     feed_display: str
+    #: This listener's Janus token (``token`` in every Janus request), when Janus wants
+    #: them: Janus's signed format ``<expiry>,janus,<plugin>…:<signature>``, valid until
+    #: ``<expiry>`` (Unix seconds) for the VideoRoom plugin only (``sfu.janus_tokens``).
+    janus_token: str | None = None
 
 
 ServerMessage = (

@@ -37,6 +37,13 @@ AUDIO = Path(__file__).resolve().parent.parent / "data"  # tests/data
 LOUD_RMS = 300.0
 
 
+class TokenConnection(JanusConnection):
+    """The Janus API as a browser's janus.js uses it with token_auth: ``token`` (the one
+    ``sfu_ready`` brings) instead of ``apisecret`` in every request."""
+
+    _secret_field = "token"
+
+
 def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
 

@@ -169,7 +169,9 @@ class JanusProcess:
     """One Janus process with its own configuration in ``workdir`` (a new temp folder by
     default, removed on exit when we made it).
 
-    ``api_secret`` makes every Janus API request carry ``apisecret``; ``admin_secret``
+    ``api_secret`` makes every Janus API request carry ``apisecret`` (or a token);
+    ``token_secret`` turns on signed tokens (``token_auth``, ``sfu.janus_tokens``);
+    ``admin_secret``
     enables the Admin API (``admin_url``), which is off otherwise; ``admin_key`` restricts
     VideoRoom ``create`` to requests that carry it. ``ice_address`` overrides the address
     ICE uses (default: ``local_ice_address()``).
@@ -180,6 +182,7 @@ class JanusProcess:
         *,
         workdir: Path | None = None,
         api_secret: str | None = None,
+        token_secret: str | None = None,
         admin_secret: str | None = None,
         admin_key: str | None = None,
         ice_address: str | None = None,
@@ -191,6 +194,7 @@ class JanusProcess:
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="janus-")) if workdir is None else workdir
         self.api_secret = api_secret
+        self.token_secret = token_secret
         self.admin_secret = admin_secret
         self.admin_key = admin_key
         self.ice_address = ice_address
@@ -250,6 +254,8 @@ class JanusProcess:
             "session_timeout": str(self.session_timeout_s),
             "server_name": _quote("LingoLive test Janus"),
             "api_secret": None if self.api_secret is None else _quote(self.api_secret),
+            "token_auth": None if self.token_secret is None else "true",
+            "token_auth_secret": None if self.token_secret is None else _quote(self.token_secret),
             "admin_secret": None if self.admin_secret is None else _quote(self.admin_secret),
         }
         main = _setting(_shipped("janus.jcfg"), "general", general)

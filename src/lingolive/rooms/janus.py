@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import logging
 import time
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ from lingolive.protocol import (
     SpeakerRef,
 )
 from lingolive.rooms import audience
+from lingolive.sfu import janus_tokens
 from lingolive.sfu.displays import feed_display, is_lingolive
 from lingolive.sfu.janus_api import VIDEOROOM_ROOM_EXISTS, JanusConnection, JanusError, VideoRoom
 
@@ -80,6 +82,20 @@ def janus_room_id(room_id: str) -> int:
     browsers read it as a JavaScript number."""
     digest = hashlib.sha256(f"lingolive-room:{room_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % (2**53 - 2) + 1
+
+
+def janus_room_secret(number: int, settings: Settings) -> str | None:
+    """The secret of Janus room ``number`` (VideoRoom asks it to destroy the room, kick or
+    edit): listeners' pages hold Janus tokens and know the room number, and without a
+    secret any of them could destroy the room. Derived from the node's own Janus
+    credentials, which change only with a Janus restart (that empties every room), so a
+    node that restarted still holds its rooms; None when it has none (a Janus without an
+    API secret or admin key keeps nobody out anyway)."""
+    key = f"{settings.janus_api_secret}\0{settings.janus_admin_key}"
+    if key == "\0":
+        return None
+    digest = hmac.new(key.encode(), f"lingolive-janus-room:{number}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
 
 
 class SfuListener(Protocol):
@@ -111,6 +127,8 @@ class SfuRoom:
     id: str
     janus_room: int
     info: SfuRoomInfo
+    #: The Janus room's ``secret`` (``janus_room_secret``).
+    secret: str | None = None
     translator: JanusTranslator | None = None
     #: Listener language → the sockets listening in it.
     listeners: dict[str, set[SfuListener]] = field(default_factory=dict)
@@ -119,14 +137,20 @@ class SfuRoom:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Closes the room once it has had no listener for ``LL_SFU_IDLE_S``.
     idle: asyncio.TimerHandle | None = None
+    #: Listener → when it gets a fresh ``sfu_ready`` (its Janus token is about to expire).
+    renewals: dict[SfuListener, asyncio.TimerHandle] = field(default_factory=dict)
     closed: bool = False
 
     def everyone(self) -> list[SfuListener]:
         return [listener for group in list(self.listeners.values()) for listener in group]
 
-    def ready(self, language: str) -> SfuReady:
+    def ready(self, language: str, janus_token: str | None = None) -> SfuReady:
         return SfuReady(
-            room=self.id, language=language, sfu=self.info, feed_display=feed_display(language)
+            room=self.id,
+            language=language,
+            sfu=self.info,
+            feed_display=feed_display(language),
+            janus_token=janus_token,
         )
 
 
@@ -162,6 +186,7 @@ class SfuRooms:
                     s.janus_url, api_secret=s.janus_api_secret or None
                 )
                 try:
+                    await self._check_tokens(connection)
                     session = await connection.create_session()
                     self._videoroom = await VideoRoom.attach(
                         session, admin_key=s.janus_admin_key or None
@@ -171,6 +196,51 @@ class SfuRooms:
                     raise
                 self._admin = connection
             return self._videoroom
+
+    async def _check_tokens(self, connection: JanusConnection) -> None:
+        """A Janus that wants tokens (``token_auth``) from a node that cannot sign them
+        would let the node in (with its API secret) and refuse every page: say so at once,
+        in ``POST /rooms``, rather than in each listener's browser."""
+        info = await connection.info()
+        if info.get("auth_token") and not self.settings.janus_token_secret:
+            raise SfuUnavailable(
+                f"Janus at LL_JANUS_URL={self.settings.janus_url} wants tokens (token_auth = "
+                "true) and LL_JANUS_TOKEN_SECRET is not set: browsers could not join its "
+                "rooms; set it to Janus's token_auth_secret (docs/sfu.md)"
+            )
+
+    def ready(self, room: SfuRoom, language: str) -> SfuReady:
+        """``sfu_ready`` for one listener: with a Janus token of its own when this node
+        signs them (``LL_JANUS_TOKEN_SECRET``)."""
+        s = self.settings
+        token = None
+        if s.janus_token_secret:
+            token = janus_tokens.sign(s.janus_token_secret, s.janus_token_ttl_s)
+        return room.ready(language, token)
+
+    def send_ready(self, room: SfuRoom, language: str, listener: SfuListener) -> None:
+        """Sends ``sfu_ready`` and, with tokens, a fresh one before the token expires: Janus
+        checks the token on every request (keepalives too), so a page must join again
+        with a new one; it does so on any new ``sfu_ready`` (a moment without audio)."""
+        listener.emit(self.ready(room, language))
+        old = room.renewals.pop(listener, None)
+        if old is not None:
+            old.cancel()
+        if self.settings.janus_token_secret:
+            room.renewals[listener] = asyncio.get_running_loop().call_later(
+                janus_tokens.renew_after(self.settings.janus_token_ttl_s),
+                self._renew,
+                room,
+                language,
+                listener,
+            )
+
+    def _renew(self, room: SfuRoom, language: str, listener: SfuListener) -> None:
+        room.renewals.pop(listener, None)
+        if room.closed or room.recovering is not None:  # (the rebuild sends sfu_ready)
+            return
+        if listener in room.listeners.get(language, ()):
+            self.send_ready(room, language, listener)
 
     async def open(self, room_id: str) -> SfuRoom:
         """The SFU room of ``room_id``, built if this process does not hold it (a new room,
@@ -190,7 +260,10 @@ class SfuRooms:
     async def _open(self, room_id: str) -> SfuRoom:
         number = janus_room_id(room_id)
         room = SfuRoom(
-            room_id, number, SfuRoomInfo(url=self.settings.janus_browser_url(), room=number)
+            room_id,
+            number,
+            SfuRoomInfo(url=self.settings.janus_browser_url(), room=number),
+            janus_room_secret(number, self.settings),
         )
         async with room.lock:
             await self._build(room)
@@ -230,8 +303,8 @@ class SfuRooms:
         if translator is not None:
             await translator.close()
         try:
-            await (await self._rooms_handle()).destroy_room(room.janus_room)
-        except (JanusError, OSError) as exc:
+            await (await self._rooms_handle()).destroy_room(room.janus_room, secret=room.secret)
+        except (JanusError, OSError, SfuUnavailable) as exc:
             log.warning("room %s: destroying Janus room %d: %s", room.id, room.janus_room, exc)
 
     async def _build(self, room: SfuRoom) -> None:
@@ -244,7 +317,10 @@ class SfuRooms:
         try:
             videoroom = await self._rooms_handle()
             await videoroom.create_room(
-                room.janus_room, description=f"LingoLive {room.id}", publishers=ROOM_PUBLISHERS
+                room.janus_room,
+                description=f"LingoLive {room.id}",
+                secret=room.secret,
+                publishers=ROOM_PUBLISHERS,
             )
             created = True
         except JanusError as exc:
@@ -270,7 +346,7 @@ class SfuRooms:
         except (JanusError, OSError) as exc:
             if created:
                 with contextlib.suppress(JanusError, OSError):
-                    await videoroom.destroy_room(room.janus_room)
+                    await videoroom.destroy_room(room.janus_room, secret=room.secret)
             raise SfuUnavailable(
                 f"joining the Janus room at LL_JANUS_URL={s.janus_url} failed: {exc}"
             ) from exc
@@ -288,7 +364,7 @@ class SfuRooms:
                 p for p in await videoroom.participants(room.janus_room) if is_lingolive(p.display)
             ]
             for participant in stale:
-                await videoroom.kick(room.janus_room, participant.id)
+                await videoroom.kick(room.janus_room, participant.id, secret=room.secret)
         except JanusError as exc:
             log.warning("room %s: removing stale LingoLive feeds: %s", room.id, exc)
             return
@@ -333,7 +409,7 @@ class SfuRooms:
                     log.info("room %s: rebuilt on Janus room %d", room.id, room.janus_room)
                     for language, group in list(room.listeners.items()):
                         for listener in list(group):
-                            listener.emit(room.ready(language))
+                            self.send_ready(room, language, listener)
                     return
             if time.monotonic() + delay > deadline:
                 break
@@ -394,11 +470,14 @@ class SfuRooms:
                         message = f"Janus did not publish the {language} feed: {exc}"
                         raise SfuUnavailable(message) from exc
                     raise
-            listener.emit(room.ready(language))
+            self.send_ready(room, language, listener)
 
     async def unlisten(self, room: SfuRoom, language: str, listener: SfuListener) -> None:
         """The last listener of a language gone: its feed is unpublished."""
         async with room.lock:
+            renewal = room.renewals.pop(listener, None)
+            if renewal is not None:
+                renewal.cancel()
             group = room.listeners.get(language)
             if group is None or listener not in group:
                 return
@@ -469,18 +548,21 @@ class SfuRooms:
         for room in rooms:
             if room.idle is not None:
                 room.idle.cancel()
+            for renewal in room.renewals.values():
+                renewal.cancel()
+            room.renewals.clear()
             if room.translator is not None:
                 await room.translator.close()
         videoroom: VideoRoom | None = None
         if rooms:
             try:
                 videoroom = await self._rooms_handle()
-            except (JanusError, OSError) as exc:
+            except (JanusError, OSError, SfuUnavailable) as exc:
                 log.warning("cannot destroy the Janus rooms: %s", exc)
         for room in rooms:
             if videoroom is not None:
                 try:
-                    await videoroom.destroy_room(room.janus_room)
+                    await videoroom.destroy_room(room.janus_room, secret=room.secret)
                 except JanusError as exc:
                     log.warning("destroying Janus room %d: %s", room.janus_room, exc)
         if self._admin is not None:
