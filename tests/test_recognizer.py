@@ -389,9 +389,13 @@ async def test_one_question_to_the_model_at_a_time() -> None:
     turn = ScriptedTurn(0.95)
     turn.gate.clear()
     async with Recognition(stt, turn=turn) as r:
-        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechQuiet(1, audio, heard, 1.5, 1.7, len(speech)))
+        r.feed(SpeechStarted(1, 0.0, -0.2), SpeechPausing(1, audio, 1.5, len(speech)))
+        await until(lambda: len(r.ahead.log) == 1)  # the text is in: the model is asked
+        r.feed(SpeechQuiet(1, audio, heard, 1.5, 1.7, len(speech)))
         await until(lambda: r.turn_pool.pending == 1)
-        r.feed(SpeechResumed(1, 1.8), SpeechQuiet(1, audio, heard, 1.5, 1.7, len(speech)))
+        r.feed(SpeechResumed(1, 1.8), SpeechPausing(1, audio, 1.5, len(speech)))
+        await until(lambda: len(r.ahead.log) == 3)  # withdrawn, prepared again
+        r.feed(SpeechQuiet(1, audio, heard, 1.5, 1.7, len(speech)))
         await r.settle()
         turn.gate.set()
         r.feed(ended(1, audio, at=1.5))

@@ -791,15 +791,18 @@ def test_a_phrase_the_model_hears_finished_is_committed_before_the_pause() -> No
     assert len(stt.calls) == 1  # the speculative pass decided it
 
 
-def test_the_model_waits_for_the_speculative_pass_to_read_the_text() -> None:
+def test_the_model_is_asked_once_the_speculative_pass_has_the_text() -> None:
+    """Text first: while the speculative pass runs the model is not asked (its CPU would
+    slow the pass); when the text is in and reads finished, it is."""
     stt = ScriptedSTT()
     audio = join(stt.say("How much does this cost?"), TAIL)
     s = Script(stt)
     s.hold = True
     s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5), quiet(1, audio, at=1.5))
-    s.turn(0.95)
-    assert s.committed == []  # the text is not known yet
+    assert s.asked == []  # the text is not known yet
     s.finish()
+    assert len(s.asked) == 1 and s.committed == []
+    s.turn(0.95)
     assert s.texts == ["How much does this cost?"]
     assert s.committed[0].marks.at[Stage.VAD_END] == 1.75
 
@@ -817,16 +820,16 @@ def test_an_unsure_model_leaves_the_decision_to_the_pause() -> None:
     assert Stage.TURN_END not in s.committed[0].marks.at
 
 
-def test_text_that_reads_unfinished_overrules_the_model() -> None:
-    """The model may hear a falling voice at a comma; the text rule still holds it."""
+def test_text_that_reads_unfinished_is_not_put_to_the_model() -> None:
+    """The model may hear a falling voice at a comma; the text rule holds the phrase, so
+    the model is not even asked (no CPU spent on it)."""
     stt = ScriptedSTT()
     first = stt.say("When I arrived at the hotel,")
     rest = stt.say("the room was not ready.")
     s = Script(stt)
     s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, join(first, TAIL), at=1.5))
     s.feed(quiet(1, join(first, TAIL), at=1.5))
-    s.turn(0.99)
-    assert s.committed == []
+    assert s.asked == [] and s.committed == []
     s.feed(paused(1, join(first, TAIL), at=1.5), SpeechResumed(1, 2.0))
     s.feed(ended(1, join(first, silence(0.5), rest, TAIL), at=3.5))
     assert s.texts == ["When I arrived at the hotel, the room was not ready."]
@@ -855,5 +858,4 @@ def test_early_commit_off_ignores_the_model() -> None:
     audio = join(stt.say("How much does this cost?"), TAIL)
     s = Script(stt, RecognizerConfig(early_commit=False))
     s.feed(SpeechStarted(1, 0.0, -0.2), pausing(1, audio, at=1.5), quiet(1, audio, at=1.5))
-    s.turn(0.99)
-    assert s.committed == []
+    assert s.asked == [] and s.committed == []

@@ -15,10 +15,12 @@ the STT queue all speakers share, and feeds their results back.
   it (or a partial that heard everything) has the text before the pause is decided, the
   phrase is prepared (rendered ahead, unheard).
 * **Quiet** (``SpeechQuiet``, a shorter silence, when an end-of-turn model is installed):
-  the model is asked whether the phrase is finished (``AskTurn``). If it says so with
-  ``turn_threshold`` and the text heard so far (speculative pass or covering partial) also
-  reads as a finished sentence, the phrase is committed then, without waiting for the
-  hangover; otherwise nothing changes and the pause decides as below.
+  once the text heard so far (speculative pass or covering partial) reads as a finished
+  sentence, the model is asked whether the phrase is finished (``AskTurn``); if it says so
+  with ``turn_threshold``, the phrase is committed then, without waiting for the hangover;
+  otherwise nothing changes and the pause decides as below. Text first, model second: a
+  text that reads unfinished needs no model, and on 2 cores the model's CPU beside the
+  speculative pass slowed that pass by a sixth (docs/benchmarks.md, "End of turn").
 * **Pause** (``SpeechPaused``, after the hangover): the final pass (or the speculative one)
   is forced to begin with the confirmed words. If its text reads as a finished sentence
   (``sentence_end.complete_at_pause``) it is committed at once; otherwise it is held.
@@ -239,8 +241,10 @@ class _OpenUtterance:
     held: _Held | None = None
     #: Silence since ``SpeechPausing``: the speculative pass covers the speech.
     pausing: bool = False
-    #: The silence the end-of-turn model is hearing (None: not asked, or voice came back).
+    #: The short silence the end-of-turn model is (to be) asked about (None: none, or
+    #: voice came back); ``asked``: the question went out.
     quiet: SpeechQuiet | None = None
+    asked: bool = False
     #: The model called this silence the end of a finished phrase: committed as soon as
     #: the speculative pass shows text that reads finished too.
     finished: TurnHeard | None = None
@@ -314,8 +318,8 @@ class StreamingPolicy:
         if isinstance(event, SpeechQuiet):
             if len(event.audio) - utt.segment.offset < MIN_REST_SAMPLES:
                 return []
-            utt.quiet = event
-            return [AskTurn(event)]
+            utt.quiet, utt.asked = event, False
+            return self._ask_turn(utt)
         if isinstance(event, SpeechPaused):
             if len(event.audio) - utt.segment.offset < MIN_REST_SAMPLES:
                 return []
@@ -324,6 +328,7 @@ class StreamingPolicy:
             utt.held = None  # the phrase goes on: undo the pause decision
             utt.pausing = False
             utt.quiet = utt.finished = None
+            utt.asked = False
             return [*self._drop_speculation(), Withdraw()]
         return self._end(utt, event, now)
 
@@ -344,7 +349,7 @@ class StreamingPolicy:
             flight.result = result
             if utt is self._utt and flight.segment is utt.segment:
                 prepared = self._prepare(utt, result, flight.speech_end_at, now)
-                return [*prepared, *self._finished(utt, now)]
+                return [*prepared, *self._ask_turn(utt), *self._finished(utt, now)]
         return []
 
     def on_turn(self, heard: TurnHeard, now: Conditions) -> list[Action]:
@@ -612,14 +617,9 @@ class StreamingPolicy:
         )
         return [*actions, start, AwaitPass(start.pass_id)]
 
-    def _finished(self, utt: _OpenUtterance, now: Conditions) -> list[Action]:
-        """The model heard a finished phrase: commit it now if the text heard so far (a
-        partial that covers the speech or the speculative pass) reads finished too; if
-        the speculative pass is still running, again when it reports."""
-        turn = utt.finished
-        if turn is None or now.resume_waiting:
-            return []
-        quiet = turn.quiet
+    def _heard_at(self, utt: _OpenUtterance, quiet: SpeechQuiet) -> PassResult | None:
+        """The text of the speech before ``quiet``: a partial that covers it, or the
+        speculative pass of this silence once it reported (None: not known yet)."""
         heard = _covering_partial(utt.segment, quiet.speech_samples)
         spec = self._spec
         if (
@@ -629,11 +629,37 @@ class StreamingPolicy:
             and spec.speech_end_at == quiet.speech_end_at
         ):
             heard = spec.result
+        return heard
+
+    def _ask_turn(self, utt: _OpenUtterance) -> list[Action]:
+        """Asks the model about ``utt.quiet`` once the text before it is known and reads
+        finished (a text that reads unfinished is held by the pause anyway)."""
+        quiet = utt.quiet
+        if quiet is None or utt.asked or not self._cfg.early_commit:
+            return []
+        heard = self._heard_at(utt, quiet)
         if heard is None:
-            return []  # the speculative pass reports later (or the pause decides)
+            return []  # asked when the speculative pass reports
+        if not complete_at_pause(heard.text, heard.transcript.language):
+            utt.quiet = None
+            return []  # reads unfinished ("When I arrived"): the pause decides
+        utt.asked = True
+        return [AskTurn(quiet)]
+
+    def _finished(self, utt: _OpenUtterance, now: Conditions) -> list[Action]:
+        """The model heard a finished phrase: commit it now if the text heard so far (a
+        partial that covers the speech or the speculative pass) reads finished too."""
+        turn = utt.finished
+        if turn is None or now.resume_waiting:
+            return []
+        quiet = turn.quiet
+        heard = self._heard_at(utt, quiet)
+        if heard is None:
+            return []  # (asked before the text was known: it reports later)
         utt.finished = None
         if not complete_at_pause(heard.text, heard.transcript.language):
             return []  # reads unfinished ("When I arrived"): the pause decides
+        spec = self._spec
         actions = self._drop_speculation() if spec is not None and spec.result is None else []
         self._spec = None
         utt.quiet = None
