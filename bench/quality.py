@@ -84,6 +84,10 @@ CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
         "end-of-turn model at p >= 0.9",
         {"LL_TURN_MODEL": "smart-turn", "LL_TURN_THRESHOLD": "0.9"},
     ),
+    "turn_spec32": (
+        "end-of-turn model, speculative pass after one VAD window (32 ms) of silence",
+        {"LL_TURN_MODEL": "smart-turn", "LL_SPECULATE_MS": "32"},
+    ),
     "turn250": (
         "end-of-turn model asked after 250 ms of silence",
         {"LL_TURN_MODEL": "smart-turn", "LL_TURN_CHECK_MS": "250"},
