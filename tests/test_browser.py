@@ -259,6 +259,11 @@ def test_interpreted_clauses_read_as_one_line_per_sentence(server: Server, tmp_p
             finals = page.evaluate(
                 "window.spy.ws().received.filter((m) => m.type === 'transcript' && m.final)"
             )
+            # what else the server said (notices, errors, timings): the story of a failure
+            said_else = page.evaluate(
+                "window.spy.ws().received.filter((m) => !['transcript', 'translation']"
+                ".includes(m.type))"
+            )
             with page.expect_download() as info:
                 page.click("#export-srt")
             srt = Path(info.value.path()).read_text(encoding="utf-8")
@@ -269,7 +274,7 @@ def test_interpreted_clauses_read_as_one_line_per_sentence(server: Server, tmp_p
     assert len(finals) > len(lines) and any(m.get("continues") for m in finals), finals
     said = " ".join(line["src"] for line in lines).lower()
     for words in ("booking system", "choose the day", "every train"):
-        assert words in said, lines
+        assert words in said, (lines, [m["text"] for m in finals], said_else)
     # one line per sentence (the last ends where the speaker stopped), each with its clauses
     # and their translations
     for line in lines[:-1]:

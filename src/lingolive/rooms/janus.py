@@ -84,6 +84,12 @@ def janus_room_id(room_id: str) -> int:
     return int.from_bytes(digest[:8], "big") % (2**53 - 2) + 1
 
 
+def _cancel_renewals(room: SfuRoom) -> None:
+    for renewal in room.renewals.values():
+        renewal.cancel()
+    room.renewals.clear()
+
+
 def janus_room_secret(number: int, settings: Settings) -> str | None:
     """The secret of Janus room ``number`` (VideoRoom asks it to destroy the room, kick or
     edit): listeners' pages hold Janus tokens and know the room number, and without a
@@ -418,6 +424,7 @@ class SfuRooms:
         room.closed = True
         if room.idle is not None:
             room.idle.cancel()
+        _cancel_renewals(room)
         if self.rooms.get(room.id) is room:
             del self.rooms[room.id]  # the next sfu_listen tries again from scratch
         log.warning("room %s: not rebuilt in %.0f s: %s", room.id, limit, error)
@@ -548,9 +555,7 @@ class SfuRooms:
         for room in rooms:
             if room.idle is not None:
                 room.idle.cancel()
-            for renewal in room.renewals.values():
-                renewal.cancel()
-            room.renewals.clear()
+            _cancel_renewals(room)
             if room.translator is not None:
                 await room.translator.close()
         videoroom: VideoRoom | None = None
