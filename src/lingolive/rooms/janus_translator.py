@@ -67,6 +67,7 @@ from types import MappingProxyType, SimpleNamespace
 from typing import cast
 
 from aiortc import RTCPeerConnection
+from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 
 from lingolive.config import Settings
@@ -600,6 +601,12 @@ class JanusTranslator:
                     if exc.code == CONNECTION_CLOSED:
                         return  # Janus went away mid-answer: the room follower ends us
                     log.warning("janus room %d: Janus refused our answer: %s", self.room, exc)
+                except InvalidStateError:
+                    # The subscription's peer connection closed under the answer (Janus
+                    # shutting down hangs it up, then its socket closes): nothing can be
+                    # heard on it any more, so the translator ends and the room is rebuilt.
+                    self._end("the subscription's peer connection closed")
+                    return
                 except Exception:
                     log.exception("janus room %d: answering Janus's offer", self.room)
 
