@@ -245,8 +245,8 @@ class _OpenUtterance:
     #: voice came back); ``asked``: the question went out.
     quiet: SpeechQuiet | None = None
     asked: bool = False
-    #: The model called this silence the end of a finished phrase: committed as soon as
-    #: the speculative pass shows text that reads finished too.
+    #: The model called this silence the end of a finished phrase (asked only once the
+    #: text read finished: ``_finished`` commits it at once).
     finished: TurnHeard | None = None
 
 
@@ -349,7 +349,7 @@ class StreamingPolicy:
             flight.result = result
             if utt is self._utt and flight.segment is utt.segment:
                 prepared = self._prepare(utt, result, flight.speech_end_at, now)
-                return [*prepared, *self._ask_turn(utt), *self._finished(utt, now)]
+                return [*prepared, *self._ask_turn(utt)]
         return []
 
     def on_turn(self, heard: TurnHeard, now: Conditions) -> list[Action]:
@@ -655,7 +655,7 @@ class StreamingPolicy:
         quiet = turn.quiet
         heard = self._heard_at(utt, quiet)
         if heard is None:
-            return []  # (asked before the text was known: it reports later)
+            return []  # the text it was asked on is gone: the pause decides
         utt.finished = None
         if not complete_at_pause(heard.text, heard.transcript.language):
             return []  # reads unfinished ("When I arrived"): the pause decides

@@ -150,14 +150,11 @@ class SfuRoom:
     def everyone(self) -> list[SfuListener]:
         return [listener for group in list(self.listeners.values()) for listener in group]
 
-    def ready(self, language: str, janus_token: str | None = None) -> SfuReady:
-        return SfuReady(
-            room=self.id,
-            language=language,
-            sfu=self.info,
-            feed_display=feed_display(language),
-            janus_token=janus_token,
-        )
+    def stop_renewal(self, listener: SfuListener) -> None:
+        """``listener`` gets no fresh ``sfu_ready`` from the timer set before."""
+        renewal = self.renewals.pop(listener, None)
+        if renewal is not None:
+            renewal.cancel()
 
 
 class SfuRooms:
@@ -222,16 +219,20 @@ class SfuRooms:
         token = None
         if s.janus_token_secret:
             token = janus_tokens.sign(s.janus_token_secret, s.janus_token_ttl_s)
-        return room.ready(language, token)
+        return SfuReady(
+            room=room.id,
+            language=language,
+            sfu=room.info,
+            feed_display=feed_display(language),
+            janus_token=token,
+        )
 
     def send_ready(self, room: SfuRoom, language: str, listener: SfuListener) -> None:
         """Sends ``sfu_ready`` and, with tokens, a fresh one before the token expires: Janus
         checks the token on every request (keepalives too), so a page must join again
         with a new one; it does so on any new ``sfu_ready`` (a moment without audio)."""
         listener.emit(self.ready(room, language))
-        old = room.renewals.pop(listener, None)
-        if old is not None:
-            old.cancel()
+        room.stop_renewal(listener)
         if self.settings.janus_token_secret:
             room.renewals[listener] = asyncio.get_running_loop().call_later(
                 janus_tokens.renew_after(self.settings.janus_token_ttl_s),
@@ -482,9 +483,7 @@ class SfuRooms:
     async def unlisten(self, room: SfuRoom, language: str, listener: SfuListener) -> None:
         """The last listener of a language gone: its feed is unpublished."""
         async with room.lock:
-            renewal = room.renewals.pop(listener, None)
-            if renewal is not None:
-                renewal.cancel()
+            room.stop_renewal(listener)
             group = room.listeners.get(language)
             if group is None or listener not in group:
                 return
